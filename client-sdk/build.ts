@@ -1,0 +1,24 @@
+/**
+ * Bundles the SDK with esbuild into client-sdk/dist:
+ *   vigil.esm.js  ESM, for bundlers and <script type="module">
+ *   vigil.js      one file for a plain <script> tag (global `Vigil`)
+ * Both minified, with source maps. Run: `node client-sdk/build.ts`.
+ */
+import { build } from 'esbuild';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+const common = {
+  entryPoints: [`${root}src/index.ts`],
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  target: ['chrome100', 'safari15', 'firefox100'],
+  platform: 'browser' as const,
+  legalComments: 'none' as const,
+  logLevel: 'warning' as const,
+};
+await Promise.all([
+  build({ ...common, format: 'esm', outfile: `${root}dist/vigil.esm.js` }),
+  build({ ...common, format: 'iife', globalName: 'Vigil', outfile: `${root}dist/vigil.js` }),
+]);

@@ -1,0 +1,259 @@
+/**
+ * VigilClient: one signaling connection and one WebRTC receive transport per
+ * page, multiplexing any number of feeds (one consumer each).
+ *
+ * Reconnects by itself: when the WebSocket drops it retries with capped
+ * exponential backoff (0.5 s doubling to 10 s), re-joins (asking the token
+ * callback again) and re-subscribes every feed that was not stopped.
+ */
+import { Device, type types } from 'mediasoup-client';
+import { ErrorCode, PROTOCOL_VERSION, ProtocolError, SIGNALING_PATH, type Notification } from '@vigil/protocol';
+import { Emitter } from './emitter.ts';
+import { Feed, type FeedHost } from './feed.ts';
+import { SignalingChannel } from './signaling-channel.ts';
+
+export type TokenSource = string | (() => string | Promise<string>);
+
+export interface ConnectOptions {
+  /** Vigil base URL (`https://vigil.example`), or the signaling URL itself (`wss://.../ws`). */
+  url: string;
+  /** Viewer JWT, or a callback returning a fresh one (called on every (re)join). */
+  token: TokenSource;
+  /** Reconnect after a dropped connection (default true). */
+  reconnect?: boolean;
+}
+
+export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+export interface ClientEvents extends Record<string, unknown[]> {
+  state: [state: ClientState];
+  /** A non-fatal error (e.g. a feed failed to re-subscribe). */
+  error: [error: Error];
+}
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 10_000;
+
+/** Turns `http(s)://host` into `ws(s)://host/ws`; leaves ws(s) URLs alone. */
+export function signalingUrl(url: string): string {
+  const u = new URL(url, typeof location === 'undefined' ? undefined : location.href);
+  if (u.protocol === 'http:' || u.protocol === 'https:') {
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.pathname = u.pathname.replace(/\/$/, '') + SIGNALING_PATH;
+  }
+  return u.toString();
+}
+
+export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
+  readonly #opts: ConnectOptions;
+  readonly #device = new Device();
+  readonly #feeds = new Set<Feed>();
+  #channel: SignalingChannel | undefined;
+  #transport: types.Transport | undefined;
+  #transportPending: Promise<types.Transport> | undefined;
+  #consumerFeeds = new Map<string, Feed>();
+  #state: ClientState = 'connecting';
+  #retry = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** @internal use {@link connect} */
+  constructor(opts: ConnectOptions) {
+    super();
+    this.#opts = opts;
+  }
+
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** @internal opens the connection and joins. Throws ProtocolError on refusal. */
+  async open(): Promise<void> {
+    const channel = await SignalingChannel.open(
+      signalingUrl(this.#opts.url),
+      (n) => this.#onNotification(n),
+      () => this.#onDisconnect(),
+    );
+    this.#channel = channel;
+    try {
+      const token = typeof this.#opts.token === 'function' ? await this.#opts.token() : this.#opts.token;
+      await channel.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token });
+      if (!this.#device.loaded) {
+        const { rtpCapabilities } = await channel.request({ type: 'getRouterRtpCapabilities' });
+        await this.#device.load({ routerRtpCapabilities: rtpCapabilities as unknown as types.RtpCapabilities });
+      }
+    } catch (err) {
+      channel.close();
+      this.#channel = undefined;
+      throw err;
+    }
+    this.#retry = 0;
+    this.#setState('connected');
+  }
+
+  /**
+   * Plays a camera in a <video> element (muted, inline, autoplay).
+   * @returns the feed once its consumer is attached; its `state` becomes
+   *   `playing` at the first decoded frame
+   * @throws ProtocolError `forbidden` (camera unknown or outside the token's
+   *   scope), `camera_offline`, `unsupported_codec`, `limit_exceeded`
+   */
+  async play(cameraId: string, video: HTMLVideoElement): Promise<Feed> {
+    if (this.#state === 'closed') throw new Error('client is closed');
+    const feed = new Feed(this, cameraId, video);
+    this.#feeds.add(feed);
+    try {
+      await feed.start();
+    } catch (err) {
+      this.#feeds.delete(feed);
+      if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) feed.setState('forbidden');
+      throw err;
+    }
+    return feed;
+  }
+
+  /** @internal FeedHost: consume on the shared receive transport, then resume. */
+  async subscribe(feed: Feed): Promise<types.Consumer> {
+    const channel = this.#requireChannel();
+    const transport = await this.#recvTransport(channel);
+    const res = await channel.request({
+      type: 'consume',
+      transportId: transport.id,
+      cameraId: feed.cameraId,
+      rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown>,
+    });
+    const consumer = await transport.consume({
+      id: res.consumerId,
+      producerId: res.producerId,
+      kind: res.kind,
+      rtpParameters: res.rtpParameters as unknown as types.RtpParameters,
+    });
+    this.#consumerFeeds.set(consumer.id, feed);
+    consumer.observer.on('close', () => this.#consumerFeeds.delete(consumer.id));
+    await channel.request({ type: 'resumeConsumer', consumerId: consumer.id });
+    return consumer;
+  }
+
+  /** @internal FeedHost */
+  unsubscribe(feed: Feed): void {
+    this.#feeds.delete(feed);
+    const consumerId = feed.consumer?.id;
+    if (consumerId && this.#channel) this.#channel.request({ type: 'closeConsumer', consumerId }).catch(() => {});
+  }
+
+  #requireChannel(): SignalingChannel {
+    if (!this.#channel) throw new ProtocolError(ErrorCode.NotJoined, 'not connected');
+    return this.#channel;
+  }
+
+  #recvTransport(channel: SignalingChannel): Promise<types.Transport> {
+    if (this.#transport && !this.#transport.closed) return Promise.resolve(this.#transport);
+    this.#transportPending ??= (async () => {
+      const params = await channel.request({ type: 'createRecvTransport' });
+      const transport = this.#device.createRecvTransport({
+        id: params.id,
+        iceParameters: params.iceParameters as unknown as types.IceParameters,
+        iceCandidates: params.iceCandidates as unknown as types.IceCandidate[],
+        dtlsParameters: params.dtlsParameters as unknown as types.DtlsParameters,
+      });
+      transport.on('connect', ({ dtlsParameters }, callback, errback) => {
+        channel
+          .request({ type: 'connectTransport', transportId: transport.id, dtlsParameters: dtlsParameters as never })
+          .then(() => callback(), errback);
+      });
+      transport.on('connectionstatechange', (state) => {
+        if (state === 'failed' && this.#transport === transport) this.#resubscribeAll();
+      });
+      this.#transport = transport;
+      return transport;
+    })().finally(() => {
+      this.#transportPending = undefined;
+    });
+    return this.#transportPending;
+  }
+
+  #onNotification(n: Notification): void {
+    if (n.notification === 'consumerClosed') {
+      this.#consumerFeeds.get(n.consumerId)?.consumerClosed(n.reason);
+    } else if (n.notification === 'sessionClosed' && n.reason !== 'left') {
+      // token_expired / server_shutdown: the socket closes next; reconnect handles it.
+    }
+  }
+
+  #onDisconnect(): void {
+    this.#channel = undefined;
+    this.#closeTransport();
+    if (this.#state === 'closed') return;
+    if (this.#opts.reconnect === false) {
+      this.close();
+      return;
+    }
+    for (const f of this.#feeds) f.setState('reconnecting');
+    this.#setState('reconnecting');
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** this.#retry++);
+    this.#retryTimer = setTimeout(() => {
+      this.open().then(
+        () => this.#resubscribeAll(),
+        (err: unknown) => {
+          if (this.#state === 'closed') return;
+          this.emit('error', err as Error);
+          this.#scheduleReconnect();
+        },
+      );
+    }, delay);
+  }
+
+  #resubscribeAll(): void {
+    this.#closeTransport();
+    for (const feed of this.#feeds) {
+      feed.consumer?.close();
+      feed.setState('reconnecting');
+      feed.start().catch((err: unknown) => {
+        if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) feed.setState('forbidden');
+        this.emit('error', err as Error);
+      });
+    }
+  }
+
+  #closeTransport(): void {
+    this.#transport?.close();
+    this.#transport = undefined;
+  }
+
+  #setState(state: ClientState): void {
+    if (state === this.#state) return;
+    this.#state = state;
+    this.emit('state', state);
+  }
+
+  /** Stops every feed and closes the connection. */
+  close(): void {
+    if (this.#state === 'closed') return;
+    clearTimeout(this.#retryTimer);
+    for (const f of [...this.#feeds]) f.stop();
+    this.#setState('closed');
+    this.#channel?.request({ type: 'leave' }).catch(() => {});
+    this.#channel?.close();
+    this.#channel = undefined;
+    this.#closeTransport();
+  }
+}
+
+/**
+ * Connects to Vigil and joins with the token.
+ *
+ * @example
+ * const client = await connect({ url: 'https://vigil.example', token });
+ * const feed = await client.play('cam-1', document.querySelector('video'));
+ * feed.on('state', (s) => console.log(s));
+ * @throws ProtocolError `unauthorized` / `token_expired` when the token is refused;
+ *   Error when the server cannot be reached
+ */
+export async function connect(opts: ConnectOptions): Promise<VigilClient> {
+  const client = new VigilClient(opts);
+  await client.open();
+  return client;
+}

@@ -1,0 +1,106 @@
+/**
+ * Gateway part of Vigil's configuration: workers, WebRTC listening, ingest and cameras.
+ * TypeBox schemas (JSON Schema); defaults are filled in by the loader (ajv `useDefaults`).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { CameraIdSchema, DiscriminatedUnion } from '@vigil/protocol/schema';
+
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+/** An IPv4 or IPv6 literal. */
+const Ip = (defaultIp: string) => Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$', default: defaultIp });
+
+/** Camera pushes RTP (RFC 3550) itself to the camera's PlainTransport (comedia: the first packet's source is latched). */
+export const RtpPushSourceSchema = Type.Object(
+  {
+    kind: Type.Literal('rtp-push'),
+    /** UDP port for RTP; RTCP uses port + 1 (RFC 3550 §11). 0 = any free port (tests). */
+    port: Port,
+    /** SSRC the camera sends with (mediasoup routes RTP to a producer by SSRC). */
+    ssrc: Type.Integer({ minimum: 1, maximum: 0xffffffff }),
+    /** RTP payload type the camera sends with (dynamic range, RFC 3551 §6). */
+    payloadType: Type.Integer({ minimum: 96, maximum: 127, default: 96 }),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * Built-in demo/test source: an ffmpeg test pattern with a burnt-in wall clock,
+ * encoded as the camera's codec and sent as RTP to the camera's PlainTransport.
+ */
+export const TestPatternSourceSchema = Type.Object(
+  {
+    kind: Type.Literal('test-pattern'),
+    width: Type.Integer({ minimum: 16, maximum: 3840, default: 1280 }),
+    height: Type.Integer({ minimum: 16, maximum: 2160, default: 720 }),
+    fps: Type.Integer({ minimum: 1, maximum: 60, default: 30 }),
+    /** Keyframe interval in frames (GOP length). */
+    gopFrames: Type.Integer({ minimum: 1, maximum: 600, default: 30 }),
+    /** Encoder target bitrate, bps. */
+    bitrate: Type.Integer({ minimum: 50_000, maximum: 20_000_000, default: 1_500_000 }),
+  },
+  { additionalProperties: false },
+);
+
+export const CameraConfigSchema = Type.Object(
+  {
+    id: CameraIdSchema,
+    /** Site name, used by token scopes (`site:<name>`). */
+    site: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })),
+    codec: Type.Union([Type.Literal('H264'), Type.Literal('VP8')], { default: 'H264' }),
+    /** H.264 profile the camera sends (packetization-mode 1 only, RFC 6184 §5.8). */
+    h264Profile: Type.Union([Type.Literal('baseline'), Type.Literal('main'), Type.Literal('high')], {
+      default: 'baseline',
+    }),
+    /** Frame size announced to viewers (px); taken from the source for test patterns. */
+    width: Type.Optional(Type.Integer({ minimum: 16, maximum: 7680 })),
+    height: Type.Optional(Type.Integer({ minimum: 16, maximum: 4320 })),
+    source: DiscriminatedUnion('kind', [RtpPushSourceSchema, TestPatternSourceSchema]),
+  },
+  { additionalProperties: false },
+);
+
+export const GatewayConfigSchema = Type.Object(
+  {
+    workers: Type.Object(
+      {
+        /** mediasoup workers (one process each); default 1. */
+        count: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
+        logLevel: Type.Union([Type.Literal('debug'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('none')], {
+          default: 'warn',
+        }),
+        /** Port range for PlainTransports (ingest) when no fixed port is given. */
+        rtcMinPort: Type.Integer({ minimum: 1024, maximum: 65535, default: 41000 }),
+        rtcMaxPort: Type.Integer({ minimum: 1024, maximum: 65535, default: 49999 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    webrtc: Type.Object(
+      {
+        /** Local IP the WebRtcServers bind (UDP + TCP). */
+        listenIp: Ip('127.0.0.1'),
+        /** Public IP or hostname announced in ICE candidates (behind NAT). */
+        announcedAddress: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+        /**
+         * First worker's ICE port (UDP and TCP); worker i uses port + i. 0 = any
+         * free port. The default sits below the default rtcMinPort.
+         */
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 40000 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    ingest: Type.Object(
+      {
+        /** Local IP camera PlainTransports bind. */
+        listenIp: Ip('127.0.0.1'),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    cameras: Type.Array(CameraConfigSchema, { default: [], maxItems: 10000 }),
+  },
+  { additionalProperties: false },
+);
+
+export type RtpPushSource = Static<typeof RtpPushSourceSchema>;
+export type TestPatternSource = Static<typeof TestPatternSourceSchema>;
+export type CameraConfig = Static<typeof CameraConfigSchema>;
+export type GatewayConfig = Static<typeof GatewayConfigSchema>;

@@ -1,0 +1,176 @@
+/**
+ * Messages between the Vigil client SDK and the signaling server, over one
+ * WebSocket (JSON text frames, at most MAX_MESSAGE_BYTES each).
+ *
+ * Requests (client -> server) carry a client-chosen numeric `id`; the server
+ * answers each with exactly one {@link Response} carrying the same `id`.
+ * Notifications (server -> client) carry `notification` instead of `id`.
+ *
+ * Flow for one feed (mediasoup's receive-side flow, see
+ * https://mediasoup.org/documentation/v3/communication-between-client-and-server/):
+ *   join -> getRouterRtpCapabilities -> createRecvTransport -> connectTransport
+ *   (DTLS parameters, RFC 8842) -> consume (paused) -> resumeConsumer -> ... -> closeConsumer.
+ *
+ * Schemas are TypeBox (JSON Schema draft 2020-12 compatible); the server
+ * validates every request against {@link RequestSchema}; types come from the same schemas.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import type { ProtocolErrorBody } from './errors.ts';
+import { DiscriminatedUnion } from './discriminated.ts';
+
+export { DiscriminatedUnion };
+
+/** Camera id: 1-128 chars of letters, digits and `. _ : / -`, starting with a letter or digit. */
+export const CameraIdSchema = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$' });
+
+/** mediasoup object id (UUID v4 text). */
+const ObjectId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9-]+$' });
+
+/**
+ * RTP capabilities / parameters and DTLS parameters are mediasoup's own
+ * shapes (RTCRtpCapabilities-like, RFC 3264 offer/answer semantics); only the
+ * outer shape is checked here, mediasoup's ORTC validation checks the rest
+ * and its TypeError becomes `bad_request`.
+ */
+const Opaque = Type.Object({}, { additionalProperties: true });
+
+const RequestId = Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 });
+
+export const JoinRequestSchema = Type.Object(
+  {
+    id: RequestId,
+    type: Type.Literal('join'),
+    /** Protocol version the client speaks (PROTOCOL_VERSION). */
+    protocolVersion: Type.Integer({ minimum: 1, maximum: 1000 }),
+    /** Viewer JWT (RFC 7519), compact serialization. */
+    token: Type.String({ minLength: 1, maxLength: 8192 }),
+  },
+  { additionalProperties: false },
+);
+
+export const GetRouterRtpCapabilitiesRequestSchema = Type.Object(
+  { id: RequestId, type: Type.Literal('getRouterRtpCapabilities') },
+  { additionalProperties: false },
+);
+
+export const CreateRecvTransportRequestSchema = Type.Object(
+  { id: RequestId, type: Type.Literal('createRecvTransport') },
+  { additionalProperties: false },
+);
+
+export const ConnectTransportRequestSchema = Type.Object(
+  {
+    id: RequestId,
+    type: Type.Literal('connectTransport'),
+    transportId: ObjectId,
+    /** Client DTLS role + certificate fingerprints (RFC 8842, RFC 8122). */
+    dtlsParameters: Type.Object(
+      { fingerprints: Type.Array(Opaque, { minItems: 1, maxItems: 8 }), role: Type.Optional(Type.String({ maxLength: 16 })) },
+      { additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ConsumeRequestSchema = Type.Object(
+  {
+    id: RequestId,
+    type: Type.Literal('consume'),
+    transportId: ObjectId,
+    cameraId: CameraIdSchema,
+    /** The browser device's RTP capabilities (mediasoup-client `device.rtpCapabilities`). */
+    rtpCapabilities: Opaque,
+  },
+  { additionalProperties: false },
+);
+
+export const ResumeConsumerRequestSchema = Type.Object(
+  { id: RequestId, type: Type.Literal('resumeConsumer'), consumerId: ObjectId },
+  { additionalProperties: false },
+);
+
+export const CloseConsumerRequestSchema = Type.Object(
+  { id: RequestId, type: Type.Literal('closeConsumer'), consumerId: ObjectId },
+  { additionalProperties: false },
+);
+
+export const LeaveRequestSchema = Type.Object(
+  { id: RequestId, type: Type.Literal('leave') },
+  { additionalProperties: false },
+);
+
+/** Any client -> server request. Discriminated by `type`. */
+export const RequestSchema = DiscriminatedUnion('type', [
+  JoinRequestSchema,
+  GetRouterRtpCapabilitiesRequestSchema,
+  CreateRecvTransportRequestSchema,
+  ConnectTransportRequestSchema,
+  ConsumeRequestSchema,
+  ResumeConsumerRequestSchema,
+  CloseConsumerRequestSchema,
+  LeaveRequestSchema,
+]);
+
+export type Request = Static<typeof RequestSchema>;
+export type RequestType = Request['type'];
+export type RequestOf<T extends RequestType> = Extract<Request, { type: T }>;
+
+/** Every request type, for dispatch tables and fuzzers. */
+export const REQUEST_TYPES = [
+  'join',
+  'getRouterRtpCapabilities',
+  'createRecvTransport',
+  'connectTransport',
+  'consume',
+  'resumeConsumer',
+  'closeConsumer',
+  'leave',
+] as const satisfies readonly RequestType[];
+
+/** Opaque mediasoup shapes (typed as the library types at each end). */
+export type RtpCapabilitiesJson = Record<string, unknown>;
+export type RtpParametersJson = Record<string, unknown>;
+
+/** Successful response payload per request type. */
+export interface ResponseData {
+  join: { sessionId: string; protocolVersion: number; /** Token expiry, ms since epoch. */ expiresAt: number };
+  getRouterRtpCapabilities: { rtpCapabilities: RtpCapabilitiesJson };
+  createRecvTransport: {
+    id: string;
+    /** ICE-lite server parameters (RFC 8445 §2.5). */
+    iceParameters: Record<string, unknown>;
+    iceCandidates: Record<string, unknown>[];
+    dtlsParameters: Record<string, unknown>;
+  };
+  connectTransport: Record<string, never>;
+  consume: {
+    consumerId: string;
+    producerId: string;
+    kind: 'audio' | 'video';
+    rtpParameters: RtpParametersJson;
+    /** Camera's configured frame size (px), when known. */
+    width?: number;
+    height?: number;
+  };
+  resumeConsumer: Record<string, never>;
+  closeConsumer: Record<string, never>;
+  leave: Record<string, never>;
+}
+
+export type Response<T extends RequestType = RequestType> =
+  | { id: number; ok: true; data: ResponseData[T] }
+  /** `id` is null when the request was too malformed to carry one. */
+  | { id: number | null; ok: false; error: ProtocolErrorBody };
+
+/** Server -> client notifications (no reply expected). */
+export type Notification =
+  | {
+      notification: 'consumerClosed';
+      consumerId: string;
+      /** Why the server closed it. */
+      reason: 'camera_gone' | 'transport_closed' | 'server_shutdown';
+    }
+  | { notification: 'sessionClosed'; reason: 'token_expired' | 'server_shutdown' | 'left' };
+
+/** Anything the server sends. */
+export type ServerMessage = Response | Notification;

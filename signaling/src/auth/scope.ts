@@ -1,0 +1,90 @@
+/**
+ * Camera scope of a viewer token: which cameras the bearer may see.
+ *
+ * A scope is a list of entries, each one of
+ * - an exact camera id: `gate-3`
+ * - a glob over camera ids: `*` matches any run of characters except `/`,
+ *   `**` any run including `/`, `?` exactly one character except `/`;
+ *   the whole id must match (`site-a/*` matches `site-a/cam-1`, not `site-a/x/cam-1`)
+ * - a site: `site:<name>` matches every camera whose config has that `site`.
+ * Entries outside this grammar are invalid and make the whole token invalid
+ * (no partial grants).
+ */
+
+/** Allowed characters in an id/glob entry: camera id charset plus the wildcards. */
+const GLOB_RE = /^[A-Za-z0-9._:/*?-]{1,128}$/;
+const SITE_RE = /^site:([A-Za-z0-9._-]{1,64})$/;
+
+/** A camera as scope matching sees it. */
+export interface ScopedCamera {
+  id: string;
+  site?: string | undefined;
+}
+
+/** A compiled, immutable scope. */
+export interface Scope {
+  /** True if the camera is inside the scope. */
+  allows(camera: ScopedCamera): boolean;
+  /** The entries it was compiled from. */
+  readonly entries: readonly string[];
+}
+
+/** Thrown for an entry outside the grammar. */
+export class ScopeError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScopeError';
+  }
+}
+
+function globToRegExp(glob: string): RegExp {
+  let re = '^';
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i]!;
+    if (ch === '*') {
+      if (glob[i + 1] === '*') {
+        re += '.*';
+        i++;
+      } else {
+        re += '[^/]*';
+      }
+    } else if (ch === '?') {
+      re += '[^/]';
+    } else {
+      re += ch.replace(/[.\\+^$(){}|[\]-]/g, '\\$&');
+    }
+  }
+  return new RegExp(`${re}$`);
+}
+
+/**
+ * Compiles scope entries.
+ * @param entries the token's `cameras` claim (at most 256 entries)
+ * @throws ScopeError if there are too many entries or one is outside the grammar
+ */
+export function compileScope(entries: readonly string[]): Scope {
+  if (entries.length > 256) throw new ScopeError('too many scope entries');
+  const exact = new Set<string>();
+  const sites = new Set<string>();
+  const globs: RegExp[] = [];
+  for (const entry of entries) {
+    const site = SITE_RE.exec(entry);
+    if (site) {
+      sites.add(site[1]!);
+    } else if (!GLOB_RE.test(entry)) {
+      throw new ScopeError('scope entry is not a camera id, glob or site');
+    } else if (/[*?]/.test(entry)) {
+      globs.push(globToRegExp(entry));
+    } else {
+      exact.add(entry);
+    }
+  }
+  return {
+    entries: Object.freeze([...entries]),
+    allows(camera: ScopedCamera): boolean {
+      if (exact.has(camera.id)) return true;
+      if (camera.site !== undefined && sites.has(camera.site)) return true;
+      return globs.some((g) => g.test(camera.id));
+    },
+  };
+}

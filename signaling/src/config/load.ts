@@ -1,0 +1,100 @@
+/**
+ * Loads and validates the config: JSON file (or the embedded defaults),
+ * validated against {@link VigilConfigSchema} with defaults filled in.
+ */
+import { readFile } from 'node:fs/promises';
+import { Ajv, type ErrorObject } from 'ajv';
+import { VigilConfigSchema, type VigilConfig } from './schema.ts';
+import { DEFAULT_CONFIG_FILE } from './defaults.ts';
+
+/** The config is not valid JSON or does not match the schema. `issues` name each bad key. */
+export class ConfigError extends Error {
+  readonly issues: string[];
+  constructor(source: string, issues: string[]) {
+    super(`invalid config (${source}):\n  ${issues.join('\n  ')}`);
+    this.name = 'ConfigError';
+    this.issues = issues;
+  }
+}
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false });
+const validate = ajv.compile<VigilConfig>(VigilConfigSchema);
+
+/** `/cameras/0/source/port` -> `cameras[0].source.port` */
+function keyPath(path: string): string {
+  return path
+    .split('/')
+    .slice(1)
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('')
+    .replace(/^\./, '') || '(root)';
+}
+
+function describe(e: ErrorObject): string {
+  if (e.keyword === 'discriminator') {
+    return `${keyPath(e.instancePath)}.${(e.params as { tag: string }).tag}: is not one of the known kinds`;
+  }
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    return `${keyPath(`${e.instancePath}/${extra}`)}: unknown key`;
+  }
+  if (e.keyword === 'required') {
+    const missing = (e.params as { missingProperty: string }).missingProperty;
+    return `${keyPath(`${e.instancePath}/${missing}`)}: is required`;
+  }
+  return `${keyPath(e.instancePath)}: ${e.message ?? 'is invalid'}`;
+}
+
+/**
+ * Validates a parsed config object (mutated: defaults are filled in).
+ *
+ * @param raw parsed JSON
+ * @param source file name for messages
+ * @returns the typed config
+ * @throws ConfigError naming every bad key (for a camera `source`, the
+ *   errors of the branch its `kind` selects)
+ */
+export function parseConfig(raw: unknown, source = 'config'): VigilConfig {
+  const cloned = structuredClone(raw);
+  if (validate(cloned)) {
+    checkSemantics(cloned, source);
+    return cloned;
+  }
+  throw new ConfigError(source, [...new Set((validate.errors ?? []).map(describe))]);
+}
+
+function checkSemantics(config: VigilConfig, source: string): void {
+  const issues: string[] = [];
+  const seen = new Set<string>();
+  config.cameras.forEach((c, i) => {
+    if (seen.has(c.id)) issues.push(`cameras[${i}].id: duplicate camera id "${c.id}"`);
+    seen.add(c.id);
+  });
+  if (config.workers.rtcMinPort > config.workers.rtcMaxPort) issues.push('workers.rtcMinPort: must be <= workers.rtcMaxPort');
+  if (config.auth.algorithm !== 'HS256' && !config.auth.publicKeyFile) {
+    issues.push(`auth.publicKeyFile: is required for ${config.auth.algorithm}`);
+  }
+  if (config.auth.algorithm !== 'HS256' && config.auth.secret) issues.push('auth.secret: only valid with HS256');
+  if (issues.length) throw new ConfigError(source, issues);
+}
+
+/**
+ * Reads a JSON config file, or the embedded defaults when `path` is undefined.
+ * @throws ConfigError for unreadable files, bad JSON and schema violations
+ */
+export async function loadConfig(path?: string): Promise<VigilConfig> {
+  if (path === undefined) return parseConfig(DEFAULT_CONFIG_FILE, 'embedded defaults');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(path, [`cannot read file: ${(err as NodeJS.ErrnoException).code ?? 'error'}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(path, [`not valid JSON: ${(err as Error).message}`]);
+  }
+  return parseConfig(raw, path);
+}

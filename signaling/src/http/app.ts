@@ -1,0 +1,34 @@
+/**
+ * The HTTP side (fastify): health check, the demo page and the SDK bundles.
+ * The WebSocket endpoint is attached to the same server by SignalingServer.
+ */
+import { fileURLToPath } from 'node:url';
+import fastify from 'fastify';
+import fastifyStatic from '@fastify/static';
+import type { Logger } from 'pino';
+
+const DEMO_DIR = fileURLToPath(new URL('../../../client-sdk/demo/', import.meta.url));
+const SDK_DIST_DIR = fileURLToPath(new URL('../../../client-sdk/dist/', import.meta.url));
+
+export interface HttpAppOptions {
+  logger: Logger;
+  /** Readiness probe: true when the gateway can take viewers. */
+  ready: () => boolean;
+}
+
+/** Builds (does not start) the fastify app. */
+export async function buildHttpApp({ logger, ready }: HttpAppOptions) {
+  const app = fastify({ loggerInstance: logger.child({ component: 'http' }), bodyLimit: 64 * 1024 });
+
+  app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({
+    status: 'ok',
+  }));
+  app.get('/readyz', async (_req, reply) => {
+    const ok = ready();
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready' });
+  });
+
+  await app.register(fastifyStatic, { root: DEMO_DIR, prefix: '/', index: ['index.html'] });
+  await app.register(fastifyStatic, { root: SDK_DIST_DIR, prefix: '/sdk/', decorateReply: false });
+  return app;
+}

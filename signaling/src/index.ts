@@ -1,0 +1,8 @@
+/** @vigil/signaling: HTTP + WebSocket signaling, viewer auth, composition root. */
+export { startVigil, type Vigil } from './vigil.ts';
+export { loadConfig, parseConfig, ConfigError } from './config/load.ts';
+export { VigilConfigSchema, type VigilConfig } from './config/schema.ts';
+export { TokenVerifier, signViewerToken, type ViewerGrant } from './auth/tokens.ts';
+export { compileScope, ScopeError, type Scope } from './auth/scope.ts';
+export { createLogger, REDACT_PATHS } from './log/logger.ts';
+export { isOriginAllowed } from './ws/origin.ts';

@@ -1,0 +1,64 @@
+/**
+ * `npm start`: runs Vigil with the config file given by `--config <file>` or
+ * VIGIL_CONFIG (embedded defaults otherwise). With the demo enabled and HS256,
+ * prints the demo page URL with a short-lived viewer token to stderr (the
+ * token goes in the URL fragment, which browsers never send to the server,
+ * and never into the structured logs on stdout).
+ */
+import { parseArgs } from 'node:util';
+import { loadConfig, ConfigError } from './config/load.ts';
+import { createLogger } from './log/logger.ts';
+import { signViewerToken } from './auth/tokens.ts';
+import { startVigil } from './vigil.ts';
+
+const { values } = parseArgs({ options: { config: { type: 'string' } } });
+const configPath = values.config ?? process.env['VIGIL_CONFIG'];
+
+let config;
+try {
+  config = await loadConfig(configPath);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+
+const logger = createLogger(config.log.level);
+const vigil = await startVigil(config, logger);
+logger.info({ url: vigil.url, cameras: vigil.gateway.cameras().map((c) => c.id) }, 'vigil started');
+
+if (config.demo.enabled && vigil.hs256Secret) {
+  const cameras = vigil.gateway.cameras().map((c) => c.id);
+  const token = signViewerToken(
+    vigil.hs256Secret,
+    { subject: 'demo-viewer', cameras, ttlSec: config.demo.tokenTtlSec },
+    { issuer: config.auth.issuer, audience: config.auth.audience },
+  );
+  const first = cameras[0] ?? '';
+  process.stderr.write(
+    `\nVigil is running.\n` +
+      `  Demo page (token valid ${Math.round(config.demo.tokenTtlSec / 60)} min):\n` +
+      `  ${vigil.url}/#camera=${encodeURIComponent(first)}&token=${token}\n\n` +
+      `  Viewer token: ${token}\n\n`,
+  );
+}
+
+let stopping = false;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    force.unref();
+    vigil.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: (err as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  });
+}

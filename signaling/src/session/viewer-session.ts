@@ -1,0 +1,226 @@
+/**
+ * One viewer's signaling session (one WebSocket connection): its grant, its
+ * receive transports and consumers. Owns them: `close()` closes the
+ * transports, which closes their consumers (mediasoup ownership cascade).
+ *
+ * Scope is checked on every `consume` against the camera's current config,
+ * not cached from `join`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { types } from 'mediasoup';
+import type { Logger } from 'pino';
+import type { Gateway } from '@vigil/gateway';
+import {
+  ErrorCode,
+  PROTOCOL_VERSION,
+  ProtocolError,
+  type Notification,
+  type RequestOf,
+  type RequestType,
+  type ResponseData,
+} from '@vigil/protocol';
+import type { TokenVerifier, ViewerGrant } from '../auth/tokens.ts';
+
+export interface SessionLimits {
+  maxTransportsPerConnection: number;
+  maxConsumersPerConnection: number;
+}
+
+export interface ViewerSessionOptions {
+  gateway: Gateway;
+  verifier: TokenVerifier;
+  limits: SessionLimits;
+  logger: Logger;
+  /** Sends a notification to the client. */
+  notify: (n: Notification) => void;
+  /** Ends the connection (called once, after `sessionClosed` was sent). */
+  end: () => void;
+}
+
+type Handler<T extends RequestType> = (req: RequestOf<T>) => Promise<ResponseData[T]>;
+
+export class ViewerSession {
+  readonly id = randomUUID();
+  readonly #o: ViewerSessionOptions;
+  readonly #log: Logger;
+  readonly #transports = new Map<string, types.WebRtcTransport>();
+  readonly #consumers = new Map<string, types.Consumer>();
+  #grant: ViewerGrant | undefined;
+  #expiryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(opts: ViewerSessionOptions) {
+    this.#o = opts;
+    this.#log = opts.logger.child({ sessionId: this.id });
+  }
+
+  /** The verified grant, once joined. */
+  get grant(): ViewerGrant | undefined {
+    return this.#grant;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Handles one validated request.
+   * @returns the response payload for its type
+   * @throws ProtocolError with a typed code; any other error is a bug the caller reports as `internal`
+   */
+  async handle<T extends RequestType>(req: RequestOf<T>): Promise<ResponseData[T]> {
+    if (this.#closed) throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
+    if (req.type !== 'join' && !this.#grant) throw new ProtocolError(ErrorCode.NotJoined, 'send join first');
+    const handler = this.#handlers[req.type] as unknown as Handler<T>;
+    return handler(req);
+  }
+
+  readonly #handlers: { [T in RequestType]: Handler<T> } = {
+    join: async (req) => {
+      if (this.#grant) throw new ProtocolError(ErrorCode.AlreadyJoined, 'already joined');
+      if (req.protocolVersion !== PROTOCOL_VERSION) {
+        throw new ProtocolError(ErrorCode.UnsupportedVersion, `server speaks protocol version ${PROTOCOL_VERSION}`);
+      }
+      const grant = this.#o.verifier.verify(req.token);
+      this.#grant = grant;
+      this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'viewer joined');
+      this.#armExpiry(grant.expiresAt);
+      return { sessionId: this.id, protocolVersion: PROTOCOL_VERSION, expiresAt: grant.expiresAt };
+    },
+
+    getRouterRtpCapabilities: async () => ({
+      rtpCapabilities: this.#o.gateway.rtpCapabilities as unknown as Record<string, unknown>,
+    }),
+
+    createRecvTransport: async () => {
+      if (this.#transports.size >= this.#o.limits.maxTransportsPerConnection) {
+        throw new ProtocolError(ErrorCode.LimitExceeded, 'too many transports on this connection');
+      }
+      const transport = await this.#o.gateway.fanout.createRecvTransport({ sessionId: this.id });
+      if (this.#closed) {
+        transport.close();
+        throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
+      }
+      this.#transports.set(transport.id, transport);
+      transport.on('dtlsstatechange', (state) => {
+        this.#log.debug({ transportId: transport.id, dtlsState: state }, 'dtls state');
+        if (state === 'failed' || state === 'closed') transport.close();
+      });
+      transport.observer.once('close', () => this.#transports.delete(transport.id));
+      return {
+        id: transport.id,
+        iceParameters: transport.iceParameters as unknown as Record<string, unknown>,
+        iceCandidates: transport.iceCandidates as unknown as Record<string, unknown>[],
+        dtlsParameters: transport.dtlsParameters as unknown as Record<string, unknown>,
+      };
+    },
+
+    connectTransport: async (req) => {
+      const transport = this.#transport(req.transportId);
+      try {
+        await transport.connect({ dtlsParameters: req.dtlsParameters as unknown as types.DtlsParameters });
+      } catch (err) {
+        if (err instanceof TypeError) throw new ProtocolError(ErrorCode.BadRequest, 'dtlsParameters are invalid');
+        if (err instanceof Error && /connect\(\) already called/i.test(err.message)) {
+          throw new ProtocolError(ErrorCode.BadRequest, 'transport already connected');
+        }
+        throw err;
+      }
+      return {};
+    },
+
+    consume: async (req) => {
+      const transport = this.#transport(req.transportId);
+      const camera = this.#o.gateway.camera(req.cameraId);
+      // Unknown and out-of-scope cameras get the same refusal.
+      if (!camera || !this.#grant!.scope.allows({ id: camera.id, site: camera.config.site })) {
+        this.#log.info({ cameraId: req.cameraId }, 'consume refused: forbidden');
+        throw new ProtocolError(ErrorCode.Forbidden, 'camera not available to this token');
+      }
+      if (this.#consumers.size >= this.#o.limits.maxConsumersPerConnection) {
+        throw new ProtocolError(ErrorCode.LimitExceeded, 'too many consumers on this connection');
+      }
+      const consumer = await this.#o.gateway.fanout.consume(
+        transport,
+        camera,
+        req.rtpCapabilities as unknown as types.RtpCapabilities,
+        { sessionId: this.id, cameraId: camera.id },
+      );
+      this.#consumers.set(consumer.id, consumer);
+      consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
+      consumer.on('producerclose', () => {
+        consumer.close();
+        this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'camera_gone' });
+      });
+      consumer.on('transportclose', () => {
+        if (!this.#closed) this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'transport_closed' });
+      });
+      this.#log.info({ cameraId: camera.id, consumerId: consumer.id }, 'consumer created');
+      return {
+        consumerId: consumer.id,
+        producerId: consumer.producerId,
+        kind: consumer.kind,
+        rtpParameters: consumer.rtpParameters as unknown as Record<string, unknown>,
+        ...camera.frameSize,
+      };
+    },
+
+    resumeConsumer: async (req) => {
+      const consumer = this.#consumer(req.consumerId);
+      await consumer.resume();
+      // A new viewer needs a keyframe; mediasoup sends PLI/FIR upstream (RFC 4585, RFC 5104)
+      // and the source answers if it honours them (otherwise the next GOP serves).
+      await consumer.requestKeyFrame();
+      return {};
+    },
+
+    closeConsumer: async (req) => {
+      this.#consumer(req.consumerId).close();
+      return {};
+    },
+
+    leave: async () => {
+      queueMicrotask(() => this.close('left'));
+      return {};
+    },
+  };
+
+  #transport(id: string): types.WebRtcTransport {
+    const t = this.#transports.get(id);
+    if (!t) throw new ProtocolError(ErrorCode.NotFound, 'no such transport in this session');
+    return t;
+  }
+
+  #consumer(id: string): types.Consumer {
+    const c = this.#consumers.get(id);
+    if (!c) throw new ProtocolError(ErrorCode.NotFound, 'no such consumer in this session');
+    return c;
+  }
+
+  #armExpiry(expiresAt: number): void {
+    clearTimeout(this.#expiryTimer);
+    // setTimeout's limit is 2^31-1 ms (~24.8 days); re-arm for longer lifetimes.
+    const delay = Math.min(Math.max(0, expiresAt - Date.now()), 2 ** 31 - 1);
+    this.#expiryTimer = setTimeout(() => {
+      if (Date.now() >= expiresAt) this.close('token_expired');
+      else this.#armExpiry(expiresAt);
+    }, delay);
+    this.#expiryTimer.unref();
+  }
+
+  /**
+   * Ends the session: closes its transports (and so its consumers), tells the
+   * client why (unless the socket is already gone) and ends the connection.
+   */
+  close(reason: 'token_expired' | 'server_shutdown' | 'left' | 'disconnected'): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#expiryTimer);
+    for (const t of this.#transports.values()) t.close();
+    this.#log.info({ reason, subject: this.#grant?.subject }, 'session closed');
+    if (reason !== 'disconnected') {
+      this.#o.notify({ notification: 'sessionClosed', reason });
+      this.#o.end();
+    }
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * The signaling WebSocket endpoint (ws library, RFC 6455) on the fastify
+ * HTTP server: origin check at upgrade, one {@link ViewerSession} per
+ * connection, JSON text frames of at most MAX_MESSAGE_BYTES, every request
+ * schema-validated, requests of one connection handled strictly in order.
+ */
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket, type RawData } from 'ws';
+import { Ajv } from 'ajv';
+import type { Logger } from 'pino';
+import type { Gateway } from '@vigil/gateway';
+import {
+  ErrorCode,
+  MAX_MESSAGE_BYTES,
+  ProtocolError,
+  SIGNALING_PATH,
+  type Request,
+  type ServerMessage,
+} from '@vigil/protocol';
+import { RequestSchema } from '@vigil/protocol/schema';
+import type { TokenVerifier } from '../auth/tokens.ts';
+import { ViewerSession, type SessionLimits } from '../session/viewer-session.ts';
+import { isOriginAllowed } from './origin.ts';
+
+export interface SignalingServerOptions {
+  gateway: Gateway;
+  verifier: TokenVerifier;
+  limits: SessionLimits;
+  /** Extra allowed origins beyond same-origin. */
+  allowedOrigins: readonly string[];
+  logger: Logger;
+}
+
+const ajv = new Ajv({ strict: false, allErrors: false, discriminator: true });
+const validateRequest = ajv.compile<Request>(RequestSchema);
+
+/** Close codes (RFC 6455 §7.4). */
+const CLOSE_NORMAL = 1000;
+const CLOSE_GOING_AWAY = 1001;
+
+export class SignalingServer {
+  readonly #o: SignalingServerOptions;
+  readonly #wss: WebSocketServer;
+  readonly #sessions = new Set<ViewerSession>();
+  readonly #log: Logger;
+
+  constructor(opts: SignalingServerOptions) {
+    this.#o = opts;
+    this.#log = opts.logger.child({ component: 'signaling' });
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+  }
+
+  /** Live sessions. */
+  get sessions(): ReadonlySet<ViewerSession> {
+    return this.#sessions;
+  }
+
+  /** Handles HTTP upgrades on `server` for SIGNALING_PATH; other paths get 404. */
+  attach(server: Server): void {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
+  }
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== SIGNALING_PATH) return reject(socket, 404, 'Not Found');
+    if (!isOriginAllowed(req.headers.origin, req.headers.host, this.#o.allowedOrigins)) {
+      this.#log.warn({ origin: req.headers.origin, remoteAddress: req.socket.remoteAddress }, 'websocket origin refused');
+      return reject(socket, 403, 'Forbidden');
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connection(ws, req));
+  }
+
+  #connection(ws: WebSocket, req: IncomingMessage): void {
+    const send = (msg: ServerMessage): void => {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
+    };
+    const session = new ViewerSession({
+      gateway: this.#o.gateway,
+      verifier: this.#o.verifier,
+      limits: this.#o.limits,
+      logger: this.#log.child({ remoteAddress: req.socket.remoteAddress }),
+      notify: send,
+      end: () => ws.close(CLOSE_NORMAL),
+    });
+    this.#sessions.add(session);
+    let queue: Promise<void> = Promise.resolve();
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      queue = queue.then(() => this.#message(session, data, isBinary, send));
+    });
+    ws.on('error', (err) => this.#log.debug({ sessionId: session.id, err: err.message }, 'websocket error'));
+    ws.on('close', () => {
+      this.#sessions.delete(session);
+      session.close('disconnected');
+    });
+  }
+
+  async #message(session: ViewerSession, data: RawData, isBinary: boolean, send: (m: ServerMessage) => void): Promise<void> {
+    if (session.closed) return;
+    let msg: unknown;
+    try {
+      if (isBinary) throw new Error('binary');
+      msg = JSON.parse(data.toString());
+    } catch {
+      send({ id: null, ok: false, error: { code: ErrorCode.BadRequest, message: 'message is not a JSON text frame' } });
+      return;
+    }
+    const id = typeof (msg as { id?: unknown })?.id === 'number' ? (msg as { id: number }).id : null;
+    if (!validateRequest(msg)) {
+      const e = validateRequest.errors?.[0];
+      const where = e?.instancePath ? ` at ${e.instancePath}` : '';
+      send({ id, ok: false, error: { code: ErrorCode.BadRequest, message: `invalid message${where}` } });
+      return;
+    }
+    try {
+      const data = await session.handle(msg);
+      send({ id: msg.id, ok: true, data } as ServerMessage);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        send({ id: msg.id, ok: false, error: err.toBody() });
+      } else {
+        this.#log.error({ sessionId: session.id, type: msg.type, err: (err as Error)?.message }, 'request failed');
+        send({ id: msg.id, ok: false, error: { code: ErrorCode.Internal, message: 'internal error' } });
+      }
+    }
+  }
+
+  /** Ends every session (notifying clients) and stops accepting connections. */
+  close(): void {
+    for (const s of this.#sessions) s.close('server_shutdown');
+    for (const ws of this.#wss.clients) ws.close(CLOSE_GOING_AWAY);
+    this.#wss.close();
+  }
+}
+
+function reject(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,58 @@
+/**
+ * Starts a real Vigil (mediasoup worker, ffmpeg test-pattern cameras, fastify,
+ * ws) on free loopback ports for a test file.
+ */
+import { pino } from 'pino';
+import { parseConfig, startVigil, signViewerToken, type Vigil, type VigilConfig } from '@vigil/signaling';
+
+export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
+
+/** A small, cheap test-pattern camera (640x360, 30 fps, 1 s GOP). */
+export function testCamera(id: string, codec: 'H264' | 'VP8', extra: Record<string, unknown> = {}) {
+  return {
+    id,
+    codec,
+    source: { kind: 'test-pattern', width: 640, height: 360, fps: 30, gopFrames: 30, bitrate: 600_000 },
+    ...extra,
+  };
+}
+
+export interface TestVigil extends Vigil {
+  config: VigilConfig;
+  /** Signs a viewer token with the test secret. */
+  token(cameras: string[], opts?: { ttlSec?: number; subject?: string }): string;
+}
+
+/** Starts Vigil with `overrides` merged over a loopback, free-port test config. */
+export async function startTestVigil(overrides: Record<string, unknown> = {}): Promise<TestVigil> {
+  const config = parseConfig({
+    http: { host: '127.0.0.1', port: 0 },
+    webrtc: { listenIp: '127.0.0.1', port: 0 },
+    auth: { secret: TEST_SECRET },
+    demo: { enabled: false },
+    log: { level: 'warn' },
+    ...overrides,
+  });
+  const logger = pino({ level: process.env['VIGIL_TEST_LOG'] ?? 'warn' });
+  const vigil = await startVigil(config, logger);
+  return Object.assign(vigil, {
+    config,
+    token(cameras: string[], opts: { ttlSec?: number; subject?: string } = {}) {
+      return signViewerToken(
+        TEST_SECRET,
+        { subject: opts.subject ?? 'tester', cameras, ttlSec: opts.ttlSec ?? 300 },
+        { issuer: config.auth.issuer, audience: config.auth.audience },
+      );
+    },
+  });
+}
+
+/** Resolves when `predicate` returns true, polling every `intervalMs`; rejects after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, timeoutMs = 10_000, intervalMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await predicate()) return;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`condition not met within ${timeoutMs} ms`);
+}
