@@ -6,7 +6,8 @@
  * - a glob over camera ids: `*` matches any run of characters except `/`,
  *   `**` any run including `/`, `?` exactly one character except `/`;
  *   the whole id must match (`site-a/*` matches `site-a/cam-1`, not `site-a/x/cam-1`)
- * - a site: `site:<name>` matches every camera whose config has that `site`.
+ * - a site: `site:<name>` matches every camera whose config has that `site`
+ *   (every entry starting with `site:` is a site entry).
  * Entries outside this grammar are invalid and make the whole token invalid
  * (no partial grants).
  */
@@ -68,8 +69,9 @@ export function compileScope(entries: readonly string[]): Scope {
   const sites = new Set<string>();
   const globs: RegExp[] = [];
   for (const entry of entries) {
-    const site = SITE_RE.exec(entry);
-    if (site) {
+    if (entry.startsWith('site:')) {
+      const site = SITE_RE.exec(entry);
+      if (!site) throw new ScopeError('scope entry has an invalid site name');
       sites.add(site[1]!);
     } else if (!GLOB_RE.test(entry)) {
       throw new ScopeError('scope entry is not a camera id, glob or site');

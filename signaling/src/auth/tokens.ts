@@ -19,8 +19,10 @@ import { compileScope, type Scope } from './scope.ts';
 export interface ViewerGrant {
   subject: string;
   scope: Scope;
-  /** Token expiry, ms since epoch. */
+  /** Token expiry (`exp`), ms since epoch. */
   expiresAt: number;
+  /** When a session holding this grant must end: `exp` + clock tolerance, ms since epoch. */
+  validUntil: number;
   tokenId?: string | undefined;
 }
 
@@ -86,6 +88,7 @@ export class TokenVerifier {
       subject: payload.sub,
       scope,
       expiresAt: payload.exp * 1000,
+      validUntil: (payload.exp + o.clockToleranceSec) * 1000,
       tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
     };
   }

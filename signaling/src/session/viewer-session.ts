@@ -84,7 +84,7 @@ export class ViewerSession {
       const grant = this.#o.verifier.verify(req.token);
       this.#grant = grant;
       this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'viewer joined');
-      this.#armExpiry(grant.expiresAt);
+      this.#armExpiry(grant.validUntil);
       return { sessionId: this.id, protocolVersion: PROTOCOL_VERSION, expiresAt: grant.expiresAt };
     },
 

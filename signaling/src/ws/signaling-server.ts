@@ -7,21 +7,13 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
-import { Ajv } from 'ajv';
 import type { Logger } from 'pino';
 import type { Gateway } from '@vigil/gateway';
-import {
-  ErrorCode,
-  MAX_MESSAGE_BYTES,
-  ProtocolError,
-  SIGNALING_PATH,
-  type Request,
-  type ServerMessage,
-} from '@vigil/protocol';
-import { RequestSchema } from '@vigil/protocol/schema';
+import { ErrorCode, MAX_MESSAGE_BYTES, ProtocolError, SIGNALING_PATH, type ServerMessage } from '@vigil/protocol';
 import type { TokenVerifier } from '../auth/tokens.ts';
 import { ViewerSession, type SessionLimits } from '../session/viewer-session.ts';
 import { isOriginAllowed } from './origin.ts';
+import { parseRequest } from './parse-request.ts';
 
 export interface SignalingServerOptions {
   gateway: Gateway;
@@ -31,9 +23,6 @@ export interface SignalingServerOptions {
   allowedOrigins: readonly string[];
   logger: Logger;
 }
-
-const ajv = new Ajv({ strict: false, allErrors: false, discriminator: true });
-const validateRequest = ajv.compile<Request>(RequestSchema);
 
 /** Close codes (RFC 6455 §7.4). */
 const CLOSE_NORMAL = 1000;
@@ -97,21 +86,13 @@ export class SignalingServer {
 
   async #message(session: ViewerSession, data: RawData, isBinary: boolean, send: (m: ServerMessage) => void): Promise<void> {
     if (session.closed) return;
-    let msg: unknown;
-    try {
-      if (isBinary) throw new Error('binary');
-      msg = JSON.parse(data.toString());
-    } catch {
-      send({ id: null, ok: false, error: { code: ErrorCode.BadRequest, message: 'message is not a JSON text frame' } });
+    const frame = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    const parsed = parseRequest(frame, isBinary);
+    if (!parsed.ok) {
+      send({ id: parsed.id, ok: false, error: parsed.error });
       return;
     }
-    const id = typeof (msg as { id?: unknown })?.id === 'number' ? (msg as { id: number }).id : null;
-    if (!validateRequest(msg)) {
-      const e = validateRequest.errors?.[0];
-      const where = e?.instancePath ? ` at ${e.instancePath}` : '';
-      send({ id, ok: false, error: { code: ErrorCode.BadRequest, message: `invalid message${where}` } });
-      return;
-    }
+    const msg = parsed.request;
     try {
       const data = await session.handle(msg);
       send({ id: msg.id, ok: true, data } as ServerMessage);
