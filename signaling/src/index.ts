@@ -6,3 +6,4 @@ export { TokenVerifier, signViewerToken, type ViewerGrant } from './auth/tokens.
 export { compileScope, ScopeError, type Scope } from './auth/scope.ts';
 export { createLogger, REDACT_PATHS } from './log/logger.ts';
 export { isOriginAllowed } from './ws/origin.ts';
+export { SessionObserver, type SessionObserverEvents, type SessionEndReason, type ConsumerEndReason } from './session/observer.ts';

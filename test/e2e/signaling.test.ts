@@ -124,4 +124,34 @@ describe('signaling protocol', () => {
     const b = await joined(['**']);
     expect((await b.request({ type: 'createRecvTransport' })).ok).toBe(true);
   });
+
+  it('publishes session facts to the observer (for metrics and audit), with end reasons', async () => {
+    const events: { name: string; e: Record<string, unknown> }[] = [];
+    for (const name of ['join', 'consume', 'consumerclose', 'sessionclose', 'refused'] as const) {
+      vigil.signaling.observer.on(name, (e: object) => events.push({ name, e: e as Record<string, unknown> }));
+    }
+    const c = await joined(['lobby/*']);
+    const t = await c.request({ type: 'createRecvTransport' });
+    const transportId = (t.ok && (t.data as { id: string }).id) as string;
+    const a = await c.request({ type: 'consume', transportId, cameraId: 'lobby/1', rtpCapabilities: allCaps() });
+    const consumerId = (a.ok && (a.data as { consumerId: string }).consumerId) as string;
+    await c.request({ type: 'closeConsumer', consumerId });
+    await c.request({ type: 'consume', transportId, cameraId: 'yard/1', rtpCapabilities: allCaps() });
+    const b = await c.request({ type: 'consume', transportId, cameraId: 'lobby/1', rtpCapabilities: allCaps() });
+    c.ws.terminate();
+    await waitFor(() => events.some((x) => x.name === 'sessionclose'), 5000);
+    const sessionId = events.find((x) => x.name === 'join')!.e['sessionId'];
+    const mine = events.filter((x) => x.e['sessionId'] === sessionId).map((x) => [x.name, x.e['cameraId'] ?? x.e['code'] ?? x.e['subject'], x.e['reason']]);
+    expect(mine).toEqual([
+      ['join', 'tester', undefined],
+      ['consume', 'lobby/1', undefined],
+      ['consumerclose', 'lobby/1', 'left'],
+      ['refused', 'forbidden', undefined],
+      ['consume', 'lobby/1', undefined],
+      ['consumerclose', 'lobby/1', 'disconnected'],
+      ['sessionclose', 'tester', 'disconnected'],
+    ]);
+    expect(b.ok).toBe(true);
+    expect(JSON.stringify(events)).not.toContain('eyJ');
+  });
 });

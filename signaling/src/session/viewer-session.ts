@@ -20,6 +20,7 @@ import {
   type ResponseData,
 } from '@vigil/protocol';
 import type { TokenVerifier, ViewerGrant } from '../auth/tokens.ts';
+import type { ConsumerEndReason, SessionEndReason, SessionObserver } from './observer.ts';
 
 export interface SessionLimits {
   maxTransportsPerConnection: number;
@@ -31,6 +32,11 @@ export interface ViewerSessionOptions {
   verifier: TokenVerifier;
   limits: SessionLimits;
   logger: Logger;
+  /** Where session facts are published (metrics, audit). */
+  observer: SessionObserver;
+  /** Client address and User-Agent as seen at the WebSocket upgrade. */
+  remoteAddress: string | undefined;
+  userAgent: string | undefined;
   /** Sends a notification to the client. */
   notify: (n: Notification) => void;
   /** Ends the connection (called once, after `sessionClosed` was sent). */
@@ -45,6 +51,9 @@ export class ViewerSession {
   readonly #log: Logger;
   readonly #transports = new Map<string, types.WebRtcTransport>();
   readonly #consumers = new Map<string, types.Consumer>();
+  /** Why each consumer is being closed, recorded just before closing it. */
+  readonly #closeReasons = new Map<string, ConsumerEndReason>();
+  #endReason: SessionEndReason | undefined;
   #grant: ViewerGrant | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
   #closed = false;
@@ -85,6 +94,14 @@ export class ViewerSession {
       this.#grant = grant;
       this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'viewer joined');
       this.#armExpiry(grant.validUntil);
+      this.#o.observer.emit('join', {
+        sessionId: this.id,
+        subject: grant.subject,
+        tokenId: grant.tokenId,
+        remoteAddress: this.#o.remoteAddress,
+        userAgent: this.#o.userAgent,
+        at: Date.now(),
+      });
       return { sessionId: this.id, protocolVersion: PROTOCOL_VERSION, expiresAt: grant.expiresAt };
     },
 
@@ -147,8 +164,21 @@ export class ViewerSession {
         { sessionId: this.id, cameraId: camera.id },
       );
       this.#consumers.set(consumer.id, consumer);
-      consumer.observer.once('close', () => this.#consumers.delete(consumer.id));
+      consumer.observer.once('close', () => {
+        this.#consumers.delete(consumer.id);
+        const reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
+        this.#closeReasons.delete(consumer.id);
+        this.#o.observer.emit('consumerclose', { sessionId: this.id, consumerId: consumer.id, cameraId: camera.id, reason, at: Date.now() });
+      });
+      this.#o.observer.emit('consume', {
+        sessionId: this.id,
+        subject: this.#grant!.subject,
+        consumerId: consumer.id,
+        cameraId: camera.id,
+        at: Date.now(),
+      });
       consumer.on('producerclose', () => {
+        this.#closeReasons.set(consumer.id, 'camera_gone');
         consumer.close();
         this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'camera_gone' });
       });
@@ -175,7 +205,9 @@ export class ViewerSession {
     },
 
     closeConsumer: async (req) => {
-      this.#consumer(req.consumerId).close();
+      const consumer = this.#consumer(req.consumerId);
+      this.#closeReasons.set(consumer.id, 'left');
+      consumer.close();
       return {};
     },
 
@@ -212,12 +244,14 @@ export class ViewerSession {
    * Ends the session: closes its transports (and so its consumers), tells the
    * client why (unless the socket is already gone) and ends the connection.
    */
-  close(reason: 'token_expired' | 'server_shutdown' | 'left' | 'disconnected'): void {
+  close(reason: SessionEndReason): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#endReason = reason;
     clearTimeout(this.#expiryTimer);
     for (const t of this.#transports.values()) t.close();
     this.#log.info({ reason, subject: this.#grant?.subject }, 'session closed');
+    this.#o.observer.emit('sessionclose', { sessionId: this.id, subject: this.#grant?.subject, reason, at: Date.now() });
     if (reason !== 'disconnected') {
       this.#o.notify({ notification: 'sessionClosed', reason });
       this.#o.end();

@@ -14,6 +14,7 @@ import type { TokenVerifier } from '../auth/tokens.ts';
 import { ViewerSession, type SessionLimits } from '../session/viewer-session.ts';
 import { isOriginAllowed } from './origin.ts';
 import { parseRequest } from './parse-request.ts';
+import { SessionObserver } from '../session/observer.ts';
 
 export interface SignalingServerOptions {
   gateway: Gateway;
@@ -33,6 +34,8 @@ export class SignalingServer {
   readonly #wss: WebSocketServer;
   readonly #sessions = new Set<ViewerSession>();
   readonly #log: Logger;
+  /** Session facts for metrics and audit (join, consume, consumerclose, sessionclose, refused). */
+  readonly observer = new SessionObserver();
 
   constructor(opts: SignalingServerOptions) {
     this.#o = opts;
@@ -69,6 +72,9 @@ export class SignalingServer {
       verifier: this.#o.verifier,
       limits: this.#o.limits,
       logger: this.#log.child({ remoteAddress: req.socket.remoteAddress }),
+      observer: this.observer,
+      remoteAddress: req.socket.remoteAddress,
+      userAgent: req.headers['user-agent']?.slice(0, 256),
       notify: send,
       end: () => ws.close(CLOSE_NORMAL),
     });
@@ -98,6 +104,7 @@ export class SignalingServer {
       send({ id: msg.id, ok: true, data } as ServerMessage);
     } catch (err) {
       if (err instanceof ProtocolError) {
+        this.observer.emit('refused', { sessionId: session.id, requestType: msg.type, code: err.code, at: Date.now() });
         send({ id: msg.id, ok: false, error: err.toBody() });
       } else {
         this.#log.error({ sessionId: session.id, type: msg.type, err: (err as Error)?.message }, 'request failed');

@@ -1,0 +1,28 @@
+/**
+ * Outside watchers of viewer sessions (metrics, audit trail) subscribe here,
+ * apart from the control flow (mediasoup's `observer` pattern). Events carry
+ * ids and facts only: never tokens.
+ */
+import { EventEmitter } from 'node:events';
+
+/** Why a session ended. */
+export type SessionEndReason = 'left' | 'disconnected' | 'token_expired' | 'server_shutdown';
+
+/** Why a consumer (one viewing of one camera) ended. */
+export type ConsumerEndReason = 'left' | 'camera_gone' | SessionEndReason;
+
+export interface SessionObserverEvents {
+  /** A viewer joined with a valid token. `at`: ms since epoch. */
+  join: [e: { sessionId: string; subject: string; tokenId: string | undefined; remoteAddress: string | undefined; userAgent: string | undefined; at: number }];
+  /** A request was refused with a typed code. */
+  refused: [e: { sessionId: string; requestType: string; code: string; at: number }];
+  /** A viewing began (consumer created). */
+  consume: [e: { sessionId: string; subject: string; consumerId: string; cameraId: string; at: number }];
+  /** A viewing ended. */
+  consumerclose: [e: { sessionId: string; consumerId: string; cameraId: string; reason: ConsumerEndReason; at: number }];
+  /** A session ended; `subject` is undefined if it never joined. */
+  sessionclose: [e: { sessionId: string; subject: string | undefined; reason: SessionEndReason; at: number }];
+}
+
+/** One per SignalingServer; `signaling.observer.on('consume', ...)`. */
+export class SessionObserver extends EventEmitter<SessionObserverEvents> {}
