@@ -1,6 +1,6 @@
 /** @vigil/gateway: mediasoup SFU (ingest, fan-out, workers). */
 export { Gateway, type GatewayOptions } from './gateway.ts';
-export { Camera, type CameraState } from './cameras/camera.ts';
+export { Camera, CAMERA_STATES, type CameraState } from './cameras/camera.ts';
 export { Fanout } from './fanout/fanout.ts';
 export { WorkerPool, type WorkerSlot } from './workers/worker-pool.ts';
 export * from './config/schema.ts';

@@ -10,9 +10,12 @@ import { Gateway } from '@vigil/gateway';
 import { TokenVerifier } from './auth/tokens.ts';
 import type { VigilConfig } from './config/schema.ts';
 import { buildHttpApp } from './http/app.ts';
+import { adminApi } from './admin/admin-api.ts';
 import { SignalingServer } from './ws/signaling-server.ts';
 
 export interface Vigil {
+  /** The fastify app (HTTP API, admin API, static files); `app.inject()` in tests. */
+  app: Awaited<ReturnType<typeof buildHttpApp>>;
   gateway: Gateway;
   signaling: SignalingServer;
   /** Base URL of the HTTP server, e.g. `http://127.0.0.1:8080`. */
@@ -60,10 +63,14 @@ export async function startVigil(config: VigilConfig, logger: Logger): Promise<V
       logger,
     });
     signaling.attach(app.server);
+    if (config.admin.apiKey) {
+      await app.register(adminApi, { prefix: '/admin/v1', apiKey: config.admin.apiKey, deps: { gateway, signaling } });
+    }
     await app.listen({ host: config.http.host, port: config.http.port });
     const { port } = app.server.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
     return {
+      app,
       gateway,
       signaling,
       url: `http://${host}:${port}`,

@@ -154,4 +154,18 @@ describe('signaling protocol', () => {
     expect(b.ok).toBe(true);
     expect(JSON.stringify(events)).not.toContain('eyJ');
   });
+
+  it('admin API: refuses without its own credential (a viewer token is not one), lists sessions with it', async () => {
+    const viewer = vigil.token(['**']);
+    for (const authorization of [undefined, `Bearer ${viewer}`, 'Bearer wrong', 'Basic abc']) {
+      const res = await vigil.app.inject({ method: 'GET', url: '/admin/v1/sessions', headers: authorization ? { authorization } : {} });
+      expect(res.statusCode).toBe(401);
+      expect(res.body).not.toContain(viewer.slice(0, 20));
+    }
+    const c = await joined(['lobby/*'], 300);
+    const res = await vigil.admin('GET', '/sessions');
+    expect(res.status).toBe(200);
+    expect(res.body.sessions).toContainEqual({ id: expect.any(String), subject: 'tester', consumers: 0 });
+    c.close();
+  });
 });

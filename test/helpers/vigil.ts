@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { parseConfig, startVigil, signViewerToken, type Vigil, type VigilConfig } from '@vigil/signaling';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789-abcdefghijklmn';
 
 /** A small, cheap test-pattern camera (640x360, 30 fps, 1 s GOP). */
 export function testCamera(id: string, codec: 'H264' | 'VP8', extra: Record<string, unknown> = {}) {
@@ -19,6 +20,8 @@ export function testCamera(id: string, codec: 'H264' | 'VP8', extra: Record<stri
 
 export interface TestVigil extends Vigil {
   config: VigilConfig;
+  /** Calls the admin API in-process (fastify inject) with the test admin key. */
+  admin(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Signs a viewer token with the test secret. */
   token(cameras: string[], opts?: { ttlSec?: number; subject?: string }): string;
 }
@@ -29,6 +32,7 @@ export async function startTestVigil(overrides: Record<string, unknown> = {}): P
     http: { host: '127.0.0.1', port: 0 },
     webrtc: { listenIp: '127.0.0.1', port: 0 },
     auth: { secret: TEST_SECRET },
+    admin: { apiKey: TEST_ADMIN_KEY },
     demo: { enabled: false },
     log: { level: 'warn' },
     ...overrides,
@@ -37,6 +41,15 @@ export async function startTestVigil(overrides: Record<string, unknown> = {}): P
   const vigil = await startVigil(config, logger);
   return Object.assign(vigil, {
     config,
+    async admin(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown) {
+      const res = await vigil.app.inject({
+        method,
+        url: `/admin/v1${path}`,
+        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+        ...(body === undefined ? {} : { payload: body as object }),
+      });
+      return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
+    },
     token(cameras: string[], opts: { ttlSec?: number; subject?: string } = {}) {
       return signViewerToken(
         TEST_SECRET,

@@ -15,7 +15,9 @@ import { openPlainIngest, type PlainIngest } from '../ingest/plain-ingest.ts';
 import { RelayProcess } from '../ingest/relay-process.ts';
 import { testPatternArgs } from '../ingest/test-pattern.ts';
 
-export type CameraState = 'connecting' | 'live' | 'closed';
+/** Every camera state, in lifecycle order (for metrics that enumerate them). */
+export const CAMERA_STATES = ['connecting', 'live', 'stalled', 'offline', 'closed'] as const;
+export type CameraState = (typeof CAMERA_STATES)[number];
 
 export interface CameraEvents {
   /** State changed; `at` is ms since epoch. */

@@ -60,6 +60,17 @@ export const DemoConfigSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const AdminConfigSchema = Type.Object(
+  {
+    /**
+     * Bearer credential for the admin HTTP API (`Authorization: Bearer <apiKey>`),
+     * separate from viewer tokens. Absent: the admin API is disabled (404).
+     */
+    apiKey: Type.Optional(Type.String({ minLength: 32, maxLength: 4096 })),
+  },
+  { additionalProperties: false, default: {} },
+);
+
 export const LogConfigSchema = Type.Object(
   {
     level: Type.Union(
@@ -78,6 +89,7 @@ export const VigilConfigSchema = Type.Composite(
       auth: AuthConfigSchema,
       limits: LimitsConfigSchema,
       demo: DemoConfigSchema,
+      admin: AdminConfigSchema,
       log: LogConfigSchema,
     }),
   ],

@@ -68,6 +68,11 @@ export class ViewerSession {
     return this.#grant;
   }
 
+  /** Open consumers (viewings) of this session. */
+  get consumerCount(): number {
+    return this.#consumers.size;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }
