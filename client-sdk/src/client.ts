@@ -7,7 +7,7 @@
  * callback again) and re-subscribes every feed that was not stopped.
  */
 import { Device, type types } from 'mediasoup-client';
-import { ErrorCode, PROTOCOL_VERSION, ProtocolError, SIGNALING_PATH, type Notification } from '@vigil/protocol';
+import { ErrorCode, PROTOCOL_VERSION, ProtocolError, SIGNALING_PATH, type ConsumeData, type Notification, type Quality } from '@vigil/protocol';
 import { Emitter } from './emitter.ts';
 import { Feed, type FeedHost } from './feed.ts';
 import { SignalingChannel } from './signaling-channel.ts';
@@ -97,9 +97,9 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
    * @throws ProtocolError `forbidden` (camera unknown or outside the token's
    *   scope), `camera_offline`, `unsupported_codec`, `limit_exceeded`
    */
-  async play(cameraId: string, video: HTMLVideoElement): Promise<Feed> {
+  async play(cameraId: string, video: HTMLVideoElement, opts: { quality?: Quality } = {}): Promise<Feed> {
     if (this.#state === 'closed') throw new Error('client is closed');
-    const feed = new Feed(this, cameraId, video);
+    const feed = new Feed(this, cameraId, video, opts.quality ?? 'high');
     this.#feeds.add(feed);
     try {
       await feed.start();
@@ -114,23 +114,49 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   /** @internal FeedHost: consume on the shared receive transport, then resume. */
   async subscribe(feed: Feed): Promise<types.Consumer> {
     const channel = this.#requireChannel();
-    const transport = await this.#recvTransport(channel);
+    const transport = await this.#recvTransport(channel, feed.cameraId);
     const res = await channel.request({
       type: 'consume',
       transportId: transport.id,
       cameraId: feed.cameraId,
+      quality: feed.quality,
       rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown>,
     });
+    return this.#attach(channel, transport, feed, res);
+  }
+
+  /** @internal FeedHost: a second consumer of the feed's camera at another quality. */
+  async switchQuality(feed: Feed, quality: Quality): Promise<types.Consumer> {
+    const channel = this.#requireChannel();
+    const current = feed.consumer;
+    if (!current || !this.#transport) throw new ProtocolError(ErrorCode.NotFound, 'feed is not playing');
+    const res = await channel.request({
+      type: 'setQuality',
+      consumerId: current.id,
+      quality,
+      rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown>,
+    });
+    return this.#attach(channel, this.#transport, feed, res);
+  }
+
+  async #attach(channel: SignalingChannel, transport: types.Transport, feed: Feed, res: ConsumeData): Promise<types.Consumer> {
     const consumer = await transport.consume({
       id: res.consumerId,
       producerId: res.producerId,
       kind: res.kind,
       rtpParameters: res.rtpParameters as unknown as types.RtpParameters,
     });
+    feed.setQualities(res.qualities);
     this.#consumerFeeds.set(consumer.id, feed);
     consumer.observer.on('close', () => this.#consumerFeeds.delete(consumer.id));
     await channel.request({ type: 'resumeConsumer', consumerId: consumer.id });
     return consumer;
+  }
+
+  /** @internal FeedHost: closes a consumer here and on the server. */
+  closeConsumer(consumer: types.Consumer): void {
+    consumer.close();
+    this.#channel?.request({ type: 'closeConsumer', consumerId: consumer.id }).catch(() => {});
   }
 
   /** @internal FeedHost */
@@ -145,10 +171,10 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
     return this.#channel;
   }
 
-  #recvTransport(channel: SignalingChannel): Promise<types.Transport> {
+  #recvTransport(channel: SignalingChannel, cameraId: string): Promise<types.Transport> {
     if (this.#transport && !this.#transport.closed) return Promise.resolve(this.#transport);
     this.#transportPending ??= (async () => {
-      const params = await channel.request({ type: 'createRecvTransport' });
+      const params = await channel.request({ type: 'createRecvTransport', cameraId });
       const transport = this.#device.createRecvTransport({
         id: params.id,
         iceParameters: params.iceParameters as unknown as types.IceParameters,
@@ -173,10 +199,31 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
 
   #onNotification(n: Notification): void {
     if (n.notification === 'consumerClosed') {
-      this.#consumerFeeds.get(n.consumerId)?.consumerClosed(n.reason);
-    } else if (n.notification === 'sessionClosed' && n.reason !== 'left') {
-      // token_expired / server_shutdown: the socket closes next; reconnect handles it.
+      const feed = this.#consumerFeeds.get(n.consumerId);
+      feed?.consumerClosed(n.consumerId, n.reason);
+      // The camera's stream was re-ingested: consume it again (with backoff while it restarts).
+      if (feed && n.reason === 'resubscribe') this.#restart(feed, 0);
+    } else if (n.notification === 'transportClosed') {
+      if (this.#transport?.id === n.transportId) this.#resubscribeAll();
     }
+    // sessionClosed (token_expired / server_shutdown): the socket closes next; reconnect handles it.
+  }
+
+  /** Re-subscribes one feed, retrying with backoff while the camera is restarting. */
+  #restart(feed: Feed, attempt: number): void {
+    if (this.#state === 'closed' || feed.state === 'stopped' || !this.#feeds.has(feed)) return;
+    const delay = attempt === 0 ? 0 : Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (attempt - 1));
+    setTimeout(() => {
+      if (!this.#channel) return; // the reconnect path re-subscribes every feed
+      feed.start().catch((err: unknown) => {
+        if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) {
+          feed.setState('forbidden');
+          return;
+        }
+        this.emit('error', err as Error);
+        this.#restart(feed, attempt + 1);
+      });
+    }, delay);
   }
 
   #onDisconnect(): void {
@@ -211,10 +258,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
     for (const feed of this.#feeds) {
       feed.consumer?.close();
       feed.setState('reconnecting');
-      feed.start().catch((err: unknown) => {
-        if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) feed.setState('forbidden');
-        this.emit('error', err as Error);
-      });
+      this.#restart(feed, 0);
     }
   }
 

@@ -7,6 +7,7 @@
  * `forbidden` when the token does not cover the camera (play() also rejects).
  */
 import type { types } from 'mediasoup-client';
+import type { Quality } from '@vigil/protocol';
 import { Emitter } from './emitter.ts';
 
 export type FeedState = 'connecting' | 'playing' | 'reconnecting' | 'offline' | 'forbidden' | 'stopped';
@@ -29,11 +30,30 @@ export interface FeedStats {
   bytesReceived: number;
 }
 
+/** Resolves when the consumer's receiver has decoded a frame (W3C webrtc-stats framesDecoded). */
+async function waitForDecodedFrame(consumer: types.Consumer, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    let decoded = 0;
+    (await consumer.getStats()).forEach((s: Record<string, unknown>) => {
+      if (s['type'] === 'inbound-rtp') decoded = Number(s['framesDecoded'] ?? 0);
+    });
+    if (decoded > 0) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('no frame from the new stream in time');
+}
+
 /** Internal hooks the client gives a feed. */
 export interface FeedHost {
   subscribe(feed: Feed): Promise<types.Consumer>;
+  switchQuality(feed: Feed, quality: Quality): Promise<types.Consumer>;
+  closeConsumer(consumer: types.Consumer): void;
   unsubscribe(feed: Feed): void;
 }
+
+/** How long a quality switch waits for the new stream's first decoded frame, ms (a few GOPs). */
+const SWITCH_TIMEOUT_MS = 10_000;
 
 export class Feed extends Emitter<FeedEvents> {
   readonly cameraId: string;
@@ -43,11 +63,14 @@ export class Feed extends Emitter<FeedEvents> {
   #consumer: types.Consumer | undefined;
   #ttffMs: number | undefined;
   #startedAt = 0;
+  #quality: Quality;
+  #qualities: Quality[] = ['high'];
 
   /** @internal created by VigilClient.play() */
-  constructor(host: FeedHost, cameraId: string, video: HTMLVideoElement) {
+  constructor(host: FeedHost, cameraId: string, video: HTMLVideoElement, quality: Quality = 'high') {
     super();
     this.#host = host;
+    this.#quality = quality;
     this.cameraId = cameraId;
     this.video = video;
     // Autoplay policies allow muted inline playback; iOS needs playsinline.
@@ -63,6 +86,56 @@ export class Feed extends Emitter<FeedEvents> {
   /** Time from play() to the first decoded frame, ms; undefined until the first frame. */
   get ttffMs(): number | undefined {
     return this.#ttffMs;
+  }
+
+  /** The stream being shown (`high` main, `low` sub). */
+  get quality(): Quality {
+    return this.#quality;
+  }
+
+  /** Streams the camera offers. */
+  get qualities(): Quality[] {
+    return this.#qualities;
+  }
+
+  /** @internal */
+  setQualities(qualities: Quality[]): void {
+    this.#qualities = qualities;
+  }
+
+  /**
+   * Switches to the camera's other stream without reconnecting: the new
+   * stream is received in the background and shown once it has decoded a
+   * frame (at most one GOP later), so the picture never goes black; then the
+   * old consumer is closed.
+   * @throws ProtocolError if the server refuses; Error if no frame arrives within 10 s (the old stream stays)
+   */
+  async setQuality(quality: Quality): Promise<void> {
+    if (quality === this.#quality || this.#state === 'stopped') return;
+    const old = this.#consumer;
+    const next = await this.#host.switchQuality(this, quality);
+    const probe = document.createElement('video');
+    probe.muted = true;
+    probe.playsInline = true;
+    probe.srcObject = new MediaStream([next.track]);
+    void probe.play().catch(() => {});
+    try {
+      await waitForDecodedFrame(next, SWITCH_TIMEOUT_MS);
+    } catch (err) {
+      probe.srcObject = null;
+      this.#host.closeConsumer(next);
+      throw err;
+    }
+    probe.srcObject = null;
+    if ((this.#state as FeedState) === 'stopped') {
+      this.#host.closeConsumer(next);
+      return;
+    }
+    this.#consumer = next;
+    this.#quality = quality;
+    this.video.srcObject = new MediaStream([next.track]);
+    void this.video.play().catch(() => {});
+    if (old) this.#host.closeConsumer(old);
   }
 
   /** The mediasoup-client consumer currently feeding the element. */
@@ -105,8 +178,9 @@ export class Feed extends Emitter<FeedEvents> {
   }
 
   /** @internal the server closed this feed's consumer. */
-  consumerClosed(reason: string): void {
-    this.#consumer?.close();
+  consumerClosed(consumerId: string, reason: string): void {
+    if (this.#consumer?.id !== consumerId) return;
+    this.#consumer.close();
     this.#consumer = undefined;
     if (this.#state !== 'stopped') this.setState(reason === 'camera_gone' ? 'offline' : 'reconnecting');
   }

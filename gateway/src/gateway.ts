@@ -1,11 +1,13 @@
 /**
  * The gateway: mediasoup workers, cameras (ingest) and fan-out behind one
- * small interface that signaling drives. Owns everything it creates;
- * `close()` tears it all down (relays, transports, workers).
+ * small interface that signaling and the admin API drive. Owns everything it
+ * creates; `close()` tears it all down (relays, transports, workers).
  */
+import { isDeepStrictEqual } from 'node:util';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import { Camera } from './cameras/camera.ts';
+import type { DriverFactory } from './cameras/camera-stream.ts';
 import type { CameraConfig, GatewayConfig } from './config/schema.ts';
 import { Fanout } from './fanout/fanout.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
@@ -13,6 +15,26 @@ import { WorkerPool } from './workers/worker-pool.ts';
 export interface GatewayOptions {
   config: GatewayConfig;
   logger: Logger;
+  /** Source drivers (default: the built-in kinds). */
+  driverFactory?: DriverFactory;
+}
+
+/** What a camera reconciliation did, by camera id. */
+export interface ReconcileResult {
+  added: string[];
+  removed: string[];
+  updated: string[];
+  unchanged: string[];
+  /** Cameras that failed to open, with the reason. */
+  failed: { id: string; error: string }[];
+}
+
+/** A camera with this id already exists / does not exist. */
+export class CameraConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CameraConflictError';
+  }
 }
 
 export class Gateway {
@@ -21,25 +43,27 @@ export class Gateway {
   readonly #cameras = new Map<string, Camera>();
   readonly #logger: Logger;
   readonly #config: GatewayConfig;
+  readonly #driverFactory: DriverFactory | undefined;
 
-  private constructor(pool: WorkerPool, config: GatewayConfig, logger: Logger) {
+  private constructor(pool: WorkerPool, opts: GatewayOptions, logger: Logger) {
     this.#pool = pool;
     this.#fanout = new Fanout(pool);
-    this.#config = config;
+    this.#config = opts.config;
+    this.#driverFactory = opts.driverFactory;
     this.#logger = logger;
+    pool.on('workerreplaced', (slot, oldRouterId) => void this.#reingest(slot.router, oldRouterId));
   }
 
   /**
    * Starts the workers and opens every configured camera. A camera that fails
    * to open is logged and skipped; it does not stop the others.
-   *
    * @throws Error when the workers cannot start
    */
-  static async start({ config, logger }: GatewayOptions): Promise<Gateway> {
-    const log = logger.child({ component: 'gateway' });
-    const pool = await WorkerPool.create(config, log);
-    const gateway = new Gateway(pool, config, log);
-    for (const camera of config.cameras) {
+  static async start(opts: GatewayOptions): Promise<Gateway> {
+    const log = opts.logger.child({ component: 'gateway' });
+    const pool = await WorkerPool.create(opts.config, log);
+    const gateway = new Gateway(pool, opts, log);
+    for (const camera of opts.config.cameras) {
       try {
         await gateway.addCamera(camera);
       } catch (err) {
@@ -59,7 +83,7 @@ export class Gateway {
     return this.#fanout;
   }
 
-  /** The worker slots (for stats and tests). */
+  /** The worker slots (stats, placement, tests). */
   get workers(): WorkerPool {
     return this.#pool;
   }
@@ -75,25 +99,92 @@ export class Gateway {
   }
 
   /**
-   * Opens a camera's ingest on a router chosen round-robin by count of cameras.
-   * @throws Error if the id is already in use, or mediasoup refuses the ingest
+   * Opens a camera's ingest on the router with the fewest cameras.
+   * @throws CameraConflictError if the id is in use; Error if mediasoup refuses the ingest
    */
   async addCamera(config: CameraConfig): Promise<Camera> {
-    if (this.#cameras.has(config.id)) throw new Error(`camera ${config.id} already exists`);
-    const slots = this.#pool.slots.filter((s) => !s.worker.closed);
-    const slot = slots[this.#cameras.size % slots.length];
-    if (!slot) throw new Error('no live mediasoup worker');
-    const camera = await Camera.open(config, slot.router, this.#config.ingest.listenIp, this.#logger);
+    if (this.#cameras.has(config.id)) throw new CameraConflictError(`camera ${config.id} already exists`);
+    const slot = this.#pool.placeCamera((routerId) => this.cameras().filter((c) => c.router.id === routerId).length);
+    const camera = await Camera.open(config, slot.router, {
+      ingest: this.#config.ingest,
+      logger: this.#logger,
+      ...(this.#driverFactory ? { driverFactory: this.#driverFactory } : {}),
+    });
+    if (this.#cameras.has(config.id)) {
+      await camera.close();
+      throw new CameraConflictError(`camera ${config.id} already exists`);
+    }
     this.#cameras.set(config.id, camera);
     return camera;
   }
 
-  /** Closes a camera's ingest; its viewers' consumers close with `producerclose`. */
-  async removeCamera(id: string): Promise<void> {
+  /**
+   * Closes a camera's ingest; its viewers' consumers close with `producerclose`.
+   * @returns false if there was no such camera
+   */
+  async removeCamera(id: string): Promise<boolean> {
     const camera = this.#cameras.get(id);
-    if (!camera) return;
+    if (!camera) return false;
     this.#cameras.delete(id);
     await camera.close();
+    return true;
+  }
+
+  /**
+   * Replaces a camera's config (close + open). Its viewers are told to re-subscribe.
+   * @throws CameraConflictError if there is no such camera
+   */
+  async updateCamera(config: CameraConfig): Promise<Camera> {
+    if (!this.#cameras.has(config.id)) throw new CameraConflictError(`camera ${config.id} does not exist`);
+    await this.removeCamera(config.id);
+    return this.addCamera(config);
+  }
+
+  /**
+   * Brings the camera set to `wanted` (config reload): removes cameras not in
+   * it, adds new ones, re-opens changed ones, and leaves unchanged cameras and
+   * their viewers untouched.
+   */
+  async reconcile(wanted: CameraConfig[]): Promise<ReconcileResult> {
+    const result: ReconcileResult = { added: [], removed: [], updated: [], unchanged: [], failed: [] };
+    const wantedIds = new Set(wanted.map((c) => c.id));
+    for (const id of [...this.#cameras.keys()]) {
+      if (!wantedIds.has(id)) {
+        await this.removeCamera(id);
+        result.removed.push(id);
+      }
+    }
+    for (const config of wanted) {
+      const current = this.#cameras.get(config.id);
+      try {
+        if (!current) {
+          await this.addCamera(config);
+          result.added.push(config.id);
+        } else if (!isDeepStrictEqual(current.config, config)) {
+          await this.updateCamera(config);
+          result.updated.push(config.id);
+        } else {
+          result.unchanged.push(config.id);
+        }
+      } catch (err) {
+        result.failed.push({ id: config.id, error: (err as Error).message });
+      }
+    }
+    this.#logger.info({ ...result, failed: result.failed.map((f) => f.id) }, 'cameras reconciled');
+    return result;
+  }
+
+  /** A worker was replaced: re-ingest the cameras that lived on its old router. */
+  async #reingest(router: types.Router, oldRouterId: string): Promise<void> {
+    for (const camera of this.#cameras.values()) {
+      if (camera.state === 'closed' || camera.router.id !== oldRouterId) continue;
+      try {
+        await camera.reopen(router);
+        this.#logger.warn({ cameraId: camera.id }, 'camera re-ingested on replacement worker');
+      } catch (err) {
+        this.#logger.error({ cameraId: camera.id, err: (err as Error).message }, 'camera re-ingest failed');
+      }
+    }
   }
 
   /** Stops relays and closes all workers. */

@@ -53,8 +53,16 @@ export const GetRouterRtpCapabilitiesRequestSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/** Stream of a camera: `high` = main stream, `low` = sub stream (falls back to main when the camera has none). */
+export const QualitySchema = Type.Union([Type.Literal('high'), Type.Literal('low')]);
+
 export const CreateRecvTransportRequestSchema = Type.Object(
-  { id: RequestId, type: Type.Literal('createRecvTransport') },
+  {
+    id: RequestId,
+    type: Type.Literal('createRecvTransport'),
+    /** Placement hint: the camera the viewer will consume first (the transport goes near its producer). */
+    cameraId: Type.Optional(CameraIdSchema),
+  },
   { additionalProperties: false },
 );
 
@@ -80,7 +88,30 @@ export const ConsumeRequestSchema = Type.Object(
     cameraId: CameraIdSchema,
     /** The browser device's RTP capabilities (mediasoup-client `device.rtpCapabilities`). */
     rtpCapabilities: Opaque,
+    /** Which stream (default `high`). */
+    quality: Type.Optional(QualitySchema),
   },
+  { additionalProperties: false },
+);
+
+/**
+ * Switch a feed to the camera's other stream without reconnecting: the server
+ * answers with a NEW paused consumer (same shape as `consume`); the client
+ * resumes it, shows it once it has decoded a frame, then closes the old one.
+ */
+export const SetQualityRequestSchema = Type.Object(
+  {
+    id: RequestId,
+    type: Type.Literal('setQuality'),
+    consumerId: ObjectId,
+    quality: QualitySchema,
+    rtpCapabilities: Opaque,
+  },
+  { additionalProperties: false },
+);
+
+export const PauseConsumerRequestSchema = Type.Object(
+  { id: RequestId, type: Type.Literal('pauseConsumer'), consumerId: ObjectId },
   { additionalProperties: false },
 );
 
@@ -106,6 +137,8 @@ export const RequestSchema = DiscriminatedUnion('type', [
   CreateRecvTransportRequestSchema,
   ConnectTransportRequestSchema,
   ConsumeRequestSchema,
+  SetQualityRequestSchema,
+  PauseConsumerRequestSchema,
   ResumeConsumerRequestSchema,
   CloseConsumerRequestSchema,
   LeaveRequestSchema,
@@ -122,6 +155,8 @@ export const REQUEST_TYPES = [
   'createRecvTransport',
   'connectTransport',
   'consume',
+  'setQuality',
+  'pauseConsumer',
   'resumeConsumer',
   'closeConsumer',
   'leave',
@@ -130,6 +165,23 @@ export const REQUEST_TYPES = [
 /** Opaque mediasoup shapes (typed as the library types at each end). */
 export type RtpCapabilitiesJson = Record<string, unknown>;
 export type RtpParametersJson = Record<string, unknown>;
+
+export type Quality = Static<typeof QualitySchema>;
+
+/** A consumer as the client needs it to receive one camera stream. */
+export interface ConsumeData {
+  consumerId: string;
+  producerId: string;
+  kind: 'audio' | 'video';
+  rtpParameters: RtpParametersJson;
+  /** The stream this consumer carries. */
+  quality: Quality;
+  /** Streams the camera offers (`['high']` or `['high', 'low']`). */
+  qualities: Quality[];
+  /** Frame size of this stream (px), when known. */
+  width?: number;
+  height?: number;
+}
 
 /** Successful response payload per request type. */
 export interface ResponseData {
@@ -143,15 +195,9 @@ export interface ResponseData {
     dtlsParameters: Record<string, unknown>;
   };
   connectTransport: Record<string, never>;
-  consume: {
-    consumerId: string;
-    producerId: string;
-    kind: 'audio' | 'video';
-    rtpParameters: RtpParametersJson;
-    /** Camera's configured frame size (px), when known. */
-    width?: number;
-    height?: number;
-  };
+  consume: ConsumeData;
+  setQuality: ConsumeData;
+  pauseConsumer: Record<string, never>;
   resumeConsumer: Record<string, never>;
   closeConsumer: Record<string, never>;
   leave: Record<string, never>;
@@ -168,7 +214,17 @@ export type Notification =
       notification: 'consumerClosed';
       consumerId: string;
       /** Why the server closed it. */
-      reason: 'camera_gone' | 'transport_closed' | 'server_shutdown';
+      /**
+       * `camera_gone`: camera removed; `resubscribe`: the camera's stream was
+       * re-ingested (camera restart, worker replaced): consume it again;
+       * `transport_closed` / `server_shutdown`: as named.
+       */
+      reason: 'camera_gone' | 'resubscribe' | 'transport_closed' | 'server_shutdown';
+    }
+  | {
+      /** A receive transport died with its worker: create a new one and consume again. */
+      notification: 'transportClosed';
+      transportId: string;
     }
   | { notification: 'sessionClosed'; reason: 'token_expired' | 'server_shutdown' | 'left' };
 

@@ -26,7 +26,7 @@ try {
 }
 
 const logger = createLogger(config.log.level);
-const vigil = await startVigil(config, logger);
+const vigil = await startVigil(config, logger, { configPath });
 logger.info({ url: vigil.url, cameras: vigil.gateway.cameras().map((c) => c.id) }, 'vigil started');
 
 if (config.demo.enabled && vigil.hs256Secret) {
@@ -44,6 +44,14 @@ if (config.demo.enabled && vigil.hs256Secret) {
       `  Viewer token: ${token}\n\n`,
   );
 }
+
+// SIGHUP: reload the camera set from the config file (unchanged cameras keep their viewers).
+process.on('SIGHUP', () => {
+  vigil.reloadCameras().then(
+    (result) => logger.info({ result }, 'config reloaded'),
+    (err: unknown) => logger.error({ err: (err as Error).message }, 'config reload failed'),
+  );
+});
 
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Gateway } from '@vigil/gateway';
+import { Gateway, type ReconcileResult } from '@vigil/gateway';
+import { loadConfig } from './config/load.ts';
 import { TokenVerifier } from './auth/tokens.ts';
 import type { VigilConfig } from './config/schema.ts';
 import { buildHttpApp } from './http/app.ts';
@@ -25,6 +26,12 @@ export interface Vigil {
    * none is configured); undefined for RS256/ES256. Never logged.
    */
   hs256Secret: string | undefined;
+  /**
+   * Re-reads the config file and reconciles the camera set (added, removed,
+   * updated cameras; unchanged ones keep their viewers). Other keys need a restart.
+   * @throws ConfigError for an invalid file; Error when started without a file
+   */
+  reloadCameras(): Promise<ReconcileResult>;
   /** Closes signaling (notifying viewers), then the gateway. */
   close(): Promise<void>;
 }
@@ -33,7 +40,12 @@ export interface Vigil {
  * Starts Vigil.
  * @throws Error when workers cannot start, the key file is unreadable, or the port is taken
  */
-export async function startVigil(config: VigilConfig, logger: Logger): Promise<Vigil> {
+export interface StartOptions {
+  /** The config file this config came from; enables `reloadCameras()` (admin API, SIGHUP). */
+  configPath?: string | undefined;
+}
+
+export async function startVigil(config: VigilConfig, logger: Logger, opts: StartOptions = {}): Promise<Vigil> {
   const { auth } = config;
   let key: string;
   let hs256Secret: string | undefined;
@@ -63,8 +75,18 @@ export async function startVigil(config: VigilConfig, logger: Logger): Promise<V
       logger,
     });
     signaling.attach(app.server);
+    const { configPath } = opts;
+    const reloadCameras = async (): Promise<ReconcileResult> => {
+      if (!configPath) throw new Error('started without a config file');
+      const fresh = await loadConfig(configPath);
+      return gateway.reconcile(fresh.cameras);
+    };
     if (config.admin.apiKey) {
-      await app.register(adminApi, { prefix: '/admin/v1', apiKey: config.admin.apiKey, deps: { gateway, signaling } });
+      await app.register(adminApi, {
+        prefix: '/admin/v1',
+        apiKey: config.admin.apiKey,
+        deps: { gateway, signaling, reloadCameras: configPath ? reloadCameras : undefined },
+      });
     }
     await app.listen({ host: config.http.host, port: config.http.port });
     const { port } = app.server.address() as AddressInfo;
@@ -75,6 +97,7 @@ export async function startVigil(config: VigilConfig, logger: Logger): Promise<V
       signaling,
       url: `http://${host}:${port}`,
       hs256Secret,
+      reloadCameras,
       async close() {
         signaling.close();
         await app.close();

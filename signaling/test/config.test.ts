@@ -25,7 +25,7 @@ describe('config', () => {
 
   it('an empty file is valid and fills defaults', () => {
     const c = parseConfig({});
-    expect(c.workers.count).toBe(1);
+    expect(c.workers.count).toBe('auto');
     expect(c.auth).toMatchObject({ algorithm: 'HS256', issuer: 'vigil', audience: 'vigil-viewer', clockToleranceSec: 5 });
     expect(c.cameras).toEqual([]);
   });

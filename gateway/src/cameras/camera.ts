@@ -1,82 +1,161 @@
 /**
- * A camera as the gateway sees it: its config, its ingest (PlainTransport +
- * producer on one router), the relay process feeding it (for test patterns),
- * and its state.
+ * A camera as the gateway sees it: its config, its streams (main `high`,
+ * optional sub `low`), and its lifecycle.
  *
- * State machine (v0): `connecting` (ingest open, no RTP yet) -> `live` (RTP
- * arrived) -> `closed`. Stall/offline detection and RTSP come with the
- * camera-lifecycle work (issue 3).
+ * Lifecycle (driven by the main stream), each transition an event with a
+ * timestamp and, when known, a reason:
+ *
+ *   connecting --RTP--> live --no RTP for stallTimeoutMs--> stalled
+ *   stalled --no RTP for offlineTimeoutMs more--> offline (the source is restarted / re-latched)
+ *   connecting --source failure (e.g. RTSP 401) or no RTP for offlineTimeoutMs--> offline
+ *   stalled | offline | connecting --RTP--> live          any --close()--> closed
+ *
+ * One camera's failure never touches another: each has its own transports,
+ * relay processes and timers.
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
-import type { CameraConfig } from '../config/schema.ts';
-import { openPlainIngest, type PlainIngest } from '../ingest/plain-ingest.ts';
-import { RelayProcess } from '../ingest/relay-process.ts';
-import { testPatternArgs } from '../ingest/test-pattern.ts';
+import type { Quality } from '@vigil/protocol';
+import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.ts';
+import { CameraStream, defaultDriverFactory, type DriverFactory } from './camera-stream.ts';
 
 /** Every camera state, in lifecycle order (for metrics that enumerate them). */
 export const CAMERA_STATES = ['connecting', 'live', 'stalled', 'offline', 'closed'] as const;
 export type CameraState = (typeof CAMERA_STATES)[number];
 
-export interface CameraEvents {
-  /** State changed; `at` is ms since epoch. */
-  statechange: [state: CameraState, at: number];
+/** One lifecycle transition. */
+export interface CameraTransition {
+  state: CameraState;
+  /** ms since epoch */
+  at: number;
+  reason?: string | undefined;
 }
 
-/** SSRC and payload type used for relay-fed sources (the relay is told to send with them). */
-const RELAY_SSRC = 0x5649_4731; // "VIG1"
-const RELAY_PAYLOAD_TYPE = 96;
+export interface CameraEvents {
+  /** State changed. */
+  statechange: [transition: CameraTransition];
+  /** A stream's producer was replaced (re-ingest): its consumers must re-subscribe. */
+  producerchange: [quality: Quality, producer: types.Producer];
+}
+
+/** mediasoup's RtpStreamRecv reports inactivity after this long without RTP, ms. */
+const MEDIASOUP_INACTIVITY_MS = 1500;
+const HISTORY_LENGTH = 20;
+
+export interface CameraOptions {
+  ingest: IngestConfig;
+  logger: Logger;
+  driverFactory?: DriverFactory;
+}
 
 export class Camera extends EventEmitter<CameraEvents> {
   readonly config: CameraConfig;
-  readonly router: types.Router;
-  readonly #ingest: PlainIngest;
-  readonly #relay: RelayProcess | undefined;
-  readonly #logger: Logger;
+  readonly #streams = new Map<Quality, CameraStream>();
+  readonly #o: CameraOptions;
+  readonly #log: Logger;
   #state: CameraState = 'connecting';
   #stateAt = Date.now();
+  #reason: string | undefined;
+  #lastFailure: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #history: CameraTransition[] = [];
+  #recoveries = 0;
 
-  private constructor(config: CameraConfig, router: types.Router, ingest: PlainIngest, logger: Logger, relay?: RelayProcess) {
+  private constructor(config: CameraConfig, o: CameraOptions, log: Logger) {
     super();
     this.config = config;
-    this.router = router;
-    this.#ingest = ingest;
-    this.#relay = relay;
-    this.#logger = logger;
-    // comedia: the transport emits 'tuple' when the first RTP packet latches the source.
-    ingest.transport.on('tuple', (tuple) => {
-      this.#logger.info({ remotePort: tuple.remotePort }, 'camera RTP source latched');
-      this.#setState('live');
-    });
-    ingest.producer.on('transportclose', () => this.#setState('closed'));
+    this.#o = o;
+    this.#log = log;
+    this.#history.push({ state: 'connecting', at: this.#stateAt });
   }
 
   /**
-   * Opens the camera's ingest on `router` and, for a test-pattern source,
-   * starts the ffmpeg relay that feeds it.
-   *
-   * @throws Error when the ingest port is taken (nothing is left open)
+   * Opens the camera's streams on `router` and starts their sources.
+   * @throws Error when an ingest port is taken (nothing is left open)
    */
-  static async open(config: CameraConfig, router: types.Router, listenIp: string, logger: Logger): Promise<Camera> {
-    const log = logger.child({ cameraId: config.id });
-    const src = config.source;
-    if (src.kind === 'rtp-push') {
-      const ingest = await openPlainIngest(router, config, listenIp, src.port, src.ssrc, src.payloadType);
-      log.info({ rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, codec: config.codec }, 'camera ingest open (RTP push)');
-      return new Camera(config, router, ingest, log);
+  static async open(config: CameraConfig, router: types.Router, o: CameraOptions): Promise<Camera> {
+    const log = o.logger.child({ cameraId: config.id });
+    const camera = new Camera(config, o, log);
+    const sources: [Quality, SourceConfig | undefined][] = [
+      ['high', config.source],
+      ['low', config.subSource],
+    ];
+    try {
+      for (const [quality, source] of sources) {
+        if (!source) continue;
+        const stream = await CameraStream.open(
+          { camera: config, source, quality, ingest: o.ingest, logger: log, driverFactory: o.driverFactory ?? defaultDriverFactory },
+          router,
+        );
+        camera.#streams.set(quality, stream);
+        stream.on('producerchange', (p) => camera.emit('producerchange', quality, p));
+        if (quality === 'high') camera.#watchMain(stream);
+      }
+    } catch (err) {
+      await camera.close();
+      throw err;
     }
-    const ingest = await openPlainIngest(router, config, listenIp, 0, RELAY_SSRC, RELAY_PAYLOAD_TYPE);
-    const args = testPatternArgs(config, src, {
-      host: listenIp,
-      rtpPort: ingest.rtpPort,
-      rtcpPort: ingest.rtcpPort,
-      ssrc: RELAY_SSRC,
-      payloadType: RELAY_PAYLOAD_TYPE,
+    camera.#arm(o.ingest.offlineTimeoutMs, () => camera.#goOffline(camera.#lastFailure ?? 'no RTP received'));
+    return camera;
+  }
+
+  #watchMain(stream: CameraStream): void {
+    stream.on('activity', (active) => {
+      if (active) {
+        this.#lastFailure = undefined;
+        this.#setState('live');
+      } else if (this.#state === 'live') {
+        this.#arm(Math.max(0, this.#o.ingest.stallTimeoutMs - MEDIASOUP_INACTIVITY_MS), () => this.#stall());
+      }
     });
-    const relay = new RelayProcess({ command: 'ffmpeg', args, logger: log.child({ component: 'relay' }) });
-    log.info({ rtpPort: ingest.rtpPort, codec: config.codec, size: `${src.width}x${src.height}`, gopFrames: src.gopFrames }, 'camera ingest open (test pattern)');
-    return new Camera(config, router, ingest, log, relay);
+    stream.on('failure', (reason) => {
+      this.#lastFailure = reason;
+      if (this.#state === 'connecting' || this.#state === 'stalled') this.#goOffline(reason);
+      else if (this.#state === 'offline' && this.#reason !== reason) this.#setState('offline', reason, true);
+    });
+  }
+
+  #stall(): void {
+    this.#setState('stalled', `no RTP for ${this.#o.ingest.stallTimeoutMs} ms`);
+    this.#arm(this.#o.ingest.offlineTimeoutMs, () => this.#goOffline(this.#lastFailure ?? `no RTP for ${this.#o.ingest.stallTimeoutMs + this.#o.ingest.offlineTimeoutMs} ms`));
+  }
+
+  #goOffline(reason: string): void {
+    if (this.#state === 'live' || this.#state === 'closed') return;
+    const wasOffline = this.#state === 'offline';
+    this.#setState('offline', reason);
+    if (wasOffline) return;
+    // Recover: a relay reconnects now; an RTP-push camera gets a fresh comedia
+    // latch (it may come back from another source port).
+    this.#recoveries++;
+    const main = this.#streams.get('high');
+    if (!main) return;
+    if (main.source.kind === 'rtp-push') {
+      main.reopen(main.router).catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 're-latch failed'));
+    } else {
+      main.restartSource();
+    }
+    this.#streams.get('low')?.restartSource();
+  }
+
+  #arm(ms: number, fn: () => void): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(fn, ms);
+    this.#timer.unref();
+  }
+
+  #setState(state: CameraState, reason?: string, force = false): void {
+    if (state === this.#state && !force) return;
+    if (state === 'live') clearTimeout(this.#timer);
+    this.#state = state;
+    this.#stateAt = Date.now();
+    this.#reason = reason;
+    const t: CameraTransition = { state, at: this.#stateAt, reason };
+    this.#history.push(t);
+    if (this.#history.length > HISTORY_LENGTH) this.#history.shift();
+    this.#log[state === 'offline' ? 'warn' : 'info']({ state, reason }, 'camera state');
+    this.emit('statechange', t);
   }
 
   get id(): string {
@@ -92,36 +171,73 @@ export class Camera extends EventEmitter<CameraEvents> {
     return this.#stateAt;
   }
 
-  /** The producer viewers consume. */
+  /** Why the camera is in its state (offline/stalled), safe to show. */
+  get reason(): string | undefined {
+    return this.#reason;
+  }
+
+  /** The last transitions, oldest first (at most 20). */
+  get history(): readonly CameraTransition[] {
+    return this.#history;
+  }
+
+  /** Times the camera went offline and its source was restarted. */
+  get recoveries(): number {
+    return this.#recoveries;
+  }
+
+  /** Streams the camera offers. */
+  get qualities(): Quality[] {
+    return [...this.#streams.keys()];
+  }
+
+  /** The stream for a quality (`low` falls back to `high` when there is no sub stream). */
+  stream(quality: Quality = 'high'): CameraStream {
+    const s = this.#streams.get(quality) ?? this.#streams.get('high');
+    if (!s) throw new Error(`camera ${this.id} has no streams`);
+    return s;
+  }
+
+  /** All open streams. */
+  streams(): CameraStream[] {
+    return [...this.#streams.values()];
+  }
+
+  /** The main stream's producer. */
   get producer(): types.Producer {
-    return this.#ingest.producer;
+    return this.stream('high').producer;
   }
 
-  /** Frame size announced to viewers (config, or the test pattern's), px. */
-  get frameSize(): { width?: number; height?: number } {
-    const src = this.config.source;
+  /** The router the camera's producers live on. */
+  get router(): types.Router {
+    return this.stream('high').router;
+  }
+
+  /** Frame size of a stream (test patterns know it; otherwise the config's, for `high`), px. */
+  frameSize(quality: Quality = 'high'): { width?: number; height?: number } {
+    const src = this.stream(quality).source;
     if (src.kind === 'test-pattern') return { width: src.width, height: src.height };
-    return { width: this.config.width, height: this.config.height };
+    return this.stream(quality).quality === 'high' ? { width: this.config.width, height: this.config.height } : {};
   }
 
-  /** Local RTP/RTCP ports the source must send to. */
+  /** Local RTP/RTCP ports of the main stream (where an RTP-push source sends). */
   get ports(): { rtpPort: number; rtcpPort: number } {
-    return { rtpPort: this.#ingest.rtpPort, rtcpPort: this.#ingest.rtcpPort };
+    return this.stream('high').ports;
   }
 
-  /** Stops the relay and closes the ingest (consumers of it close with `producerclose`). */
+  /**
+   * Moves every stream's ingest to `router` (its worker was replaced). Old
+   * producers close; `producerchange` fires per stream.
+   */
+  async reopen(router: types.Router): Promise<void> {
+    for (const s of this.#streams.values()) await s.reopen(router);
+  }
+
+  /** Stops sources and closes the ingest (consumers close with `producerclose`). */
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
+    clearTimeout(this.#timer);
     this.#setState('closed');
-    await this.#relay?.stop();
-    this.#ingest.transport.close();
-  }
-
-  #setState(state: CameraState): void {
-    if (state === this.#state) return;
-    this.#state = state;
-    this.#stateAt = Date.now();
-    this.#logger.info({ state }, 'camera state');
-    this.emit('statechange', state, this.#stateAt);
+    await Promise.all([...this.#streams.values()].map((s) => s.close()));
   }
 }

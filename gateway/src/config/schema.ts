@@ -41,6 +41,8 @@ export const TestPatternSourceSchema = Type.Object(
   { additionalProperties: false },
 );
 
+export const SourceSchema = DiscriminatedUnion('kind', [RtpPushSourceSchema, TestPatternSourceSchema]);
+
 export const CameraConfigSchema = Type.Object(
   {
     id: CameraIdSchema,
@@ -54,7 +56,10 @@ export const CameraConfigSchema = Type.Object(
     /** Frame size announced to viewers (px); taken from the source for test patterns. */
     width: Type.Optional(Type.Integer({ minimum: 16, maximum: 7680 })),
     height: Type.Optional(Type.Integer({ minimum: 16, maximum: 4320 })),
-    source: DiscriminatedUnion('kind', [RtpPushSourceSchema, TestPatternSourceSchema]),
+    /** The main stream (quality `high`). */
+    source: SourceSchema,
+    /** Optional sub stream (quality `low`, e.g. 360p for wall tiles); same codec as the main stream. */
+    subSource: Type.Optional(SourceSchema),
   },
   { additionalProperties: false },
 );
@@ -63,8 +68,8 @@ export const GatewayConfigSchema = Type.Object(
   {
     workers: Type.Object(
       {
-        /** mediasoup workers (one process each); default 1. */
-        count: Type.Integer({ minimum: 1, maximum: 256, default: 1 }),
+        /** mediasoup workers (one process each); `auto` = one per CPU core. */
+        count: Type.Union([Type.Literal('auto'), Type.Integer({ minimum: 1, maximum: 256 })], { default: 'auto' }),
         logLevel: Type.Union([Type.Literal('debug'), Type.Literal('warn'), Type.Literal('error'), Type.Literal('none')], {
           default: 'warn',
         }),
@@ -92,6 +97,28 @@ export const GatewayConfigSchema = Type.Object(
       {
         /** Local IP camera PlainTransports bind. */
         listenIp: Ip('127.0.0.1'),
+        /**
+         * No RTP for this long -> `stalled`, ms. At least 1500: mediasoup's
+         * RtpStreamRecv detects inactivity after 1.5 s.
+         */
+        stallTimeoutMs: Type.Integer({ minimum: 1500, maximum: 600_000, default: 2000 }),
+        /** Stalled (or never live) for this long -> `offline`, and the source is restarted, ms. */
+        offlineTimeoutMs: Type.Integer({ minimum: 500, maximum: 3_600_000, default: 5000 }),
+        /** Relay restart backoff: first retry, ms. */
+        retryMinMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 300 }),
+        /** Relay restart backoff cap, ms (a returning camera is live again within about this + 0.5 s). */
+        retryMaxMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 1500 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    fanout: Type.Object(
+      {
+        /**
+         * Soft budget of consumers per router: new viewer transports go to a
+         * router under budget (the camera's own first, else the least loaded
+         * by consumers and worker CPU), and the camera is piped there.
+         */
+        maxConsumersPerRouter: Type.Integer({ minimum: 1, maximum: 100_000, default: 500 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -104,3 +131,5 @@ export type RtpPushSource = Static<typeof RtpPushSourceSchema>;
 export type TestPatternSource = Static<typeof TestPatternSourceSchema>;
 export type CameraConfig = Static<typeof CameraConfigSchema>;
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;
+export type SourceConfig = Static<typeof SourceSchema>;
+export type IngestConfig = GatewayConfig['ingest'];

@@ -1,13 +1,15 @@
 /**
  * Fan-out: viewer receive transports and consumers.
  *
- * A viewer's WebRtcTransport lives on the least-loaded worker's router (via
- * that worker's WebRtcServer). When a camera's producer lives on another
- * router it is piped there once with `router.pipeToRouter()` (mediasoup docs,
- * Router.pipeToRouter), and every viewer on that router consumes the pipe producer.
+ * A viewer's WebRtcTransport is placed by {@link WorkerPool.placeViewer}: the
+ * camera's own router while it is under its consumer budget, else the
+ * least-loaded router (worker CPU, then consumers). When a camera stream's
+ * producer lives on another router it is piped there once with
+ * `router.pipeToRouter()` (mediasoup docs, Router.pipeToRouter) and every
+ * viewer on that router consumes the pipe producer.
  */
 import type { types } from 'mediasoup';
-import { ErrorCode, ProtocolError } from '@vigil/protocol';
+import { ErrorCode, ProtocolError, type Quality } from '@vigil/protocol';
 import type { Camera } from '../cameras/camera.ts';
 import type { WorkerPool } from '../workers/worker-pool.ts';
 
@@ -16,22 +18,23 @@ const INITIAL_OUTGOING_BITRATE_BPS = 2_000_000;
 
 export class Fanout {
   readonly #pool: WorkerPool;
-  /** Per camera: routers its producer has been piped to, keyed by router id. */
-  readonly #piped = new WeakMap<Camera, Map<string, Promise<void>>>();
+  /** Per producer id: routers it has been piped to (router id -> pipe in progress/done). */
+  readonly #piped = new Map<string, Map<string, Promise<void>>>();
 
   constructor(pool: WorkerPool) {
     this.#pool = pool;
   }
 
   /**
-   * Creates a receive WebRtcTransport (ICE-lite, DTLS server or client role
-   * decided by the browser; RFC 8445, RFC 8842) on the least-loaded worker.
+   * Creates a receive WebRtcTransport (ICE-lite server, UDP and TCP
+   * candidates; RFC 8445 §2.5, RFC 6544) on the router chosen for this viewer.
    *
    * @param appData caller data kept on the transport (e.g. session id)
+   * @param near a camera the viewer is about to watch (placement hint)
    * @throws Error when no worker is alive
    */
-  async createRecvTransport(appData: Record<string, unknown>): Promise<types.WebRtcTransport> {
-    const slot = this.#pool.leastLoaded();
+  async createRecvTransport(appData: Record<string, unknown>, near?: Camera): Promise<types.WebRtcTransport> {
+    const slot = this.#pool.placeViewer(near && near.state !== 'closed' ? near.router.id : undefined);
     return slot.router.createWebRtcTransport({
       webRtcServer: slot.webRtcServer,
       enableUdp: true,
@@ -43,57 +46,65 @@ export class Fanout {
   }
 
   /**
-   * Creates a paused consumer of `camera` on `transport` (paused so the client
-   * can attach the track before media flows; mediasoup docs recommend
-   * consuming paused and resuming from the client).
+   * Creates a paused consumer of one of `camera`'s streams on `transport`
+   * (paused so the client can attach the track before media flows; mediasoup
+   * docs recommend consuming paused and resuming from the client).
    *
+   * @param quality `high` (main) or `low` (sub; the main stream if there is none)
    * @param rtpCapabilities the browser's RTP capabilities
-   * @throws ProtocolError `camera_offline` if the camera's ingest is closed,
-   *   `unsupported_codec` if the browser cannot receive the camera's codec,
-   *   `bad_request` if `rtpCapabilities` is malformed
+   * @throws ProtocolError `camera_offline` if the camera is closed or its
+   *   stream is being re-ingested, `unsupported_codec` if the browser cannot
+   *   receive the camera's codec, `bad_request` if `rtpCapabilities` is malformed
    */
   async consume(
     transport: types.WebRtcTransport,
     camera: Camera,
+    quality: Quality,
     rtpCapabilities: types.RtpCapabilities,
     appData: Record<string, unknown>,
   ): Promise<types.Consumer> {
-    if (camera.state === 'closed' || camera.producer.closed) {
-      throw new ProtocolError(ErrorCode.CameraOffline, 'camera is offline');
-    }
-    const router = this.#routerOf(transport);
-    await this.#ensurePiped(camera, router);
+    if (camera.state === 'closed') throw new ProtocolError(ErrorCode.CameraOffline, 'camera is offline');
+    const stream = camera.stream(quality);
+    const producer = stream.producer;
+    if (producer.closed) throw new ProtocolError(ErrorCode.CameraOffline, 'camera stream is restarting');
+    const slot = this.#pool.slotOfRouter(String(transport.appData.routerId));
+    if (!slot) throw new ProtocolError(ErrorCode.NotFound, 'transport is gone');
+    await this.#ensurePiped(producer, stream.router, slot.router);
     let canConsume: boolean;
     try {
-      canConsume = router.canConsume({ producerId: camera.producer.id, rtpCapabilities });
+      canConsume = slot.router.canConsume({ producerId: producer.id, rtpCapabilities });
     } catch {
       throw new ProtocolError(ErrorCode.BadRequest, 'rtpCapabilities are malformed');
     }
     if (!canConsume) {
       throw new ProtocolError(ErrorCode.UnsupportedCodec, `this browser cannot receive ${camera.config.codec}`);
     }
-    return transport.consume({ producerId: camera.producer.id, rtpCapabilities, paused: true, appData });
+    return transport.consume({
+      producerId: producer.id,
+      rtpCapabilities,
+      paused: true,
+      appData: { ...appData, quality: stream.quality },
+    });
   }
 
-  #routerOf(transport: types.WebRtcTransport): types.Router {
-    const slot = this.#pool.slots.find((s) => s.router.id === transport.appData.routerId);
-    if (!slot) throw new Error('transport router not found');
-    return slot.router;
-  }
-
-  async #ensurePiped(camera: Camera, router: types.Router): Promise<void> {
-    if (camera.router.id === router.id) return;
-    let byRouter = this.#piped.get(camera);
+  async #ensurePiped(producer: types.Producer, from: types.Router, to: types.Router): Promise<void> {
+    if (from.id === to.id) return;
+    let byRouter = this.#piped.get(producer.id);
     if (!byRouter) {
       byRouter = new Map();
-      this.#piped.set(camera, byRouter);
+      this.#piped.set(producer.id, byRouter);
+      producer.observer.once('close', () => this.#piped.delete(producer.id));
     }
-    let pipe = byRouter.get(router.id);
+    let pipe = byRouter.get(to.id);
     if (!pipe) {
-      pipe = camera.router.pipeToRouter({ producerId: camera.producer.id, router }).then(() => undefined);
-      byRouter.set(router.id, pipe);
-      pipe.catch(() => byRouter.delete(router.id));
+      pipe = from.pipeToRouter({ producerId: producer.id, router: to }).then(() => undefined);
+      byRouter.set(to.id, pipe);
+      pipe.catch(() => byRouter.delete(to.id));
     }
-    await pipe;
+    try {
+      await pipe;
+    } catch {
+      throw new ProtocolError(ErrorCode.CameraOffline, 'camera stream is restarting');
+    }
   }
 }

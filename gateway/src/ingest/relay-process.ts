@@ -1,9 +1,12 @@
 /**
  * Supervises one ingest relay process (ffmpeg) that sends RTP into a camera's
  * PlainTransport: restarts it with capped exponential backoff when it exits,
- * stops it with SIGTERM then SIGKILL. Its stderr is logged line by line.
+ * can be retargeted (new argv) and restarted on demand, stops it with SIGTERM
+ * then SIGKILL. Emits `exit` with the tail of its stderr so the owner can
+ * classify failures (e.g. RTSP 401).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 
 export interface RelayProcessOptions {
@@ -12,24 +15,34 @@ export interface RelayProcessOptions {
   /** Arguments; must not contain secrets (they are visible in the process list). */
   args: string[];
   logger: Logger;
-  /** First restart delay, ms (default 500). */
+  /** First restart delay, ms (default 300). */
   minBackoffMs?: number;
-  /** Restart delay cap, ms (default 10_000). */
+  /** Restart delay cap, ms (default 1500: a returning camera is live again within ~2 s). */
   maxBackoffMs?: number;
 }
 
+export interface RelayProcessEvents {
+  /** A child started. */
+  spawn: [pid: number | undefined];
+  /** A child exited; `stderr` holds its last lines (never logged verbatim by this class). */
+  exit: [info: { code: number | null; signal: NodeJS.Signals | null; stderr: string; ranMs: number }];
+}
+
 /** A supervised child process; `stop()` ends it for good. */
-export class RelayProcess {
+export class RelayProcess extends EventEmitter<RelayProcessEvents> {
   readonly #opts: Required<RelayProcessOptions>;
+  #args: string[];
   #child: ChildProcess | undefined;
   #stopped = false;
   #restartTimer: NodeJS.Timeout | undefined;
   #failures = 0;
 
-  /** Spawns the process immediately. */
+  /** Spawns the process on the next tick (so listeners can be attached first). */
   constructor(opts: RelayProcessOptions) {
-    this.#opts = { minBackoffMs: 500, maxBackoffMs: 10_000, ...opts };
-    this.#spawn();
+    super();
+    this.#opts = { minBackoffMs: 300, maxBackoffMs: 1500, ...opts };
+    this.#args = opts.args;
+    this.#restartTimer = setTimeout(() => this.#spawn(), 0);
   }
 
   /** OS pid of the current child, if one is running. */
@@ -37,25 +50,47 @@ export class RelayProcess {
     return this.#child?.pid;
   }
 
+  /** Replaces the argv used from the next (re)start on. */
+  setArgs(args: string[]): void {
+    this.#args = args;
+  }
+
+  /** Kills the current child (if any) and starts a new one now, resetting the backoff. */
+  restartNow(): void {
+    if (this.#stopped) return;
+    this.#failures = 0;
+    clearTimeout(this.#restartTimer);
+    const child = this.#child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL'); // its exit handler schedules the restart at the minimum delay
+    } else {
+      this.#spawn();
+    }
+  }
+
   #spawn(): void {
-    const { command, args, logger } = this.#opts;
+    if (this.#stopped) return;
+    const { command, logger } = this.#opts;
     const startedAt = Date.now();
-    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(command, this.#args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
-    logger.debug({ pid: child.pid }, 'relay process started');
+    this.emit('spawn', child.pid);
     let tail = '';
     child.stderr?.setEncoding('utf8').on('data', (chunk: string) => {
-      tail = (tail + chunk).slice(-2000);
+      tail = (tail + chunk).slice(-4000);
     });
     child.on('error', (err) => logger.error({ err: err.message }, 'relay process failed to start'));
-    child.on('exit', (code, signal) => {
+    child.on('close', (code, signal) => {
       if (this.#child === child) this.#child = undefined;
+      const ranMs = Date.now() - startedAt;
+      this.emit('exit', { code, signal, stderr: tail, ranMs });
       if (this.#stopped) return;
       // A process that ran for a while resets the backoff.
-      if (Date.now() - startedAt > 30_000) this.#failures = 0;
+      if (ranMs > 10_000) this.#failures = 0;
       const delayMs = Math.min(this.#opts.maxBackoffMs, this.#opts.minBackoffMs * 2 ** this.#failures);
       this.#failures++;
-      logger.warn({ code, signal, restartInMs: delayMs, stderr: tail.trim().split('\n').slice(-3) }, 'relay process exited');
+      logger.debug({ code, signal, ranMs, restartInMs: delayMs }, 'relay process exited');
+      clearTimeout(this.#restartTimer);
       this.#restartTimer = setTimeout(() => this.#spawn(), delayMs);
     });
   }
@@ -71,7 +106,7 @@ export class RelayProcess {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       const kill = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      child.once('exit', () => {
+      child.once('close', () => {
         clearTimeout(kill);
         resolve();
       });

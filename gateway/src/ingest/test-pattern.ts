@@ -19,6 +19,15 @@ export interface RtpTarget {
   rtcpPort: number;
   ssrc: number;
   payloadType: number;
+  /** Local port the sender binds for RTP (RTCP: + 1); fixed so restarts keep the comedia tuple. */
+  localRtpPort?: number;
+}
+
+/** `rtp://host:port?...` for ffmpeg's RTP muxer (IPv6 hosts bracketed). */
+export function rtpUrl(target: RtpTarget): string {
+  const host = target.host.includes(':') ? `[${target.host}]` : target.host;
+  const local = target.localRtpPort ? `&localrtpport=${target.localRtpPort}&localrtcpport=${target.localRtpPort + 1}` : '';
+  return `rtp://${host}:${target.rtpPort}?rtcpport=${target.rtcpPort}${local}&pkt_size=1200`;
 }
 
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf';
@@ -59,6 +68,6 @@ export function testPatternArgs(
     '-vf', drawtext,
     ...encoder,
     '-an', '-payload_type', String(target.payloadType), '-ssrc', String(target.ssrc),
-    '-f', 'rtp', `rtp://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.rtpPort}?rtcpport=${target.rtcpPort}&pkt_size=1200`,
+    '-f', 'rtp', rtpUrl(target),
   ];
 }

@@ -7,11 +7,15 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Gateway } from '@vigil/gateway';
 import type { SignalingServer } from '../ws/signaling-server.ts';
+import type { ReconcileResult } from '@vigil/gateway';
+import { registerCameraRoutes } from './cameras.ts';
 import { registerSessionRoutes } from './sessions.ts';
 
 export interface AdminDeps {
   gateway: Gateway;
   signaling: SignalingServer;
+  /** Re-reads the config file and reconciles cameras; undefined when running on embedded defaults. */
+  reloadCameras?: (() => Promise<ReconcileResult>) | undefined;
 }
 
 export interface AdminApiOptions {
@@ -39,4 +43,5 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (app: Fastify
     }
   });
   await registerSessionRoutes(app, opts.deps);
+  await registerCameraRoutes(app, opts.deps);
 };

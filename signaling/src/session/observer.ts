@@ -9,7 +9,8 @@ import { EventEmitter } from 'node:events';
 export type SessionEndReason = 'left' | 'disconnected' | 'token_expired' | 'server_shutdown';
 
 /** Why a consumer (one viewing of one camera) ended. */
-export type ConsumerEndReason = 'left' | 'camera_gone' | SessionEndReason;
+/** `resubscribe`: the camera's stream was re-ingested and the client consumes it again (the viewing goes on). */
+export type ConsumerEndReason = 'left' | 'camera_gone' | 'resubscribe' | SessionEndReason;
 
 export interface SessionObserverEvents {
   /** A viewer joined with a valid token. `at`: ms since epoch. */

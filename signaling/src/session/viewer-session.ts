@@ -9,12 +9,14 @@
 import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
-import type { Gateway } from '@vigil/gateway';
+import type { Camera, Gateway } from '@vigil/gateway';
 import {
   ErrorCode,
   PROTOCOL_VERSION,
   ProtocolError,
   type Notification,
+  type ConsumeData,
+  type Quality,
   type RequestOf,
   type RequestType,
   type ResponseData,
@@ -114,11 +116,13 @@ export class ViewerSession {
       rtpCapabilities: this.#o.gateway.rtpCapabilities as unknown as Record<string, unknown>,
     }),
 
-    createRecvTransport: async () => {
+    createRecvTransport: async (req) => {
       if (this.#transports.size >= this.#o.limits.maxTransportsPerConnection) {
         throw new ProtocolError(ErrorCode.LimitExceeded, 'too many transports on this connection');
       }
-      const transport = await this.#o.gateway.fanout.createRecvTransport({ sessionId: this.id });
+      // The hint only places the transport near a camera the viewer may see; it reveals nothing.
+      const near = req.cameraId ? this.#visibleCamera(req.cameraId) : undefined;
+      const transport = await this.#o.gateway.fanout.createRecvTransport({ sessionId: this.id }, near);
       if (this.#closed) {
         transport.close();
         throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
@@ -127,6 +131,10 @@ export class ViewerSession {
       transport.on('dtlsstatechange', (state) => {
         this.#log.debug({ transportId: transport.id, dtlsState: state }, 'dtls state');
         if (state === 'failed' || state === 'closed') transport.close();
+      });
+      // Its worker died: the client must create a new transport and consume again.
+      transport.on('routerclose', () => {
+        if (!this.#closed) this.#o.notify({ notification: 'transportClosed', transportId: transport.id });
       });
       transport.observer.once('close', () => this.#transports.delete(transport.id));
       return {
@@ -153,51 +161,26 @@ export class ViewerSession {
 
     consume: async (req) => {
       const transport = this.#transport(req.transportId);
-      const camera = this.#o.gateway.camera(req.cameraId);
-      // Unknown and out-of-scope cameras get the same refusal.
-      if (!camera || !this.#grant!.scope.allows({ id: camera.id, site: camera.config.site })) {
+      const camera = this.#visibleCamera(req.cameraId);
+      if (!camera) {
         this.#log.info({ cameraId: req.cameraId }, 'consume refused: forbidden');
         throw new ProtocolError(ErrorCode.Forbidden, 'camera not available to this token');
       }
-      if (this.#consumers.size >= this.#o.limits.maxConsumersPerConnection) {
-        throw new ProtocolError(ErrorCode.LimitExceeded, 'too many consumers on this connection');
-      }
-      const consumer = await this.#o.gateway.fanout.consume(
-        transport,
-        camera,
-        req.rtpCapabilities as unknown as types.RtpCapabilities,
-        { sessionId: this.id, cameraId: camera.id },
-      );
-      this.#consumers.set(consumer.id, consumer);
-      consumer.observer.once('close', () => {
-        this.#consumers.delete(consumer.id);
-        const reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
-        this.#closeReasons.delete(consumer.id);
-        this.#o.observer.emit('consumerclose', { sessionId: this.id, consumerId: consumer.id, cameraId: camera.id, reason, at: Date.now() });
-      });
-      this.#o.observer.emit('consume', {
-        sessionId: this.id,
-        subject: this.#grant!.subject,
-        consumerId: consumer.id,
-        cameraId: camera.id,
-        at: Date.now(),
-      });
-      consumer.on('producerclose', () => {
-        this.#closeReasons.set(consumer.id, 'camera_gone');
-        consumer.close();
-        this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'camera_gone' });
-      });
-      consumer.on('transportclose', () => {
-        if (!this.#closed) this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'transport_closed' });
-      });
-      this.#log.info({ cameraId: camera.id, consumerId: consumer.id }, 'consumer created');
-      return {
-        consumerId: consumer.id,
-        producerId: consumer.producerId,
-        kind: consumer.kind,
-        rtpParameters: consumer.rtpParameters as unknown as Record<string, unknown>,
-        ...camera.frameSize,
-      };
+      return this.#consume(transport, camera, req.quality ?? 'high', req.rtpCapabilities);
+    },
+
+    setQuality: async (req) => {
+      const old = this.#consumer(req.consumerId);
+      const transport = this.#transportOf(old);
+      // Scope is checked again: the camera may have left the token's scope since.
+      const camera = this.#visibleCamera(String(old.appData.cameraId));
+      if (!camera) throw new ProtocolError(ErrorCode.Forbidden, 'camera not available to this token');
+      return this.#consume(transport, camera, req.quality, req.rtpCapabilities, true);
+    },
+
+    pauseConsumer: async (req) => {
+      await this.#consumer(req.consumerId).pause();
+      return {};
     },
 
     resumeConsumer: async (req) => {
@@ -221,6 +204,81 @@ export class ViewerSession {
       return {};
     },
   };
+
+  /** The camera if it exists AND is in scope; undefined otherwise (the two are indistinguishable to callers). */
+  #visibleCamera(cameraId: string): Camera | undefined {
+    const camera = this.#o.gateway.camera(cameraId);
+    if (!camera || !this.#grant!.scope.allows({ id: camera.id, site: camera.config.site })) return undefined;
+    return camera;
+  }
+
+  #transportOf(consumer: types.Consumer): types.WebRtcTransport {
+    return this.#transport(String(consumer.appData.transportId));
+  }
+
+  /**
+   * Creates a paused consumer and wires its lifecycle to this session.
+   * @param replacing true for a quality switch (the old consumer stays until the client closes it)
+   */
+  async #consume(
+    transport: types.WebRtcTransport,
+    camera: Camera,
+    quality: Quality,
+    rtpCapabilities: Record<string, unknown>,
+    replacing = false,
+  ): Promise<ConsumeData> {
+    // A quality switch briefly holds two consumers; allow one over the cap for it.
+    if (this.#consumers.size >= this.#o.limits.maxConsumersPerConnection + (replacing ? 1 : 0)) {
+      throw new ProtocolError(ErrorCode.LimitExceeded, 'too many consumers on this connection');
+    }
+    const consumer = await this.#o.gateway.fanout.consume(
+      transport,
+      camera,
+      quality,
+      rtpCapabilities as unknown as types.RtpCapabilities,
+      { sessionId: this.id, cameraId: camera.id, transportId: transport.id },
+    );
+    if (this.#closed) {
+      consumer.close();
+      throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
+    }
+    this.#consumers.set(consumer.id, consumer);
+    consumer.observer.once('close', () => {
+      this.#consumers.delete(consumer.id);
+      const reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
+      this.#closeReasons.delete(consumer.id);
+      this.#o.observer.emit('consumerclose', { sessionId: this.id, consumerId: consumer.id, cameraId: camera.id, reason, at: Date.now() });
+    });
+    this.#o.observer.emit('consume', {
+      sessionId: this.id,
+      subject: this.#grant!.subject,
+      consumerId: consumer.id,
+      cameraId: camera.id,
+      at: Date.now(),
+    });
+    consumer.on('producerclose', () => {
+      // The camera still exists: its stream was re-ingested (restart, worker
+      // replaced, config update), so the client should consume it again.
+      const gone = this.#o.gateway.camera(camera.id) !== camera || camera.state === 'closed';
+      this.#closeReasons.set(consumer.id, gone ? 'camera_gone' : 'resubscribe');
+      consumer.close();
+      this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: gone ? 'camera_gone' : 'resubscribe' });
+    });
+    consumer.on('transportclose', () => {
+      if (!this.#closed) this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'transport_closed' });
+    });
+    this.#log.info({ cameraId: camera.id, consumerId: consumer.id, quality }, 'consumer created');
+    const stream = camera.stream(quality);
+    return {
+      consumerId: consumer.id,
+      producerId: consumer.producerId,
+      kind: consumer.kind,
+      rtpParameters: consumer.rtpParameters as unknown as Record<string, unknown>,
+      quality: stream.quality,
+      qualities: camera.qualities,
+      ...camera.frameSize(stream.quality),
+    };
+  }
 
   #transport(id: string): types.WebRtcTransport {
     const t = this.#transports.get(id);

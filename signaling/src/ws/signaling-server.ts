@@ -37,10 +37,24 @@ export class SignalingServer {
   /** Session facts for metrics and audit (join, consume, consumerclose, sessionclose, refused). */
   readonly observer = new SessionObserver();
 
+  /** Open consumers per camera id (kept from observer events). */
+  readonly #viewers = new Map<string, number>();
+
   constructor(opts: SignalingServerOptions) {
     this.#o = opts;
+    this.observer.on('consume', ({ cameraId }) => this.#viewers.set(cameraId, (this.#viewers.get(cameraId) ?? 0) + 1));
+    this.observer.on('consumerclose', ({ cameraId }) => {
+      const n = (this.#viewers.get(cameraId) ?? 1) - 1;
+      if (n > 0) this.#viewers.set(cameraId, n);
+      else this.#viewers.delete(cameraId);
+    });
     this.#log = opts.logger.child({ component: 'signaling' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+  }
+
+  /** Open consumers (viewers) of a camera. */
+  viewersOf(cameraId: string): number {
+    return this.#viewers.get(cameraId) ?? 0;
   }
 
   /** Live sessions. */

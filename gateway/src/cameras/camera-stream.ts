@@ -1,0 +1,238 @@
+/**
+ * One stream of a camera (main = `high` or sub = `low`): its ingest
+ * (PlainTransport + producer on the camera's current router) and the driver
+ * feeding it. Reports RTP activity, keyframes and source failures; can be
+ * re-opened on another router (worker replaced) or re-latched (comedia) on
+ * the same one.
+ *
+ * RTP activity comes from mediasoup, not from polling: the comedia
+ * transport's `tuple` event (first packet) and the producer's `score` events
+ * (RtpStreamRecv resets the score to 0 after 1.5 s without RTP and back to 10
+ * when RTP resumes; mediasoup worker src/RTC/RTP/RtpStreamRecv.cpp).
+ * Keyframes come from the producer's `keyframe` trace event.
+ */
+import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
+import type { Logger } from 'pino';
+import type { Quality } from '@vigil/protocol';
+import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.ts';
+import { openPlainIngest, type PlainIngest } from '../ingest/plain-ingest.ts';
+import { testPatternDriver, type SourceDriver } from '../ingest/source-driver.ts';
+import type { RtpTarget } from '../ingest/test-pattern.ts';
+import { allocateUdpPortPair } from '../ingest/udp-ports.ts';
+
+export interface CameraStreamEvents {
+  /** RTP started (true) or stopped for 1.5 s (false). */
+  activity: [active: boolean];
+  /** The source failed to deliver; reason is safe to show (no credentials). */
+  failure: [reason: string];
+  /** The producer was replaced (reopen/relatch): consumers of the old one are gone. */
+  producerchange: [producer: types.Producer];
+}
+
+/** SSRC base and payload type for relay-fed streams (the relay is told to send with them). */
+const RELAY_SSRC = { high: 0x5649_4731, low: 0x5649_4732 } as const; // "VIG1", "VIG2"
+const RELAY_PAYLOAD_TYPE = 96;
+
+/** Builds the driver for a relay-fed source kind; returns undefined for RTP push. */
+export type DriverFactory = (
+  camera: CameraConfig,
+  source: SourceConfig,
+  target: RtpTarget,
+  ingest: IngestConfig,
+  logger: Logger,
+) => SourceDriver | undefined;
+
+/** Drivers for the built-in source kinds. */
+export const defaultDriverFactory: DriverFactory = (camera, source, target, ingest, logger) =>
+  source.kind === 'test-pattern' ? testPatternDriver(camera, source, target, ingest, logger) : undefined;
+
+export interface CameraStreamOptions {
+  camera: CameraConfig;
+  source: SourceConfig;
+  quality: Quality;
+  ingest: IngestConfig;
+  logger: Logger;
+  driverFactory: DriverFactory;
+}
+
+export class CameraStream extends EventEmitter<CameraStreamEvents> {
+  readonly quality: Quality;
+  readonly source: SourceConfig;
+  readonly #o: CameraStreamOptions;
+  readonly #log: Logger;
+  #router: types.Router;
+  #ingest: PlainIngest;
+  #driver: SourceDriver | undefined;
+  #localRtpPort: number | undefined;
+  #active = false;
+  #lastKeyframeAt: number | undefined;
+  #keyframeIntervalMs: number | undefined;
+  #starts = 0;
+  #closed = false;
+
+  private constructor(o: CameraStreamOptions, router: types.Router, ingest: PlainIngest, localRtpPort: number | undefined) {
+    super();
+    this.#o = o;
+    this.quality = o.quality;
+    this.source = o.source;
+    this.#log = o.logger.child({ stream: o.quality });
+    this.#router = router;
+    this.#ingest = ingest;
+    this.#localRtpPort = localRtpPort;
+    this.#watch(ingest);
+  }
+
+  /**
+   * Opens the stream's ingest on `router` and starts its driver.
+   * @throws Error when the ingest port is taken (nothing is left open)
+   */
+  static async open(o: CameraStreamOptions, router: types.Router): Promise<CameraStream> {
+    const relayed = o.source.kind !== 'rtp-push';
+    const localRtpPort = relayed ? await allocateUdpPortPair(o.ingest.listenIp) : undefined;
+    const ingest = await CameraStream.#openIngest(o, router);
+    const stream = new CameraStream(o, router, ingest, localRtpPort);
+    stream.#driver = o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, stream.#log.child({ component: 'relay' }));
+    stream.#driver?.on('failure', (reason) => {
+      if (!stream.#closed) stream.emit('failure', reason);
+    });
+    stream.#driver?.on('start', () => stream.#starts++);
+    stream.#log.info(
+      { rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, kind: o.source.kind, routerId: router.id },
+      'camera stream ingest open',
+    );
+    return stream;
+  }
+
+  static #openIngest(o: CameraStreamOptions, router: types.Router): Promise<PlainIngest> {
+    const src = o.source;
+    return src.kind === 'rtp-push'
+      ? openPlainIngest(router, o.camera, o.ingest.listenIp, src.port, src.ssrc, src.payloadType)
+      : openPlainIngest(router, o.camera, o.ingest.listenIp, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE);
+  }
+
+  #target(): RtpTarget {
+    return {
+      host: this.#o.ingest.listenIp,
+      rtpPort: this.#ingest.rtpPort,
+      rtcpPort: this.#ingest.rtcpPort,
+      ssrc: RELAY_SSRC[this.quality],
+      payloadType: RELAY_PAYLOAD_TYPE,
+      ...(this.#localRtpPort ? { localRtpPort: this.#localRtpPort } : {}),
+    };
+  }
+
+  #watch(ingest: PlainIngest): void {
+    ingest.transport.on('tuple', () => this.#setActive(true));
+    ingest.producer.on('score', (scores) => this.#setActive(scores.some((s) => s.score > 0)));
+    void ingest.producer.enableTraceEvent(['keyframe']).catch(() => {});
+    ingest.producer.on('trace', (trace) => {
+      if (trace.type !== 'keyframe') return;
+      const now = Date.now();
+      if (this.#lastKeyframeAt !== undefined) this.#keyframeIntervalMs = now - this.#lastKeyframeAt;
+      this.#lastKeyframeAt = now;
+    });
+  }
+
+  #setActive(active: boolean): void {
+    if (active === this.#active || this.#closed) return;
+    this.#active = active;
+    this.emit('activity', active);
+  }
+
+  /** The producer viewers consume. */
+  get producer(): types.Producer {
+    return this.#ingest.producer;
+  }
+
+  get router(): types.Router {
+    return this.#router;
+  }
+
+  /** RTP is arriving. */
+  get active(): boolean {
+    return this.#active;
+  }
+
+  /** Local RTP/RTCP ports the source sends to. */
+  get ports(): { rtpPort: number; rtcpPort: number } {
+    return { rtpPort: this.#ingest.rtpPort, rtcpPort: this.#ingest.rtcpPort };
+  }
+
+  /** Last keyframe seen, ms since epoch; measured keyframe interval (GOP), ms. */
+  get keyframes(): { lastAt: number | undefined; intervalMs: number | undefined } {
+    return { lastAt: this.#lastKeyframeAt, intervalMs: this.#keyframeIntervalMs };
+  }
+
+  /** Times the driver (re)started its relay (0 for RTP push). */
+  get relayStarts(): number {
+    return this.#starts;
+  }
+
+  /** The driver, for diagnostics and tests. */
+  get driver(): SourceDriver | undefined {
+    return this.#driver;
+  }
+
+  /**
+   * Re-opens the ingest on `router` (the same one to re-latch a comedia
+   * tuple) and points the driver at it. The old producer closes; `producerchange` fires.
+   * @throws Error when the new ingest cannot open (the stream then has no producer until retried)
+   */
+  async reopen(router: types.Router): Promise<void> {
+    if (this.#closed) return;
+    if (!this.#ingest.transport.closed) this.#ingest.transport.close();
+    this.#setActive(false);
+    const ingest = await CameraStream.#openIngest(this.#o, router);
+    if (this.#closed) {
+      ingest.transport.close();
+      return;
+    }
+    this.#router = router;
+    this.#ingest = ingest;
+    this.#watch(ingest);
+    this.#driver?.retarget(this.#target());
+    this.#log.info({ rtpPort: ingest.rtpPort, routerId: router.id }, 'camera stream ingest re-opened');
+    this.emit('producerchange', ingest.producer);
+  }
+
+  /**
+   * Measures the frame rate by counting distinct RTP timestamps (one per video
+   * frame, RFC 6184 §5.1 / RFC 7741 §4.1) in the producer's `rtp` trace events
+   * over `windowMs`. Costs one Node event per packet while it runs: for
+   * on-demand stats, not for every scrape.
+   * @returns frames per second (0 when no RTP arrived)
+   */
+  async measureFps(windowMs = 1000): Promise<number> {
+    const producer = this.#ingest.producer;
+    if (producer.closed) return 0;
+    const stamps = new Set<number>();
+    const onTrace = (trace: types.ProducerTraceEventData): void => {
+      if (trace.type !== 'rtp') return;
+      const ts = (trace.info['rtpPacket'] as { timestamp?: number } | undefined)?.timestamp;
+      if (typeof ts === 'number') stamps.add(ts);
+    };
+    producer.on('trace', onTrace);
+    try {
+      await producer.enableTraceEvent(['keyframe', 'rtp']);
+      await new Promise((r) => setTimeout(r, windowMs));
+    } finally {
+      producer.off('trace', onTrace);
+      if (!producer.closed) await producer.enableTraceEvent(['keyframe']).catch(() => {});
+    }
+    return Math.round((stamps.size * 1000) / windowMs);
+  }
+
+  /** Forces the source to reconnect (relay restart); no-op for RTP push. */
+  restartSource(): void {
+    this.#driver?.restartNow();
+  }
+
+  /** Stops the driver and closes the ingest. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#driver?.stop();
+    this.#ingest.transport.close();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * A source driver runs whatever feeds one camera stream's PlainTransport:
+ * nothing for an RTP-push camera (it sends by itself), an ffmpeg relay for
+ * test patterns and RTSP cameras.
+ */
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { CameraConfig, IngestConfig, TestPatternSource } from '../config/schema.ts';
+import { RelayProcess } from './relay-process.ts';
+import { testPatternArgs, type RtpTarget } from './test-pattern.ts';
+
+export interface SourceDriverEvents {
+  /** The source could not deliver (e.g. RTSP 401, connection refused); `reason` is safe to show. */
+  failure: [reason: string];
+  /** The relay was (re)started; counts reconnects. */
+  start: [];
+}
+
+/** Runs the source of one camera stream. */
+export abstract class SourceDriver extends EventEmitter<SourceDriverEvents> {
+  /** Points the source at a (new) ingest target and (re)starts it. */
+  abstract retarget(target: RtpTarget): void;
+  /** Forces a reconnect now (the stream stalled). */
+  abstract restartNow(): void;
+  /** Stops the source for good. */
+  abstract stop(): Promise<void>;
+}
+
+/**
+ * Drives an ffmpeg relay whose argv is a function of the ingest target.
+ * Used by the test pattern (and, with its own argv builder, by RTSP).
+ */
+export class RelayDriver extends SourceDriver {
+  readonly #relay: RelayProcess;
+  readonly #argsFor: (target: RtpTarget) => string[];
+
+  /**
+   * @param argsFor ffmpeg argv for a target (no secrets: argv is visible in the process list)
+   * @param classify turns a failed run's stderr into a safe reason, or undefined if not a source failure
+   */
+  constructor(
+    argsFor: (target: RtpTarget) => string[],
+    target: RtpTarget,
+    ingest: Pick<IngestConfig, 'retryMinMs' | 'retryMaxMs'>,
+    logger: Logger,
+    classify: (stderr: string) => string | undefined = () => undefined,
+  ) {
+    super();
+    this.#argsFor = argsFor;
+    this.#relay = new RelayProcess({
+      command: 'ffmpeg',
+      args: argsFor(target),
+      logger,
+      minBackoffMs: ingest.retryMinMs,
+      maxBackoffMs: ingest.retryMaxMs,
+    });
+    this.#relay.on('spawn', () => this.emit('start'));
+    this.#relay.on('exit', ({ stderr, signal }) => {
+      if (signal === 'SIGKILL' || signal === 'SIGTERM') return;
+      const reason = classify(stderr) ?? 'source relay exited';
+      this.emit('failure', reason);
+    });
+  }
+
+  /** pid of the running relay (tests, diagnostics). */
+  get pid(): number | undefined {
+    return this.#relay.pid;
+  }
+
+  retarget(target: RtpTarget): void {
+    this.#relay.setArgs(this.#argsFor(target));
+    this.#relay.restartNow();
+  }
+
+  restartNow(): void {
+    this.#relay.restartNow();
+  }
+
+  stop(): Promise<void> {
+    return this.#relay.stop();
+  }
+}
+
+/** The built-in test pattern as a relay. */
+export function testPatternDriver(
+  camera: CameraConfig,
+  source: TestPatternSource,
+  target: RtpTarget,
+  ingest: IngestConfig,
+  logger: Logger,
+): SourceDriver {
+  return new RelayDriver((t) => testPatternArgs(camera, source, t), target, ingest, logger);
+}

@@ -1,0 +1,118 @@
+/**
+ * Admin routes for cameras: list, read (state, history, per-stream stats),
+ * add, update, remove at runtime, and reload the camera set from the config
+ * file. Bodies are validated against the same schema as the config file.
+ */
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { Ajv } from 'ajv';
+import { CameraConfigSchema, CameraConflictError, type Camera, type CameraConfig } from '@vigil/gateway';
+import type { AdminDeps } from './admin-api.ts';
+
+const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false });
+const validateCamera = ajv.compile<CameraConfig>(CameraConfigSchema);
+
+function summary(camera: Camera, viewers: number) {
+  return {
+    id: camera.id,
+    site: camera.config.site ?? null,
+    codec: camera.config.codec,
+    state: camera.state,
+    stateSince: new Date(camera.stateSince).toISOString(),
+    reason: camera.reason ?? null,
+    qualities: camera.qualities,
+    viewers,
+  };
+}
+
+/**
+ * Stats of each stream: bitrate (bps) and packets from mediasoup's producer
+ * stats, fps measured over 1 s of RTP, keyframe age and interval (ms).
+ */
+async function streamStats(camera: Camera, deps: AdminDeps) {
+  return Promise.all(
+    camera.streams().map(async (stream) => {
+      const [stats, fps] = await Promise.all([stream.producer.getStats().catch(() => []), stream.measureFps(1000)]);
+      const s = stats[0];
+      const { lastAt, intervalMs } = stream.keyframes;
+      return {
+        quality: stream.quality,
+        source: stream.source.kind,
+        workerIndex: deps.gateway.workers.slotOfRouter(stream.router.id)?.index ?? null,
+        bitrate: s?.bitrate ?? 0,
+        packetCount: s?.packetCount ?? 0,
+        packetsLost: s?.packetsLost ?? 0,
+        jitter: s?.jitter ?? 0,
+        fps,
+        msSinceKeyframe: lastAt === undefined ? null : Date.now() - lastAt,
+        keyframeIntervalMs: intervalMs ?? null,
+        relayStarts: stream.relayStarts,
+      };
+    }),
+  );
+}
+
+function badBody(reply: FastifyReply) {
+  const issues = (validateCamera.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'invalid'}`);
+  return reply.code(400).send({ code: 'bad_request', message: 'invalid camera', issues });
+}
+
+export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
+  const { gateway, signaling } = deps;
+
+  /** GET /cameras: every camera's summary. */
+  app.get('/cameras', async () => ({ cameras: gateway.cameras().map((c) => summary(c, signaling.viewersOf(c.id))) }));
+
+  /** GET /cameras/:id: summary, config, lifecycle history and stream stats. */
+  app.get<{ Params: { id: string } }>('/cameras/:id', async (req, reply) => {
+    const camera = gateway.camera(req.params.id);
+    if (!camera) return reply.code(404).send({ code: 'not_found', message: 'no such camera' });
+    return {
+      ...summary(camera, signaling.viewersOf(camera.id)),
+      recoveries: camera.recoveries,
+      history: camera.history.map((t) => ({ state: t.state, at: new Date(t.at).toISOString(), reason: t.reason ?? null })),
+      streams: await streamStats(camera, deps),
+    };
+  });
+
+  /** POST /cameras: add a camera (body: a camera config entry). 409 if the id exists. */
+  app.post('/cameras', async (req, reply) => {
+    const body = structuredClone(req.body);
+    if (!validateCamera(body)) return badBody(reply);
+    try {
+      const camera = await gateway.addCamera(body);
+      return reply.code(201).send(summary(camera, 0));
+    } catch (err) {
+      if (err instanceof CameraConflictError) return reply.code(409).send({ code: 'conflict', message: err.message });
+      return reply.code(422).send({ code: 'camera_failed', message: (err as Error).message });
+    }
+  });
+
+  /** PUT /cameras/:id: replace a camera's config; its viewers re-subscribe by themselves. */
+  app.put<{ Params: { id: string } }>('/cameras/:id', async (req, reply) => {
+    const body = structuredClone(req.body) as CameraConfig;
+    if (!validateCamera(body)) return badBody(reply);
+    if (body.id !== req.params.id) return reply.code(400).send({ code: 'bad_request', message: 'id in body and path differ' });
+    if (!gateway.camera(body.id)) return reply.code(404).send({ code: 'not_found', message: 'no such camera' });
+    try {
+      return summary(await gateway.updateCamera(body), signaling.viewersOf(body.id));
+    } catch (err) {
+      return reply.code(422).send({ code: 'camera_failed', message: (err as Error).message });
+    }
+  });
+
+  /** DELETE /cameras/:id: remove a camera; its viewers get `consumerClosed` (camera_gone). */
+  app.delete<{ Params: { id: string } }>('/cameras/:id', async (req, reply) => {
+    const removed = await gateway.removeCamera(req.params.id);
+    return removed ? reply.code(204).send() : reply.code(404).send({ code: 'not_found', message: 'no such camera' });
+  });
+
+  /** POST /config/reload: re-read the config file and reconcile cameras; unchanged cameras keep their viewers. */
+  app.post('/config/reload', async (_req, reply) => {
+    if (!deps.reloadCameras) return reply.code(409).send({ code: 'no_config_file', message: 'started without a config file' });
+    try {
+      return await deps.reloadCameras();
+    } catch (err) {
+      return reply.code(400).send({ code: 'bad_config', message: (err as Error).message });
+    }
+  });
+}
