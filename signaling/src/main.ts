@@ -26,10 +26,24 @@ try {
 }
 
 const logger = createLogger(config.log.level);
-const vigil = await startVigil(config, logger, { configPath });
+if (config.cameras.length === 0) logger.warn('no cameras configured: add them to the config file or through the admin API');
+let vigil;
+try {
+  vigil = await startVigil(config, logger, { configPath });
+} catch (err) {
+  // The usual start failure is a port already in use (another Vigil running?): one clear line, no stack.
+  const e = err as NodeJS.ErrnoException;
+  const inUse = e.code === 'EADDRINUSE' || /address already in use/i.test(e.message);
+  process.stderr.write(
+    inUse
+      ? `cannot start: a port is already in use (${e.message.replace(/\s+at .*/s, '')}); is another Vigil running? Change http.port / webrtc.port in the config.\n`
+      : `cannot start: ${e.message}\n`,
+  );
+  process.exit(inUse ? 2 : 1);
+}
 logger.info({ url: vigil.url, cameras: vigil.gateway.cameras().map((c) => c.id) }, 'vigil started');
 
-if (config.demo.enabled && vigil.hs256Secret) {
+if (config.demo.enabled && vigil.hs256Secret && vigil.gateway.cameras().length > 0) {
   const cameras = vigil.gateway.cameras().map((c) => c.id);
   const token = signViewerToken(
     vigil.hs256Secret,

@@ -37,7 +37,7 @@ export async function startTestVigil(overrides: Record<string, unknown> = {}): P
     log: { level: 'warn' },
     ...overrides,
   });
-  const logger = pino({ level: process.env['VIGIL_TEST_LOG'] ?? 'warn' });
+  const logger = pino({ level: process.env['VIGIL_TEST_LOG'] ?? 'error' });
   const vigil = await startVigil(config, logger);
   return Object.assign(vigil, {
     config,

@@ -5,10 +5,13 @@
  * re-opened on another router (worker replaced) or re-latched (comedia) on
  * the same one.
  *
- * RTP activity comes from mediasoup, not from polling: the comedia
- * transport's `tuple` event (first packet) and the producer's `score` events
- * (RtpStreamRecv resets the score to 0 after 1.5 s without RTP and back to 10
- * when RTP resumes; mediasoup worker src/RTC/RTP/RtpStreamRecv.cpp).
+ * RTP activity: the comedia transport's `tuple` event marks the first packet;
+ * after that the producer's packet count is polled (`producer.getStats()`),
+ * every 250 ms while the stream is inactive (a returning camera is seen
+ * quickly) and every min(stallTimeoutMs / 3, 1000) ms while it is active.
+ * mediasoup runs its own RTP inactivity check only for simulcast producers
+ * with several encodings (worker src/RTC/Producer.cpp), and its score does not
+ * drop when packets simply stop, so it cannot be used here.
  * Keyframes come from the producer's `keyframe` trace event.
  */
 import { EventEmitter } from 'node:events';
@@ -22,7 +25,7 @@ import type { RtpTarget } from '../ingest/test-pattern.ts';
 import { allocateUdpPortPair } from '../ingest/udp-ports.ts';
 
 export interface CameraStreamEvents {
-  /** RTP started (true) or stopped for 1.5 s (false). */
+  /** RTP started (true) or has not arrived for stallTimeoutMs (false). */
   activity: [active: boolean];
   /** The source failed to deliver; reason is safe to show (no credentials). */
   failure: [reason: string];
@@ -70,6 +73,9 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #keyframeIntervalMs: number | undefined;
   #starts = 0;
   #closed = false;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #lastPackets = -1;
+  #lastRtpAt = 0;
 
   private constructor(o: CameraStreamOptions, router: types.Router, ingest: PlainIngest, localRtpPort: number | undefined) {
     super();
@@ -81,6 +87,34 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     this.#ingest = ingest;
     this.#localRtpPort = localRtpPort;
     this.#watch(ingest);
+    this.#schedulePoll();
+  }
+
+  #schedulePoll(): void {
+    const { stallTimeoutMs } = this.#o.ingest;
+    const interval = this.#active ? Math.min(Math.floor(stallTimeoutMs / 3), 1000) : 250;
+    this.#pollTimer = setTimeout(() => void this.#poll(), interval);
+    this.#pollTimer.unref();
+  }
+
+  async #poll(): Promise<void> {
+    const producer = this.#ingest.producer;
+    try {
+      if (!producer.closed) {
+        const packets = (await producer.getStats()).reduce((n, st) => n + st.packetCount, 0);
+        const now = Date.now();
+        if (packets !== this.#lastPackets && packets > 0) {
+          if (this.#ingest.producer === producer) this.#lastRtpAt = now;
+          this.#setActive(true);
+        } else if (this.#active && now - this.#lastRtpAt >= this.#o.ingest.stallTimeoutMs) {
+          this.#setActive(false);
+        }
+        this.#lastPackets = packets;
+      }
+    } catch {
+      // producer closed under us (reopen / worker death): next poll sees the new one
+    }
+    if (!this.#closed) this.#schedulePoll();
   }
 
   /**
@@ -123,8 +157,10 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   }
 
   #watch(ingest: PlainIngest): void {
-    ingest.transport.on('tuple', () => this.#setActive(true));
-    ingest.producer.on('score', (scores) => this.#setActive(scores.some((s) => s.score > 0)));
+    ingest.transport.on('tuple', () => {
+      this.#lastRtpAt = Date.now();
+      this.#setActive(true);
+    });
     void ingest.producer.enableTraceEvent(['keyframe']).catch(() => {});
     ingest.producer.on('trace', (trace) => {
       if (trace.type !== 'keyframe') return;
@@ -190,6 +226,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     }
     this.#router = router;
     this.#ingest = ingest;
+    this.#lastPackets = -1;
     this.#watch(ingest);
     this.#driver?.retarget(this.#target());
     this.#log.info({ rtpPort: ingest.rtpPort, routerId: router.id }, 'camera stream ingest re-opened');
@@ -232,6 +269,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#pollTimer);
     await this.#driver?.stop();
     this.#ingest.transport.close();
   }

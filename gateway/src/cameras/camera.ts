@@ -39,8 +39,6 @@ export interface CameraEvents {
   producerchange: [quality: Quality, producer: types.Producer];
 }
 
-/** mediasoup's RtpStreamRecv reports inactivity after this long without RTP, ms. */
-const MEDIASOUP_INACTIVITY_MS = 1500;
 const HISTORY_LENGTH = 20;
 
 export interface CameraOptions {
@@ -106,7 +104,7 @@ export class Camera extends EventEmitter<CameraEvents> {
         this.#lastFailure = undefined;
         this.#setState('live');
       } else if (this.#state === 'live') {
-        this.#arm(Math.max(0, this.#o.ingest.stallTimeoutMs - MEDIASOUP_INACTIVITY_MS), () => this.#stall());
+        this.#stall();
       }
     });
     stream.on('failure', (reason) => {

@@ -97,11 +97,8 @@ export const GatewayConfigSchema = Type.Object(
       {
         /** Local IP camera PlainTransports bind. */
         listenIp: Ip('127.0.0.1'),
-        /**
-         * No RTP for this long -> `stalled`, ms. At least 1500: mediasoup's
-         * RtpStreamRecv detects inactivity after 1.5 s.
-         */
-        stallTimeoutMs: Type.Integer({ minimum: 1500, maximum: 600_000, default: 2000 }),
+        /** No RTP for this long -> `stalled`, ms (detected within +1 s: packet counts are polled). */
+        stallTimeoutMs: Type.Integer({ minimum: 500, maximum: 600_000, default: 2000 }),
         /** Stalled (or never live) for this long -> `offline`, and the source is restarted, ms. */
         offlineTimeoutMs: Type.Integer({ minimum: 500, maximum: 3_600_000, default: 5000 }),
         /** Relay restart backoff: first retry, ms. */

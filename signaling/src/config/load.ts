@@ -46,6 +46,32 @@ function describe(e: ErrorObject): string {
 }
 
 /**
+ * One line per bad key. A union of literals (e.g. `codec`) makes ajv report a
+ * `const` error per branch plus an `anyOf`: those become one line listing the
+ * allowed values.
+ */
+function describeAll(errors: ErrorObject[]): string[] {
+  const allowed = new Map<string, unknown[]>();
+  for (const e of errors) {
+    if (e.keyword === 'const') {
+      const list = allowed.get(e.instancePath) ?? [];
+      list.push((e.params as { allowedValue: unknown }).allowedValue);
+      allowed.set(e.instancePath, list);
+    }
+  }
+  const lines: string[] = [];
+  for (const e of errors) {
+    const values = allowed.get(e.instancePath);
+    if (values && (e.keyword === 'anyOf' || e.keyword === 'const' || e.keyword === 'type')) {
+      if (e.keyword === 'anyOf') lines.push(`${keyPath(e.instancePath)}: must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}`);
+      continue;
+    }
+    lines.push(describe(e));
+  }
+  return [...new Set(lines)];
+}
+
+/**
  * Validates a parsed config object (mutated: defaults are filled in).
  *
  * @param raw parsed JSON
@@ -60,7 +86,7 @@ export function parseConfig(raw: unknown, source = 'config'): VigilConfig {
     checkSemantics(cloned, source);
     return cloned;
   }
-  throw new ConfigError(source, [...new Set((validate.errors ?? []).map(describe))]);
+  throw new ConfigError(source, describeAll(validate.errors ?? []));
 }
 
 function checkSemantics(config: VigilConfig, source: string): void {
