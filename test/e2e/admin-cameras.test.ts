@@ -1,0 +1,120 @@
+/**
+ * Admin camera API and config reload against a real Vigil (worker, ffmpeg
+ * relays): add/list/read/update/remove cameras at runtime, per-stream stats,
+ * and a reload that leaves unaffected viewers alone.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { PROTOCOL_VERSION } from '@vigil/protocol';
+import { parseConfig, startVigil, type Vigil } from '@vigil/signaling';
+import { TEST_ADMIN_KEY, TEST_SECRET, testCamera, waitFor } from '../helpers/vigil.ts';
+import { WsClient } from '../helpers/ws-client.ts';
+import { signViewerToken } from '@vigil/signaling';
+
+let vigil: Vigil;
+let configPath: string;
+const base = {
+  http: { port: 0 },
+  webrtc: { port: 0 },
+  workers: { count: 1 },
+  auth: { secret: TEST_SECRET },
+  admin: { apiKey: TEST_ADMIN_KEY },
+  demo: { enabled: false },
+};
+
+function writeConfig(cameras: unknown[]): void {
+  writeFileSync(configPath, JSON.stringify({ ...base, cameras }));
+}
+
+async function admin(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) {
+  const res = await vigil.app.inject({
+    method,
+    url: `/admin/v1${path}`,
+    headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
+    ...(body === undefined ? {} : { payload: body as object }),
+  });
+  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
+}
+
+beforeAll(async () => {
+  configPath = join(mkdtempSync(join(tmpdir(), 'vigil-admin-')), 'vigil.json');
+  writeConfig([testCamera('keep', 'VP8'), testCamera('drop', 'H264')]);
+  const config = parseConfig({ ...base, cameras: [testCamera('keep', 'VP8'), testCamera('drop', 'H264')] });
+  vigil = await startVigil(config, pino({ level: 'silent' }), { configPath });
+  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+});
+
+afterAll(async () => {
+  await vigil?.close();
+});
+
+describe('admin camera API', () => {
+  it('lists cameras with state and viewers; reads one with history and stream stats', async () => {
+    const list = await admin('GET', '/cameras');
+    expect(list.status).toBe(200);
+    expect(list.body.cameras.map((c: { id: string }) => c.id).sort()).toEqual(['drop', 'keep']);
+    expect(list.body.cameras[0]).toMatchObject({ state: 'live', viewers: 0, qualities: ['high'] });
+    const one = await admin('GET', '/cameras/keep');
+    expect(one.status).toBe(200);
+    expect(one.body.history.map((t: { state: string }) => t.state)).toEqual(['connecting', 'live']);
+    const [stream] = one.body.streams;
+    expect(stream.quality).toBe('high');
+    expect(stream.bitrate).toBeGreaterThan(50_000);
+    expect(stream.fps).toBeGreaterThanOrEqual(20);
+    expect(stream.fps).toBeLessThanOrEqual(35);
+    expect(stream.packetCount).toBeGreaterThan(0);
+    expect(stream.keyframeIntervalMs === null || stream.keyframeIntervalMs > 500).toBe(true);
+    expect((await admin('GET', '/cameras/nope')).status).toBe(404);
+  });
+
+  it('adds, refuses a duplicate and a bad body naming the key, updates and removes at runtime', async () => {
+    const added = await admin('POST', '/cameras', testCamera('extra', 'H264'));
+    expect(added.status).toBe(201);
+    expect((await admin('POST', '/cameras', testCamera('extra', 'H264'))).status).toBe(409);
+    const bad = await admin('POST', '/cameras', { id: 'x', source: { kind: 'rtp-push', port: 5004 } });
+    expect(bad.status).toBe(400);
+    expect(bad.body.issues.join(' ')).toMatch(/ssrc/);
+    await waitFor(() => vigil.gateway.camera('extra')?.state === 'live', 10_000);
+    const updated = await admin('PUT', '/cameras/extra', testCamera('extra', 'VP8'));
+    expect(updated.status).toBe(200);
+    expect(vigil.gateway.camera('extra')!.config.codec).toBe('VP8');
+    expect((await admin('DELETE', '/cameras/extra')).status).toBe(204);
+    expect((await admin('DELETE', '/cameras/extra')).status).toBe(404);
+    expect(vigil.gateway.camera('extra')).toBeUndefined();
+  });
+
+  it('reloads the config file: removed and added cameras change, an unaffected viewer keeps its consumer', async () => {
+    const token = signViewerToken(TEST_SECRET, { subject: 'op', cameras: ['**'], ttlSec: 300 }, { issuer: 'vigil', audience: 'vigil-viewer' });
+    const c = await WsClient.open(vigil.url);
+    await c.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token });
+    const t = await c.request({ type: 'createRecvTransport' });
+    const transportId = (t.ok && (t.data as { id: string }).id) as string;
+    const caps = vigil.gateway.rtpCapabilities as unknown as Record<string, unknown>;
+    const keep = await c.request({ type: 'consume', transportId, cameraId: 'keep', rtpCapabilities: caps });
+    const drop = await c.request({ type: 'consume', transportId, cameraId: 'drop', rtpCapabilities: caps });
+    expect(keep.ok && drop.ok).toBe(true);
+    const keepConsumer = (keep.ok && (keep.data as { consumerId: string }).consumerId) as string;
+    const dropConsumer = (drop.ok && (drop.data as { consumerId: string }).consumerId) as string;
+    expect((await admin('GET', '/cameras/keep')).body.viewers).toBe(1);
+
+    writeConfig([testCamera('keep', 'VP8'), testCamera('new', 'H264')]);
+    const reload = await admin('POST', '/config/reload');
+    expect(reload.status).toBe(200);
+    expect(reload.body).toMatchObject({ added: ['new'], removed: ['drop'], updated: [], unchanged: ['keep'], failed: [] });
+    await waitFor(() => c.notifications.length > 0, 3000);
+    expect(c.notifications).toEqual([{ notification: 'consumerClosed', consumerId: dropConsumer, reason: 'camera_gone' }]);
+    // The unaffected viewer's consumer is still open: it can be paused and resumed.
+    expect((await c.request({ type: 'pauseConsumer', consumerId: keepConsumer })).ok).toBe(true);
+    expect((await c.request({ type: 'resumeConsumer', consumerId: keepConsumer })).ok).toBe(true);
+
+    writeFileSync(configPath, '{ "cameras": [ { "id": "x", "codec": "H265" } ] }');
+    const broken = await admin('POST', '/config/reload');
+    expect(broken.status).toBe(400);
+    expect(broken.body.message).toMatch(/cameras\[0\]/);
+    expect(vigil.gateway.camera('keep')!.state).toBe('live');
+    c.close();
+  });
+});
