@@ -12,8 +12,11 @@ import type { Logger } from 'pino';
 export interface RelayProcessOptions {
   /** Executable, e.g. `ffmpeg`. */
   command: string;
-  /** Arguments; must not contain secrets (they are visible in the process list). */
-  args: string[];
+  /**
+   * Arguments, built again for every (re)start (e.g. a clock offset); must not
+   * contain secrets (they are visible in the process list).
+   */
+  args: () => string[];
   logger: Logger;
   /** First restart delay, ms (default 300). */
   minBackoffMs?: number;
@@ -31,7 +34,7 @@ export interface RelayProcessEvents {
 /** A supervised child process; `stop()` ends it for good. */
 export class RelayProcess extends EventEmitter<RelayProcessEvents> {
   readonly #opts: Required<RelayProcessOptions>;
-  #args: string[];
+  #args: () => string[];
   #child: ChildProcess | undefined;
   #stopped = false;
   #restartTimer: NodeJS.Timeout | undefined;
@@ -50,8 +53,8 @@ export class RelayProcess extends EventEmitter<RelayProcessEvents> {
     return this.#child?.pid;
   }
 
-  /** Replaces the argv used from the next (re)start on. */
-  setArgs(args: string[]): void {
+  /** Replaces the argv builder used from the next (re)start on. */
+  setArgs(args: () => string[]): void {
     this.#args = args;
   }
 
@@ -72,7 +75,7 @@ export class RelayProcess extends EventEmitter<RelayProcessEvents> {
     if (this.#stopped) return;
     const { command, logger } = this.#opts;
     const startedAt = Date.now();
-    const child = spawn(command, this.#args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(command, this.#args(), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     this.emit('spawn', child.pid);
     let tail = '';

@@ -49,7 +49,7 @@ export class RelayDriver extends SourceDriver {
     this.#argsFor = argsFor;
     this.#relay = new RelayProcess({
       command: 'ffmpeg',
-      args: argsFor(target),
+      args: () => argsFor(target),
       logger,
       minBackoffMs: ingest.retryMinMs,
       maxBackoffMs: ingest.retryMaxMs,
@@ -68,7 +68,7 @@ export class RelayDriver extends SourceDriver {
   }
 
   retarget(target: RtpTarget): void {
-    this.#relay.setArgs(this.#argsFor(target));
+    this.#relay.setArgs(() => this.#argsFor(target));
     this.#relay.restartNow();
   }
 
