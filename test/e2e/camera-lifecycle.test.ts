@@ -23,6 +23,7 @@ beforeAll(async () => {
       { id: 'push', codec: 'VP8', source: { kind: 'rtp-push', port: 0, ssrc: SSRC, payloadType: 101 } },
       testCamera('relay', 'H264'),
       testCamera('bystander', 'VP8'),
+      { id: 'pinned', codec: 'VP8', source: { kind: 'rtp-push', port: 0, ssrc: SSRC, payloadType: 101, sourceIp: '127.0.0.2' } },
     ],
   });
   gateway = await Gateway.start({ config, logger: pino({ level: 'silent' }) });
@@ -33,18 +34,17 @@ afterAll(async () => {
   await gateway?.close();
 });
 
-/** Starts an outside RTP sender (a "camera") into the push camera's ports, from a fresh source port. */
-function startPusher(): ChildProcess {
-  const cam = gateway.camera('push')!;
-  const p = spawn(
-    'ffmpeg',
-    testPatternArgs(
-      { id: 'push', codec: 'VP8', h264Profile: 'baseline' },
-      { kind: 'test-pattern', width: 320, height: 240, fps: 25, gopFrames: 25, bitrate: 300_000 },
-      { host: '127.0.0.1', ...cam.ports, ssrc: SSRC, payloadType: 101 },
-    ),
-    { stdio: 'ignore' },
+/** Starts an outside RTP sender (a "camera") into a push camera's ports, from a fresh source port on `fromIp`. */
+function startPusher(id = 'push', fromIp = '127.0.0.1'): ChildProcess {
+  const cam = gateway.camera(id)!;
+  const args = testPatternArgs(
+    { id, codec: 'VP8', h264Profile: 'baseline' },
+    { kind: 'test-pattern', width: 320, height: 240, fps: 25, gopFrames: 25, bitrate: 300_000 },
+    { host: '127.0.0.1', ...cam.ports, ssrc: SSRC, payloadType: 101 },
   );
+  // ffmpeg's rtp protocol: `localaddr` picks the source address.
+  args[args.length - 1] += `&localaddr=${fromIp}`;
+  const p = spawn('ffmpeg', args, { stdio: 'ignore' });
   pushers.push(p);
   return p;
 }
@@ -111,5 +111,15 @@ describe('camera lifecycle', () => {
     process.kill((gateway.camera('relay')!.stream('high').driver as RelayDriver).pid!, 'SIGKILL');
     await waitFor(async () => (await packets('bystander')) > before + 50, 5000);
     expect(transitionsSince('bystander', t0)).toEqual([]);
+  });
+
+  it('an RTP-push camera pinned to a source address refuses RTP from another address', async () => {
+    const cam = gateway.camera('pinned')!;
+    const intruder = startPusher('pinned', '127.0.0.1');
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(cam.state).not.toBe('live');
+    intruder.kill('SIGKILL');
+    startPusher('pinned', '127.0.0.2');
+    await waitFor(() => cam.state === 'live', 5000);
   });
 });

@@ -157,7 +157,14 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   }
 
   #watch(ingest: PlainIngest): void {
-    ingest.transport.on('tuple', () => {
+    ingest.transport.on('tuple', (tuple) => {
+      const pinned = this.source.kind === 'rtp-push' ? this.source.sourceIp : undefined;
+      if (pinned && tuple.remoteIp !== pinned) {
+        // comedia latched a sender that is not the camera: drop the latch and wait for the camera.
+        this.#log.warn({ remoteIp: tuple.remoteIp }, 'RTP from an address other than the pinned source refused');
+        this.reopen(this.#router).catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 're-latch failed'));
+        return;
+      }
       this.#lastRtpAt = Date.now();
       this.#setActive(true);
     });

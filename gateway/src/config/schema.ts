@@ -19,6 +19,8 @@ export const RtpPushSourceSchema = Type.Object(
     ssrc: Type.Integer({ minimum: 1, maximum: 0xffffffff }),
     /** RTP payload type the camera sends with (dynamic range, RFC 3551 §6). */
     payloadType: Type.Integer({ minimum: 96, maximum: 127, default: 96 }),
+    /** Pin the source: RTP from any other IP is refused (the transport re-latches). */
+    sourceIp: Type.Optional(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$' })),
   },
   { additionalProperties: false },
 );
