@@ -33,6 +33,8 @@ export interface FeedStats {
 export interface FeedHost {
   subscribe(feed: Feed): Promise<types.Consumer>;
   unsubscribe(feed: Feed): void;
+  /** Reports the feed's time to first frame to the server (fire and forget). */
+  reportTtff(feed: Feed, ttffMs: number): void;
 }
 
 export class Feed extends Emitter<FeedEvents> {
@@ -90,6 +92,7 @@ export class Feed extends Emitter<FeedEvents> {
     const onFrame = (): void => {
       if (startedAt !== this.#startedAt || this.#state === 'stopped') return;
       this.#ttffMs = Math.round(performance.now() - startedAt);
+      this.#host.reportTtff(this, this.#ttffMs);
       this.setState('playing');
     };
     const v = this.video as HTMLVideoElement & { requestVideoFrameCallback?: (cb: () => void) => number };

@@ -94,6 +94,16 @@ export const CloseConsumerRequestSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Client-measured time to first frame of one consumer: from `play()` to the
+ * first decoded frame (the SDK sends it once per consumer; the server keeps it
+ * in a histogram, never per viewer).
+ */
+export const ReportTtffRequestSchema = Type.Object(
+  { id: RequestId, type: Type.Literal('reportTtff'), consumerId: ObjectId, ttffMs: Type.Integer({ minimum: 0, maximum: 600_000 }) },
+  { additionalProperties: false },
+);
+
 export const LeaveRequestSchema = Type.Object(
   { id: RequestId, type: Type.Literal('leave') },
   { additionalProperties: false },
@@ -108,6 +118,7 @@ export const RequestSchema = DiscriminatedUnion('type', [
   ConsumeRequestSchema,
   ResumeConsumerRequestSchema,
   CloseConsumerRequestSchema,
+  ReportTtffRequestSchema,
   LeaveRequestSchema,
 ]);
 
@@ -124,6 +135,7 @@ export const REQUEST_TYPES = [
   'consume',
   'resumeConsumer',
   'closeConsumer',
+  'reportTtff',
   'leave',
 ] as const satisfies readonly RequestType[];
 
@@ -154,6 +166,7 @@ export interface ResponseData {
   };
   resumeConsumer: Record<string, never>;
   closeConsumer: Record<string, never>;
+  reportTtff: Record<string, never>;
   leave: Record<string, never>;
 }
 
@@ -170,7 +183,7 @@ export type Notification =
       /** Why the server closed it. */
       reason: 'camera_gone' | 'transport_closed' | 'server_shutdown';
     }
-  | { notification: 'sessionClosed'; reason: 'token_expired' | 'server_shutdown' | 'left' };
+  | { notification: 'sessionClosed'; reason: 'token_expired' | 'server_shutdown' | 'left' | 'revoked' | 'kicked' };
 
 /** Anything the server sends. */
 export type ServerMessage = Response | Notification;

@@ -45,16 +45,24 @@ if (config.demo.enabled && vigil.hs256Secret) {
   );
 }
 
+// Graceful shutdown (vigil.close()), bounded by shutdown.timeoutMs: past it the process exits with code 1.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const started = Date.now();
+    logger.info({ signal, timeoutMs: config.shutdown.timeoutMs }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdown.timeoutMs);
     force.unref();
     vigil.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info({ durationMs: Date.now() - started }, 'shutdown complete');
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err: (err as Error).message }, 'shutdown failed');
         process.exit(1);

@@ -8,10 +8,18 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Gateway } from '@vigil/gateway';
 import type { SignalingServer } from '../ws/signaling-server.ts';
 import { registerSessionRoutes } from './sessions.ts';
+import type { AuditStore } from '../audit/audit-store.ts';
+import type { Oversight } from '../metrics/oversight.ts';
+import { registerAuditRoutes } from './audit-routes.ts';
+import { registerOversightRoutes } from './oversight-routes.ts';
 
 export interface AdminDeps {
   gateway: Gateway;
   signaling: SignalingServer;
+  /** The audit trail (undefined when `audit.enabled` is false). */
+  audit?: AuditStore | undefined;
+  /** Who watches what (undefined when `metrics.enabled` is false). */
+  oversight?: Oversight | undefined;
 }
 
 export interface AdminApiOptions {
@@ -39,4 +47,6 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (app: Fastify
     }
   });
   await registerSessionRoutes(app, opts.deps);
+  await app.register(async (scope) => registerAuditRoutes(scope, opts.deps.audit));
+  await registerOversightRoutes(app, opts.deps.oversight);
 };
