@@ -46,6 +46,12 @@ if (config.demo.enabled && vigil.hs256Secret) {
 }
 
 // Graceful shutdown (vigil.close()), bounded by shutdown.timeoutMs: past it the process exits with code 1.
+// This root owns the process's signals. mediasoup's Worker registers its own
+// process.once('SIGINT' / 'SIGTERM') handler that closes the worker at once
+// (mediasoup node/lib/Worker.js, onSignal), which would cut every viewer before
+// the drain; those are removed, and vigil.close() closes the workers last.
+process.removeAllListeners('SIGINT');
+process.removeAllListeners('SIGTERM');
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {

@@ -78,7 +78,8 @@ export class SignalingServer {
       remoteAddress: req.socket.remoteAddress,
       userAgent: req.headers['user-agent']?.slice(0, 256),
       notify: send,
-      end: () => ws.close(CLOSE_NORMAL),
+      // 1001 "going away" once the server is shutting down (RFC 6455 §7.4.1).
+      end: () => ws.close(this.#accepting ? CLOSE_NORMAL : CLOSE_GOING_AWAY),
     });
     this.#sessions.add(session);
     let queue: Promise<void> = Promise.resolve();
