@@ -10,6 +10,7 @@ import { PROTOCOL_VERSION } from '@vigil/protocol';
 import { startTestVigil, testCamera, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { WsClient, errorCode } from '../helpers/ws-client.ts';
 import { promtool, sample } from '../helpers/prometheus.ts';
+import { referencedVigilMetrics } from '../helpers/deploy-files.ts';
 
 let vigil: TestVigil;
 const clients: WsClient[] = [];
@@ -162,6 +163,14 @@ describe('/metrics', () => {
     expect(o.body).toMatchObject({ live: 2, watched: 1, coverage: 0.5, unwatched: 1 });
     expect(o.body.cameras[0]).toMatchObject({ camera: 'yard/2', viewers: 0 });
     expect(o.body.cameras[1]).toMatchObject({ camera: 'gate-1', viewers: 2, unwatchedSec: 0 });
+  });
+
+  it('exports every metric the shipped dashboard and alert rules use', async () => {
+    const text = await metrics();
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
+    const used = referencedVigilMetrics();
+    expect(used.length).toBeGreaterThan(15);
+    expect(used.filter((name) => !exported.has(name))).toEqual([]);
   });
 
   it('prints a sample of /metrics (for the record)', async () => {
