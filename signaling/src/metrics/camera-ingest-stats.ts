@@ -256,7 +256,7 @@ export class CameraIngestStats {
     this.#scheduleFps(0);
   }
 
-  /** Stops sampling and listening (trace events on live producers are set back to keyframe only). */
+  /** Stops sampling and listening; trace events on live producers are turned off. */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#fpsTimer);
