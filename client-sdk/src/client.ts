@@ -166,6 +166,12 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
     if (consumerId && this.#channel) this.#channel.request({ type: 'closeConsumer', consumerId }).catch(() => {});
   }
 
+  /** @internal FeedHost: one `reportTtff` per consumer, for the server's TTFF histogram. */
+  reportTtff(feed: Feed, ttffMs: number): void {
+    const consumerId = feed.consumer?.id;
+    if (consumerId && this.#channel) this.#channel.request({ type: 'reportTtff', consumerId, ttffMs }).catch(() => {});
+  }
+
   #requireChannel(): SignalingChannel {
     if (!this.#channel) throw new ProtocolError(ErrorCode.NotJoined, 'not connected');
     return this.#channel;

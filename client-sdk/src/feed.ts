@@ -50,6 +50,8 @@ export interface FeedHost {
   switchQuality(feed: Feed, quality: Quality): Promise<types.Consumer>;
   closeConsumer(consumer: types.Consumer): void;
   unsubscribe(feed: Feed): void;
+  /** Reports the feed's time to first frame to the server (fire and forget). */
+  reportTtff(feed: Feed, ttffMs: number): void;
 }
 
 /** How long a quality switch waits for the new stream's first decoded frame, ms (a few GOPs). */
@@ -163,6 +165,7 @@ export class Feed extends Emitter<FeedEvents> {
     const onFrame = (): void => {
       if (startedAt !== this.#startedAt || this.#state === 'stopped') return;
       this.#ttffMs = Math.round(performance.now() - startedAt);
+      this.#host.reportTtff(this, this.#ttffMs);
       this.setState('playing');
     };
     const v = this.video as HTMLVideoElement & { requestVideoFrameCallback?: (cb: () => void) => number };

@@ -125,6 +125,16 @@ export const CloseConsumerRequestSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Client-measured time to first frame of one consumer: from `play()` to the
+ * first decoded frame (the SDK sends it once per consumer; the server keeps it
+ * in a histogram, never per viewer).
+ */
+export const ReportTtffRequestSchema = Type.Object(
+  { id: RequestId, type: Type.Literal('reportTtff'), consumerId: ObjectId, ttffMs: Type.Integer({ minimum: 0, maximum: 600_000 }) },
+  { additionalProperties: false },
+);
+
 export const LeaveRequestSchema = Type.Object(
   { id: RequestId, type: Type.Literal('leave') },
   { additionalProperties: false },
@@ -141,6 +151,7 @@ export const RequestSchema = DiscriminatedUnion('type', [
   PauseConsumerRequestSchema,
   ResumeConsumerRequestSchema,
   CloseConsumerRequestSchema,
+  ReportTtffRequestSchema,
   LeaveRequestSchema,
 ]);
 
@@ -159,6 +170,7 @@ export const REQUEST_TYPES = [
   'pauseConsumer',
   'resumeConsumer',
   'closeConsumer',
+  'reportTtff',
   'leave',
 ] as const satisfies readonly RequestType[];
 
@@ -200,6 +212,7 @@ export interface ResponseData {
   pauseConsumer: Record<string, never>;
   resumeConsumer: Record<string, never>;
   closeConsumer: Record<string, never>;
+  reportTtff: Record<string, never>;
   leave: Record<string, never>;
 }
 
@@ -226,7 +239,7 @@ export type Notification =
       notification: 'transportClosed';
       transportId: string;
     }
-  | { notification: 'sessionClosed'; reason: 'token_expired' | 'server_shutdown' | 'left' };
+  | { notification: 'sessionClosed'; reason: 'token_expired' | 'server_shutdown' | 'left' | 'revoked' | 'kicked' };
 
 /** Anything the server sends. */
 export type ServerMessage = Response | Notification;

@@ -67,16 +67,27 @@ process.on('SIGHUP', () => {
   );
 });
 
+// Graceful shutdown (vigil.close()), bounded by shutdown.timeoutMs: past it the process exits with code 1.
+// This root owns the process's signals: the worker pool removes the handler
+// mediasoup installs per worker (it would close workers before the drain),
+// and vigil.close() closes the workers last.
 let stopping = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down');
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const started = Date.now();
+    logger.info({ signal, timeoutMs: config.shutdown.timeoutMs }, 'shutting down');
+    const force = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown timed out; exiting');
+      process.exit(1);
+    }, config.shutdown.timeoutMs);
     force.unref();
     vigil.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info({ durationMs: Date.now() - started }, 'shutdown complete');
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err: (err as Error).message }, 'shutdown failed');
         process.exit(1);

@@ -13,6 +13,11 @@ import type { VigilConfig } from './config/schema.ts';
 import { buildHttpApp } from './http/app.ts';
 import { adminApi } from './admin/admin-api.ts';
 import { SignalingServer } from './ws/signaling-server.ts';
+import { AuditStore } from './audit/audit-store.ts';
+import { AuditRecorder } from './audit/audit-recorder.ts';
+import { VigilMetrics } from './metrics/vigil-metrics.ts';
+import { registerMetricsRoute } from './metrics/metrics-route.ts';
+import { Readiness } from './health/readiness.ts';
 
 export interface Vigil {
   /** The fastify app (HTTP API, admin API, static files); `app.inject()` in tests. */
@@ -32,7 +37,18 @@ export interface Vigil {
    * @throws ConfigError for an invalid file; Error when started without a file
    */
   reloadCameras(): Promise<ReconcileResult>;
-  /** Closes signaling (notifying viewers), then the gateway. */
+  /** The audit trail (undefined when `audit.enabled` is false). */
+  audit: AuditStore | undefined;
+  /** Prometheus metrics and oversight (undefined when `metrics.enabled` is false). */
+  metrics: VigilMetrics | undefined;
+  readiness: Readiness;
+  /**
+   * Graceful shutdown: /readyz turns 503 and new viewers are refused; after
+   * `shutdown.drainDelayMs` every session is closed (clients are told
+   * `sessionClosed: server_shutdown` and reconnect elsewhere), which closes
+   * its consumers and writes their audit ends; then HTTP, the gateway and the
+   * audit store close. Idempotent (later calls share the first one's promise).
+   */
   close(): Promise<void>;
 }
 
@@ -64,9 +80,26 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     clockToleranceSec: auth.clockToleranceSec,
   });
 
-  const gateway = await Gateway.start({ config, logger });
+  let audit: AuditStore | undefined;
+  if (config.audit.enabled) {
+    const opened = AuditStore.open(config.audit.path);
+    audit = opened.store;
+    const log = logger.child({ component: 'audit' });
+    log.info({ path: config.audit.path }, 'audit trail open');
+    if (opened.recovered > 0) log.warn({ recovered: opened.recovered }, 'viewings left open by the previous process closed as unknown');
+  }
+  let gateway: Gateway;
   try {
-    const app = await buildHttpApp({ logger, ready: () => gateway.workers.slots.some((s) => !s.worker.closed) });
+    gateway = await Gateway.start({ config, logger });
+  } catch (err) {
+    audit?.close();
+    throw err;
+  }
+  let recorder: AuditRecorder | undefined;
+  let metrics: VigilMetrics | undefined;
+  try {
+    let readiness: Readiness | undefined;
+    const app = await buildHttpApp({ logger, ready: () => readiness!.report() });
     const signaling = new SignalingServer({
       gateway,
       verifier,
@@ -81,16 +114,44 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       const fresh = await loadConfig(configPath);
       return gateway.reconcile(fresh.cameras);
     };
+    if (audit) {
+      recorder = new AuditRecorder({
+        store: audit,
+        observer: signaling.observer,
+        logger,
+        heartbeatMs: config.audit.heartbeatSec * 1000,
+        retentionMs: config.audit.retentionDays * 86_400_000,
+      });
+    }
+    const auditRecorder = recorder;
+    readiness = new Readiness(gateway, auditRecorder && (() => auditRecorder.healthy));
+    if (config.metrics.enabled) {
+      metrics = new VigilMetrics({
+        gateway,
+        signaling,
+        logger,
+        unwatchedAfterSec: config.metrics.unwatchedAfterSec,
+        statsConcurrency: config.metrics.statsConcurrency,
+        statsBudgetMs: config.metrics.statsBudgetMs,
+        fpsSampleCameras: config.metrics.fpsSampleCameras,
+        fpsSampleWindowMs: config.metrics.fpsSampleWindowMs,
+        ...(auditRecorder ? { auditWriteErrors: () => auditRecorder.writeErrors } : {}),
+      });
+      registerMetricsRoute(app, metrics, config.metrics.bearerToken);
+    }
     if (config.admin.apiKey) {
       await app.register(adminApi, {
         prefix: '/admin/v1',
         apiKey: config.admin.apiKey,
-        deps: { gateway, signaling, reloadCameras: configPath ? reloadCameras : undefined },
+        deps: { gateway, signaling, audit, oversight: metrics?.oversight, reloadCameras: configPath ? reloadCameras : undefined },
       });
     }
     await app.listen({ host: config.http.host, port: config.http.port });
     const { port } = app.server.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+    const ready = readiness;
+    const { drainDelayMs, socketGraceMs } = config.shutdown;
+    let closing: Promise<void> | undefined;
     return {
       app,
       gateway,
@@ -98,14 +159,28 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       url: `http://${host}:${port}`,
       hs256Secret,
       reloadCameras,
-      async close() {
-        signaling.close();
-        await app.close();
-        await gateway.close();
+      audit,
+      metrics,
+      readiness: ready,
+      close() {
+        closing ??= (async () => {
+          ready.drain();
+          signaling.stopAccepting();
+          if (drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
+          await signaling.close(socketGraceMs);
+          metrics?.close();
+          await app.close();
+          await gateway.close();
+          recorder?.close();
+        })();
+        return closing;
       },
     };
   } catch (err) {
+    metrics?.close();
     await gateway.close();
+    if (recorder) recorder.close();
+    else audit?.close();
     throw err;
   }
 }

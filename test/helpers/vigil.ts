@@ -2,6 +2,9 @@
  * Starts a real Vigil (mediasoup worker, ffmpeg test-pattern cameras, fastify,
  * ws) on free loopback ports for a test file.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig, startVigil, signViewerToken, type Vigil, type VigilConfig } from '@vigil/signaling';
 
@@ -31,10 +34,13 @@ export async function startTestVigil(overrides: Record<string, unknown> = {}): P
   const config = parseConfig({
     http: { host: '127.0.0.1', port: 0 },
     webrtc: { listenIp: '127.0.0.1', port: 0 },
+    workers: { count: 1 },
     auth: { secret: TEST_SECRET },
     admin: { apiKey: TEST_ADMIN_KEY },
     demo: { enabled: false },
     log: { level: 'warn' },
+    // A fresh audit trail per instance, outside the worktree.
+    audit: { path: join(mkdtempSync(join(tmpdir(), 'vigil-audit-')), 'audit.sqlite') },
     ...overrides,
   });
   const logger = pino({ level: process.env['VIGIL_TEST_LOG'] ?? 'error' });

@@ -18,10 +18,10 @@ export class WsClient {
     });
   }
 
-  /** Opens `${baseUrl}/ws` (http -> ws), optionally with an Origin header. */
-  static open(baseUrl: string, origin?: string): Promise<WsClient> {
+  /** Opens `${baseUrl}/ws` (http -> ws), optionally with an Origin header and other headers (e.g. User-Agent). */
+  static open(baseUrl: string, origin?: string, headers?: Record<string, string>): Promise<WsClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, origin ? { origin } : {});
+      const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, { ...(origin ? { origin } : {}), ...(headers ? { headers } : {}) });
       ws.once('open', () => resolve(new WsClient(ws)));
       ws.once('error', reject);
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));

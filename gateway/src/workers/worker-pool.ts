@@ -208,12 +208,20 @@ async function createWorker(
   config: GatewayConfig,
   logger: Logger,
 ): Promise<Pick<WorkerSlot, 'worker' | 'webRtcServer' | 'router'>> {
+  const before = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
   const worker = await mediasoup.createWorker({
     logLevel: config.workers.logLevel,
     rtcMinPort: config.workers.rtcMinPort,
     rtcMaxPort: config.workers.rtcMaxPort,
     appData: { index },
   });
+  // mediasoup's Worker adds process.once('SIGINT'/'SIGTERM') handlers that close
+  // the worker at once (node/lib/Worker.js, onSignal). The process owner drains
+  // viewers first and closes the pool last, so those handlers are removed here,
+  // for replacement workers too.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
+  }
   try {
     const { listenIp, announcedAddress, port } = config.webrtc;
     const listen = (protocol: 'udp' | 'tcp'): types.TransportListenInfo => ({

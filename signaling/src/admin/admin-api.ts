@@ -10,12 +10,20 @@ import type { SignalingServer } from '../ws/signaling-server.ts';
 import type { ReconcileResult } from '@vigil/gateway';
 import { registerCameraRoutes } from './cameras.ts';
 import { registerSessionRoutes } from './sessions.ts';
+import type { AuditStore } from '../audit/audit-store.ts';
+import type { Oversight } from '../metrics/oversight.ts';
+import { registerAuditRoutes } from './audit-routes.ts';
+import { registerOversightRoutes } from './oversight-routes.ts';
 
 export interface AdminDeps {
   gateway: Gateway;
   signaling: SignalingServer;
   /** Re-reads the config file and reconciles cameras; undefined when running on embedded defaults. */
   reloadCameras?: (() => Promise<ReconcileResult>) | undefined;
+  /** The audit trail (undefined when `audit.enabled` is false). */
+  audit?: AuditStore | undefined;
+  /** Who watches what (undefined when `metrics.enabled` is false). */
+  oversight?: Oversight | undefined;
 }
 
 export interface AdminApiOptions {
@@ -44,4 +52,6 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (app: Fastify
   });
   await registerSessionRoutes(app, opts.deps);
   await registerCameraRoutes(app, opts.deps);
+  await app.register(async (scope) => registerAuditRoutes(scope, opts.deps.audit));
+  await registerOversightRoutes(app, opts.deps.oversight);
 };

@@ -6,6 +6,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { GatewayConfigSchema } from '@vigil/gateway';
+import { AuditConfigSchema, MetricsConfigSchema, ShutdownConfigSchema } from './observability.ts';
 
 export const HttpConfigSchema = Type.Object(
   {
@@ -91,6 +92,9 @@ export const VigilConfigSchema = Type.Composite(
       demo: DemoConfigSchema,
       admin: AdminConfigSchema,
       log: LogConfigSchema,
+      metrics: MetricsConfigSchema,
+      audit: AuditConfigSchema,
+      shutdown: ShutdownConfigSchema,
     }),
   ],
   { additionalProperties: false },

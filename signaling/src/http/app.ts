@@ -12,8 +12,8 @@ const SDK_DIST_DIR = fileURLToPath(new URL('../../../client-sdk/dist/', import.m
 
 export interface HttpAppOptions {
   logger: Logger;
-  /** Readiness probe: true when the gateway can take viewers. */
-  ready: () => boolean;
+  /** Readiness probe: whether the process can take viewers, with each check by name. */
+  ready: () => { ready: boolean; checks: Record<string, boolean> };
 }
 
 /** Builds (does not start) the fastify app. */
@@ -24,8 +24,8 @@ export async function buildHttpApp({ logger, ready }: HttpAppOptions) {
     status: 'ok',
   }));
   app.get('/readyz', async (_req, reply) => {
-    const ok = ready();
-    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not_ready' });
+    const r = ready();
+    return reply.code(r.ready ? 200 : 503).send({ status: r.ready ? 'ready' : 'not_ready', checks: r.checks });
   });
 
   await app.register(fastifyStatic, { root: DEMO_DIR, prefix: '/', index: ['index.html'] });

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 
 /** Why a session ended. */
-export type SessionEndReason = 'left' | 'disconnected' | 'token_expired' | 'server_shutdown';
+export type SessionEndReason = 'left' | 'disconnected' | 'token_expired' | 'server_shutdown' | 'revoked' | 'kicked';
 
 /** Why a consumer (one viewing of one camera) ended. */
 /** `resubscribe`: the camera's stream was re-ingested and the client consumes it again (the viewing goes on). */
@@ -21,6 +21,10 @@ export interface SessionObserverEvents {
   consume: [e: { sessionId: string; subject: string; consumerId: string; cameraId: string; at: number }];
   /** A viewing ended. */
   consumerclose: [e: { sessionId: string; consumerId: string; cameraId: string; reason: ConsumerEndReason; at: number }];
+  /** A request was answered (accepted or refused); `durationMs` from frame parsed to response sent. */
+  request: [e: { sessionId: string; requestType: string; ok: boolean; durationMs: number; at: number }];
+  /** The SDK reported a consumer's time to first decoded frame (once per consumer). */
+  ttff: [e: { sessionId: string; consumerId: string; cameraId: string; ttffMs: number; at: number }];
   /** A session ended; `subject` is undefined if it never joined. */
   sessionclose: [e: { sessionId: string; subject: string | undefined; reason: SessionEndReason; at: number }];
 }

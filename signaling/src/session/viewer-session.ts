@@ -55,6 +55,8 @@ export class ViewerSession {
   readonly #consumers = new Map<string, types.Consumer>();
   /** Why each consumer is being closed, recorded just before closing it. */
   readonly #closeReasons = new Map<string, ConsumerEndReason>();
+  /** Consumers whose time to first frame was reported (one report each). */
+  readonly #ttffReported = new Set<string>();
   #endReason: SessionEndReason | undefined;
   #grant: ViewerGrant | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
@@ -196,6 +198,16 @@ export class ViewerSession {
       const consumer = this.#consumer(req.consumerId);
       this.#closeReasons.set(consumer.id, 'left');
       consumer.close();
+      return {};
+    },
+
+    reportTtff: async (req) => {
+      const consumer = this.#consumer(req.consumerId);
+      if (this.#ttffReported.has(consumer.id)) return {};
+      this.#ttffReported.add(consumer.id);
+      consumer.observer.once('close', () => this.#ttffReported.delete(consumer.id));
+      const cameraId = String(consumer.appData['cameraId']);
+      this.#o.observer.emit('ttff', { sessionId: this.id, consumerId: consumer.id, cameraId, ttffMs: req.ttffMs, at: Date.now() });
       return {};
     },
 

@@ -34,6 +34,7 @@ export class SignalingServer {
   readonly #wss: WebSocketServer;
   readonly #sessions = new Set<ViewerSession>();
   readonly #log: Logger;
+  #accepting = true;
   /** Session facts for metrics and audit (join, consume, consumerclose, sessionclose, refused). */
   readonly observer = new SessionObserver();
 
@@ -70,6 +71,7 @@ export class SignalingServer {
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0];
     if (path !== SIGNALING_PATH) return reject(socket, 404, 'Not Found');
+    if (!this.#accepting) return reject(socket, 503, 'Service Unavailable');
     if (!isOriginAllowed(req.headers.origin, req.headers.host, this.#o.allowedOrigins)) {
       this.#log.warn({ origin: req.headers.origin, remoteAddress: req.socket.remoteAddress }, 'websocket origin refused');
       return reject(socket, 403, 'Forbidden');
@@ -90,7 +92,8 @@ export class SignalingServer {
       remoteAddress: req.socket.remoteAddress,
       userAgent: req.headers['user-agent']?.slice(0, 256),
       notify: send,
-      end: () => ws.close(CLOSE_NORMAL),
+      // 1001 "going away" once the server is shutting down (RFC 6455 §7.4.1).
+      end: () => ws.close(this.#accepting ? CLOSE_NORMAL : CLOSE_GOING_AWAY),
     });
     this.#sessions.add(session);
     let queue: Promise<void> = Promise.resolve();
@@ -113,10 +116,16 @@ export class SignalingServer {
       return;
     }
     const msg = parsed.request;
+    const started = performance.now();
+    const answered = (ok: boolean): void => {
+      this.observer.emit('request', { sessionId: session.id, requestType: msg.type, ok, durationMs: performance.now() - started, at: Date.now() });
+    };
     try {
       const data = await session.handle(msg);
       send({ id: msg.id, ok: true, data } as ServerMessage);
+      answered(true);
     } catch (err) {
+      answered(false);
       if (err instanceof ProtocolError) {
         this.observer.emit('refused', { sessionId: session.id, requestType: msg.type, code: err.code, at: Date.now() });
         send({ id: msg.id, ok: false, error: err.toBody() });
@@ -127,11 +136,36 @@ export class SignalingServer {
     }
   }
 
-  /** Ends every session (notifying clients) and stops accepting connections. */
-  close(): void {
+  /**
+   * Stops taking viewers (first step of a graceful shutdown): new WebSocket
+   * upgrades get HTTP 503 and connections that have not joined yet are ended
+   * with `sessionClosed: server_shutdown`; joined sessions keep playing.
+   */
+  stopAccepting(): void {
+    this.#accepting = false;
+    for (const s of this.#sessions) if (!s.grant) s.close('server_shutdown');
+  }
+
+  /**
+   * Ends every session (clients get `sessionClosed: server_shutdown`, then a
+   * 1001 close) and stops accepting connections. Resolves once every socket
+   * has closed, or after `graceMs` ms, when the remaining ones are terminated.
+   */
+  async close(graceMs = 2000): Promise<void> {
+    this.stopAccepting();
     for (const s of this.#sessions) s.close('server_shutdown');
-    for (const ws of this.#wss.clients) ws.close(CLOSE_GOING_AWAY);
+    const clients = [...this.#wss.clients];
+    for (const ws of clients) ws.close(CLOSE_GOING_AWAY);
     this.#wss.close();
+    const open = clients.filter((ws) => ws.readyState !== ws.CLOSED);
+    if (open.length === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(open.map((ws) => new Promise<void>((resolve) => ws.once('close', () => resolve())))),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
+    clearTimeout(timer);
+    for (const ws of open) if (ws.readyState !== ws.CLOSED) ws.terminate();
   }
 }
 

@@ -1,0 +1,278 @@
+/**
+ * The durable audit trail of viewings, in an embedded SQLite file (Node 24's
+ * built-in `node:sqlite`, no native addon).
+ *
+ * Durability: every write is its own autocommit transaction in WAL mode with
+ * `synchronous=NORMAL` (SQLite docs, "Write-Ahead Logging" and "PRAGMA
+ * synchronous"): a committed row survives the process being killed (kill -9);
+ * only a power loss may drop the last transactions. A viewing's row is
+ * inserted when it starts and updated when it ends, so a crash loses only the
+ * end of the viewings that were open; {@link AuditStore.open} closes those as
+ * `unknown` at the last heartbeat the dead process wrote.
+ *
+ * One process per file: a second process on the same file would close the
+ * first one's open viewings at its start.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+/** Why a viewing ended, as recorded. `unknown`: the process died while it was open. */
+export const AUDIT_END_REASONS = ['left', 'expired', 'revoked', 'kicked', 'error', 'shutdown', 'unknown'] as const;
+export type AuditEndReason = (typeof AUDIT_END_REASONS)[number];
+
+/** One viewing: one consumer of one camera by one viewer session. Times are ms since epoch. */
+export interface Viewing {
+  /** Row id, increasing in insertion order (the pagination cursor). */
+  id: number;
+  consumerId: string;
+  sessionId: string;
+  /** The token's `sub`. */
+  subject: string;
+  camera: string;
+  startedAt: number;
+  endedAt: number | null;
+  endReason: AuditEndReason | null;
+  /** The server's own finer reason (`disconnected`, `camera_gone`, ...), or null. */
+  endDetail: string | null;
+  clientAddress: string | null;
+  userAgent: string | null;
+  tokenId: string | null;
+}
+
+export interface ViewingStart {
+  consumerId: string;
+  sessionId: string;
+  subject: string;
+  camera: string;
+  startedAt: number;
+  clientAddress: string | undefined;
+  userAgent: string | undefined;
+  tokenId: string | undefined;
+}
+
+/** Filters for {@link AuditStore.query}; a viewing matches a time range when it overlaps it. */
+export interface ViewingQuery {
+  subject?: string;
+  camera?: string;
+  /** Range start, ms since epoch (viewings still running or ended at/after it). */
+  from?: number;
+  /** Range end, ms since epoch (viewings started before it). */
+  to?: number;
+  /** Only rows with `id` greater than this (keyset pagination). */
+  afterId?: number;
+  /** At most this many rows, in id order. */
+  limit: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS viewings (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  consumer_id TEXT NOT NULL UNIQUE,
+  session_id TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  camera TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  ended_at INTEGER,
+  end_reason TEXT,
+  end_detail TEXT,
+  client_address TEXT,
+  user_agent TEXT,
+  token_id TEXT
+);
+CREATE INDEX IF NOT EXISTS viewings_subject ON viewings (subject, started_at);
+CREATE INDEX IF NOT EXISTS viewings_camera ON viewings (camera, started_at);
+CREATE INDEX IF NOT EXISTS viewings_started ON viewings (started_at);
+CREATE INDEX IF NOT EXISTS viewings_open ON viewings (id) WHERE ended_at IS NULL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+`;
+
+interface Row {
+  id: number;
+  consumer_id: string;
+  session_id: string;
+  subject: string;
+  camera: string;
+  started_at: number;
+  ended_at: number | null;
+  end_reason: string | null;
+  end_detail: string | null;
+  client_address: string | null;
+  user_agent: string | null;
+  token_id: string | null;
+}
+
+function toViewing(r: Row): Viewing {
+  return {
+    id: r.id,
+    consumerId: r.consumer_id,
+    sessionId: r.session_id,
+    subject: r.subject,
+    camera: r.camera,
+    startedAt: r.started_at,
+    endedAt: r.ended_at,
+    endReason: r.end_reason as AuditEndReason | null,
+    endDetail: r.end_detail,
+    clientAddress: r.client_address,
+    userAgent: r.user_agent,
+    tokenId: r.token_id,
+  };
+}
+
+export class AuditStore {
+  readonly #db: DatabaseSync;
+  readonly #insert: StatementSync;
+  readonly #end: StatementSync;
+  readonly #heartbeat: StatementSync;
+  #closed = false;
+
+  private constructor(db: DatabaseSync) {
+    this.#db = db;
+    this.#insert = db.prepare(
+      `INSERT INTO viewings (consumer_id, session_id, subject, camera, started_at, client_address, user_agent, token_id)
+       VALUES ($consumerId, $sessionId, $subject, $camera, $startedAt, $clientAddress, $userAgent, $tokenId)`,
+    );
+    this.#end = db.prepare(
+      `UPDATE viewings SET ended_at = $endedAt, end_reason = $reason, end_detail = $detail
+       WHERE consumer_id = $consumerId AND ended_at IS NULL`,
+    );
+    this.#heartbeat = db.prepare(`INSERT INTO meta (key, value) VALUES ('heartbeat_at', $at)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
+  }
+
+  /**
+   * Opens (creating when missing) the store at `path`, then closes the
+   * viewings a previous process left open as `unknown`, ended at that
+   * process's last heartbeat (or at their start when it wrote none).
+   *
+   * @param path file path (parent directories are created) or `:memory:`
+   * @returns the store and how many open viewings were recovered
+   * @throws Error (from SQLite) when the file cannot be opened or is not a database
+   */
+  static open(path: string, now = Date.now()): { store: AuditStore; recovered: number } {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    const db = new DatabaseSync(path);
+    try {
+      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;');
+      db.exec(SCHEMA);
+      const store = new AuditStore(db);
+      const recovered = store.#recover(now);
+      store.heartbeat(now);
+      return { store, recovered };
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  #recover(now: number): number {
+    const hb = this.#db.prepare(`SELECT value FROM meta WHERE key = 'heartbeat_at'`).get() as { value: number } | undefined;
+    const lastAlive = Math.min(hb?.value ?? 0, now);
+    const res = this.#db
+      .prepare(
+        `UPDATE viewings SET ended_at = MAX(started_at, $lastAlive), end_reason = 'unknown', end_detail = 'process_ended'
+         WHERE ended_at IS NULL`,
+      )
+      .run({ $lastAlive: lastAlive });
+    return Number(res.changes);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Records the start of a viewing (one row, committed before returning).
+   * @throws Error (SQLite) on a write failure, e.g. disk full, or a duplicate consumer id
+   */
+  start(v: ViewingStart): void {
+    this.#insert.run({
+      $consumerId: v.consumerId,
+      $sessionId: v.sessionId,
+      $subject: v.subject,
+      $camera: v.camera,
+      $startedAt: v.startedAt,
+      $clientAddress: v.clientAddress ?? null,
+      $userAgent: v.userAgent ?? null,
+      $tokenId: v.tokenId ?? null,
+    });
+  }
+
+  /**
+   * Records the end of an open viewing; a viewing already ended is left alone.
+   * @returns true when an open viewing was ended
+   * @throws Error (SQLite) on a write failure
+   */
+  end(consumerId: string, endedAt: number, reason: AuditEndReason, detail: string | undefined): boolean {
+    const res = this.#end.run({ $consumerId: consumerId, $endedAt: endedAt, $reason: reason, $detail: detail ?? null });
+    return Number(res.changes) > 0;
+  }
+
+  /** Writes "this process is alive at `at`" (ms since epoch). */
+  heartbeat(at = Date.now()): void {
+    this.#heartbeat.run({ $at: at });
+  }
+
+  /**
+   * Viewings matching `q`, in id order.
+   * @throws Error (SQLite) on a read failure
+   */
+  query(q: ViewingQuery): Viewing[] {
+    const where: string[] = ['id > $afterId'];
+    const params: Record<string, string | number> = { $afterId: q.afterId ?? 0, $limit: q.limit };
+    if (q.subject !== undefined) {
+      where.push('subject = $subject');
+      params['$subject'] = q.subject;
+    }
+    if (q.camera !== undefined) {
+      where.push('camera = $camera');
+      params['$camera'] = q.camera;
+    }
+    if (q.from !== undefined) {
+      where.push('(ended_at IS NULL OR ended_at >= $from)');
+      params['$from'] = q.from;
+    }
+    if (q.to !== undefined) {
+      where.push('started_at < $to');
+      params['$to'] = q.to;
+    }
+    const sql = `SELECT * FROM viewings WHERE ${where.join(' AND ')} ORDER BY id LIMIT $limit`;
+    return (this.#db.prepare(sql).all(params) as unknown as Row[]).map(toViewing);
+  }
+
+  /**
+   * Every viewing matching `q` (its `limit` is the page size), fetched page by
+   * page so memory stays bounded and no read transaction stays open between pages.
+   */
+  *iterate(q: ViewingQuery): Generator<Viewing> {
+    let afterId = q.afterId ?? 0;
+    for (;;) {
+      if (this.#closed) return;
+      const page = this.query({ ...q, afterId });
+      yield* page;
+      if (page.length < q.limit) return;
+      afterId = page[page.length - 1]!.id;
+    }
+  }
+
+  /** Number of viewings not ended yet. */
+  openCount(): number {
+    return Number((this.#db.prepare('SELECT COUNT(*) AS n FROM viewings WHERE ended_at IS NULL').get() as { n: number }).n);
+  }
+
+  /**
+   * Deletes viewings that ended before `before` (ms since epoch).
+   * @returns rows deleted
+   */
+  prune(before: number): number {
+    return Number(this.#db.prepare('DELETE FROM viewings WHERE ended_at IS NOT NULL AND ended_at < $before').run({ $before: before }).changes);
+  }
+
+  /** Writes a last heartbeat and closes the file (the WAL is checkpointed by SQLite on close). */
+  close(): void {
+    if (this.#closed) return;
+    this.heartbeat();
+    this.#closed = true;
+    this.#db.close();
+  }
+}

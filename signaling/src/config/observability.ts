@@ -1,0 +1,68 @@
+/**
+ * Config keys for observability and oversight (`metrics`, `audit`,
+ * `shutdown`), kept apart from the main schema; every key has a default.
+ */
+import { Type } from '@sinclair/typebox';
+
+export const MetricsConfigSchema = Type.Object(
+  {
+    /** Serve Prometheus metrics at GET /metrics on the HTTP port. */
+    enabled: Type.Boolean({ default: true }),
+    /**
+     * When set, GET /metrics requires `Authorization: Bearer <bearerToken>`
+     * (Prometheus scrape config `authorization.credentials`). /metrics names
+     * every camera, which viewers are otherwise never told.
+     */
+    bearerToken: Type.Optional(Type.String({ minLength: 32, maxLength: 4096 })),
+    /**
+     * A live camera nobody has watched for longer than this counts as
+     * unwatched (`vigil_cameras_unwatched`), s. Default 5 minutes.
+     */
+    unwatchedAfterSec: Type.Integer({ minimum: 1, maximum: 7 * 86_400, default: 300 }),
+    /** Producer stats requests in flight at once per scrape (mediasoup worker IPC). */
+    statsConcurrency: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+    /**
+     * Time budget for refreshing camera stats within one scrape, ms. Cameras
+     * not reached keep their previous values and are served first next scrape.
+     */
+    statsBudgetMs: Type.Integer({ minimum: 50, maximum: 30_000, default: 2000 }),
+    /** Cameras whose RTP is traced at once to measure ingest frame rate. */
+    fpsSampleCameras: Type.Integer({ minimum: 0, maximum: 256, default: 8 }),
+    /** Length of one frame-rate sampling window, ms. */
+    fpsSampleWindowMs: Type.Integer({ minimum: 200, maximum: 10_000, default: 1000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const AuditConfigSchema = Type.Object(
+  {
+    /** Record every viewing in the audit trail. */
+    enabled: Type.Boolean({ default: true }),
+    /** SQLite file (relative to the working directory); `:memory:` keeps nothing. */
+    path: Type.String({ minLength: 1, maxLength: 4096, default: '.vigil/audit.sqlite' }),
+    /**
+     * How often the process writes "still alive" to the store, s. After a
+     * crash, viewings left open are closed as `unknown` at the last heartbeat,
+     * so their end time is at most this late.
+     */
+    heartbeatSec: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
+    /** Viewings that ended longer ago than this are deleted (daily), days; 0 keeps everything. */
+    retentionDays: Type.Integer({ minimum: 0, maximum: 36_500, default: 400 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const ShutdownConfigSchema = Type.Object(
+  {
+    /**
+     * After SIGTERM, /readyz answers 503 and new viewers are refused for this
+     * long while joined viewers keep playing (lets a load balancer notice), ms.
+     */
+    drainDelayMs: Type.Integer({ minimum: 0, maximum: 300_000, default: 0 }),
+    /** Wait for viewers' sockets to close before cutting them, ms. */
+    socketGraceMs: Type.Integer({ minimum: 0, maximum: 60_000, default: 2000 }),
+    /** Hard bound: the process exits (code 1) if shutdown takes longer, ms. */
+    timeoutMs: Type.Integer({ minimum: 1000, maximum: 600_000, default: 10_000 }),
+  },
+  { additionalProperties: false, default: {} },
+);

@@ -1,0 +1,161 @@
+/**
+ * The audit store on a real SQLite file (node:sqlite): rows written at start
+ * and end, queries by subject / camera / overlapping time range with keyset
+ * pagination, recovery of viewings a dead process left open, retention, and
+ * the CSV export's quoting.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { AuditStore, type ViewingStart } from '../src/audit/audit-store.ts';
+import { auditEndReason } from '../src/audit/audit-recorder.ts';
+import { CSV_HEADER, csvField, viewingCsvLine } from '../src/audit/csv.ts';
+
+const T0 = Date.parse('2025-03-01T10:00:00Z');
+
+function file(): string {
+  return join(mkdtempSync(join(tmpdir(), 'vigil-audit-test-')), 'sub', 'audit.sqlite');
+}
+
+function viewing(n: number, extra: Partial<ViewingStart> = {}): ViewingStart {
+  return {
+    consumerId: `c-${n}`,
+    sessionId: `s-${n}`,
+    subject: 'alice',
+    camera: 'gate-1',
+    startedAt: T0 + n * 60_000,
+    clientAddress: '192.0.2.7',
+    userAgent: 'Mozilla/5.0',
+    tokenId: undefined,
+    ...extra,
+  };
+}
+
+describe('audit store', () => {
+  it('records start and end durably; a second end is ignored', () => {
+    const path = file();
+    const { store, recovered } = AuditStore.open(path, T0);
+    expect(recovered).toBe(0);
+    store.start(viewing(1));
+    expect(store.end('c-1', T0 + 90_000, 'left', 'disconnected')).toBe(true);
+    expect(store.end('c-1', T0 + 99_000, 'error', 'camera_gone')).toBe(false);
+    store.close();
+    const again = AuditStore.open(path, T0 + 100_000).store;
+    expect(again.query({ limit: 10 })).toEqual([
+      {
+        id: 1,
+        consumerId: 'c-1',
+        sessionId: 's-1',
+        subject: 'alice',
+        camera: 'gate-1',
+        startedAt: T0 + 60_000,
+        endedAt: T0 + 90_000,
+        endReason: 'left',
+        endDetail: 'disconnected',
+        clientAddress: '192.0.2.7',
+        userAgent: 'Mozilla/5.0',
+        tokenId: null,
+      },
+    ]);
+    again.close();
+  });
+
+  it('closes viewings left open by a dead process as unknown, at its last heartbeat', () => {
+    const path = file();
+    const { store } = AuditStore.open(path, T0);
+    store.start(viewing(1)); // starts T0+1 min
+    store.start(viewing(2)); // starts T0+2 min
+    store.end('c-2', T0 + 150_000, 'left', 'left');
+    store.heartbeat(T0 + 200_000);
+    store.start(viewing(5)); // starts after the last heartbeat
+    // No close(): the process "dies" here. Reopening recovers.
+    const { store: next, recovered } = AuditStore.open(path, T0 + 3_600_000);
+    expect(recovered).toBe(2);
+    const rows = next.query({ limit: 10 });
+    expect(rows.map((r) => [r.consumerId, r.endReason, r.endedAt])).toEqual([
+      ['c-1', 'unknown', T0 + 200_000],
+      ['c-2', 'left', T0 + 150_000],
+      ['c-5', 'unknown', T0 + 5 * 60_000], // never before its own start
+    ]);
+    expect(next.openCount()).toBe(0);
+    next.close();
+    store.close();
+  });
+
+  it('queries by subject, camera and overlapping time range, page by page', () => {
+    const { store } = AuditStore.open(file(), T0);
+    store.start(viewing(1, { subject: 'alice', camera: 'gate-1' }));
+    store.end('c-1', T0 + 120_000, 'left', undefined); // [1 min, 2 min)
+    store.start(viewing(3, { subject: 'bob', camera: 'gate-1' })); // [3 min, open)
+    store.start(viewing(4, { subject: 'alice', camera: 'yard/2' }));
+    store.end('c-4', T0 + 300_000, 'expired', 'token_expired'); // [4 min, 5 min)
+    const ids = (q: Parameters<AuditStore['query']>[0]) => store.query(q).map((r) => r.consumerId);
+    expect(ids({ subject: 'alice', limit: 10 })).toEqual(['c-1', 'c-4']);
+    expect(ids({ camera: 'gate-1', limit: 10 })).toEqual(['c-1', 'c-3']);
+    expect(ids({ subject: 'alice', camera: 'yard/2', limit: 10 })).toEqual(['c-4']);
+    // Overlap with [2.5 min, 3.5 min): c-1 ended before, c-3 is still open, c-4 starts after.
+    expect(ids({ from: T0 + 150_000, to: T0 + 210_000, limit: 10 })).toEqual(['c-3']);
+    expect(ids({ from: T0 + 60_000, to: T0 + 61_000, limit: 10 })).toEqual(['c-1']);
+    expect(ids({ to: T0 + 60_000, limit: 10 })).toEqual([]);
+    const first = store.query({ limit: 2 });
+    expect(first.map((r) => r.consumerId)).toEqual(['c-1', 'c-3']);
+    expect(ids({ afterId: first[1]!.id, limit: 2 })).toEqual(['c-4']);
+    expect([...store.iterate({ limit: 1 })].map((r) => r.consumerId)).toEqual(['c-1', 'c-3', 'c-4']);
+    // Values are bound, never spliced into SQL.
+    expect(ids({ subject: "alice' OR '1'='1", limit: 10 })).toEqual([]);
+    store.close();
+  });
+
+  it('prunes only viewings that ended before the cut-off', () => {
+    const { store } = AuditStore.open(file(), T0);
+    store.start(viewing(1));
+    store.end('c-1', T0 + 61_000, 'left', undefined);
+    store.start(viewing(2));
+    expect(store.prune(T0 + 10 * 60_000)).toBe(1);
+    expect(store.query({ limit: 10 }).map((r) => r.consumerId)).toEqual(['c-2']);
+    store.close();
+  });
+
+  it('maps server end reasons to the audit vocabulary', () => {
+    expect(auditEndReason('left')).toBe('left');
+    expect(auditEndReason('disconnected')).toBe('left');
+    expect(auditEndReason('token_expired')).toBe('expired');
+    expect(auditEndReason('revoked')).toBe('revoked');
+    expect(auditEndReason('kicked')).toBe('kicked');
+    expect(auditEndReason('camera_gone')).toBe('error');
+    expect(auditEndReason('server_shutdown')).toBe('shutdown');
+  });
+});
+
+describe('audit CSV', () => {
+  it('quotes per RFC 4180 and defuses spreadsheet formulas', () => {
+    expect(csvField('plain')).toBe('plain');
+    expect(csvField('a,b')).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField('two\r\nlines')).toBe('"two\r\nlines"');
+    expect(csvField('=HYPERLINK("http://x")')).toBe(`"'=HYPERLINK(""http://x"")"`);
+    expect(csvField('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(csvField(null)).toBe('');
+    expect(csvField(12.5)).toBe('12.5');
+  });
+
+  it('writes one record per viewing with ISO times and the duration in s', () => {
+    expect(CSV_HEADER).toBe('id,subject,camera,start,end,end_reason,end_detail,duration_s,client_address,user_agent,session_id,consumer_id,token_id\r\n');
+    const line = viewingCsvLine({
+      id: 7,
+      consumerId: 'c',
+      sessionId: 's',
+      subject: 'alice',
+      camera: 'gate-1',
+      startedAt: T0,
+      endedAt: T0 + 1500,
+      endReason: 'left',
+      endDetail: 'left',
+      clientAddress: '::1',
+      userAgent: 'UA, "quoted"',
+      tokenId: null,
+    });
+    expect(line).toBe('7,alice,gate-1,2025-03-01T10:00:00.000Z,2025-03-01T10:00:01.500Z,left,left,1.5,::1,"UA, ""quoted""",s,c,\r\n');
+  });
+});
