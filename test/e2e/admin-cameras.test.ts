@@ -7,43 +7,24 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pino } from 'pino';
 import { PROTOCOL_VERSION } from '@vigil/protocol';
-import { parseConfig, startVigil, type Vigil } from '@vigil/signaling';
-import { TEST_ADMIN_KEY, TEST_SECRET, testCamera, waitFor } from '../helpers/vigil.ts';
+import { startTestVigil, testCamera, testConfig, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { WsClient } from '../helpers/ws-client.ts';
-import { signViewerToken } from '@vigil/signaling';
 
-let vigil: Vigil;
+let vigil: TestVigil;
 let configPath: string;
-const base = {
-  http: { port: 0 },
-  webrtc: { port: 0 },
-  workers: { count: 1 },
-  auth: { secret: TEST_SECRET },
-  admin: { apiKey: TEST_ADMIN_KEY },
-  demo: { enabled: false },
-};
 
 function writeConfig(cameras: unknown[]): void {
-  writeFileSync(configPath, JSON.stringify({ ...base, cameras }));
+  writeFileSync(configPath, JSON.stringify(testConfig({ cameras })));
 }
 
-async function admin(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) {
-  const res = await vigil.app.inject({
-    method,
-    url: `/admin/v1${path}`,
-    headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` },
-    ...(body === undefined ? {} : { payload: body as object }),
-  });
-  return { status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
-}
+const admin = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body?: unknown) => vigil.admin(method, path, body);
 
 beforeAll(async () => {
   configPath = join(mkdtempSync(join(tmpdir(), 'vigil-admin-')), 'vigil.json');
-  writeConfig([testCamera('keep', 'VP8'), testCamera('drop', 'H264')]);
-  const config = parseConfig({ ...base, cameras: [testCamera('keep', 'VP8'), testCamera('drop', 'H264')] });
-  vigil = await startVigil(config, pino({ level: 'silent' }), { configPath });
+  const cameras = [testCamera('keep', 'VP8'), testCamera('drop', 'H264')];
+  writeConfig(cameras);
+  vigil = await startTestVigil({ cameras }, configPath);
   await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
 });
 
@@ -87,7 +68,7 @@ describe('admin camera API', () => {
   });
 
   it('reloads the config file: removed and added cameras change, an unaffected viewer keeps its consumer', async () => {
-    const token = signViewerToken(TEST_SECRET, { subject: 'op', cameras: ['**'], ttlSec: 300 }, { issuer: 'vigil', audience: 'vigil-viewer' });
+    const token = vigil.token(['**'], { subject: 'op' });
     const c = await WsClient.open(vigil.url);
     await c.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token });
     const t = await c.request({ type: 'createRecvTransport' });

@@ -29,9 +29,9 @@ export interface TestVigil extends Vigil {
   token(cameras: string[], opts?: { ttlSec?: number; subject?: string }): string;
 }
 
-/** Starts Vigil with `overrides` merged over a loopback, free-port test config. */
-export async function startTestVigil(overrides: Record<string, unknown> = {}): Promise<TestVigil> {
-  const config = parseConfig({
+/** The loopback, free-port test config with `overrides` merged over it (raw, before validation). */
+export function testConfig(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
     http: { host: '127.0.0.1', port: 0 },
     webrtc: { listenIp: '127.0.0.1', port: 0 },
     workers: { count: 1 },
@@ -42,9 +42,17 @@ export async function startTestVigil(overrides: Record<string, unknown> = {}): P
     // A fresh audit trail per instance, outside the worktree.
     audit: { path: join(mkdtempSync(join(tmpdir(), 'vigil-audit-')), 'audit.sqlite') },
     ...overrides,
-  });
+  };
+}
+
+/**
+ * Starts Vigil with `overrides` merged over the test config.
+ * @param configPath the file the config came from (enables camera reload)
+ */
+export async function startTestVigil(overrides: Record<string, unknown> = {}, configPath?: string): Promise<TestVigil> {
+  const config = parseConfig(testConfig(overrides));
   const logger = pino({ level: process.env['VIGIL_TEST_LOG'] ?? 'error' });
-  const vigil = await startVigil(config, logger);
+  const vigil = await startVigil(config, logger, { configPath });
   return Object.assign(vigil, {
     config,
     async admin(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown) {

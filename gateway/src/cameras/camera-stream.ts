@@ -76,6 +76,8 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #pollTimer: NodeJS.Timeout | undefined;
   #lastPackets = -1;
   #lastRtpAt = 0;
+  /** fps measurements in progress per producer (they share its `rtp` trace). */
+  readonly #rtpTracers = new WeakMap<types.Producer, number>();
 
   private constructor(o: CameraStreamOptions, router: types.Router, ingest: PlainIngest, localRtpPort: number | undefined) {
     super();
@@ -257,12 +259,18 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
       if (typeof ts === 'number') stamps.add(ts);
     };
     producer.on('trace', onTrace);
+    // Concurrent measurements (admin API, metrics) share the `rtp` trace: it is
+    // on while at least one runs.
+    const tracers = (this.#rtpTracers.get(producer) ?? 0) + 1;
+    this.#rtpTracers.set(producer, tracers);
+    if (tracers === 1) await producer.enableTraceEvent(['keyframe', 'rtp']).catch(() => {});
     try {
-      await producer.enableTraceEvent(['keyframe', 'rtp']);
       await new Promise((r) => setTimeout(r, windowMs));
     } finally {
       producer.off('trace', onTrace);
-      if (!producer.closed) await producer.enableTraceEvent(['keyframe']).catch(() => {});
+      const left = (this.#rtpTracers.get(producer) ?? 1) - 1;
+      this.#rtpTracers.set(producer, left);
+      if (left === 0 && !producer.closed) await producer.enableTraceEvent(['keyframe']).catch(() => {});
     }
     return Math.round((stamps.size * 1000) / windowMs);
   }
