@@ -44,7 +44,7 @@ describe('config', () => {
   it('semantic checks: duplicate camera ids, RS256 without a key', () => {
     const cam = { id: 'a', source: { kind: 'test-pattern' } };
     expect(issues({ cameras: [cam, cam] })).toEqual(['cameras[1].id: duplicate camera id "a"']);
-    expect(issues({ auth: { algorithm: 'RS256' } })).toEqual(['auth.publicKeyFile: is required for RS256']);
+    expect(issues({ auth: { algorithm: 'RS256' } })).toEqual(['auth.publicKeyFile: is required for RS256 (or auth.jwks)']);
   });
 
   it('reports unreadable files and bad JSON', async () => {

@@ -13,9 +13,9 @@ function hsVerifier() {
   return new TokenVerifier({ algorithm: 'HS256', key: SECRET, issuer: ISS, audience: AUD, clockToleranceSec: 5 });
 }
 
-function code(fn: () => unknown): string {
+async function code(fn: () => Promise<unknown>): Promise<string> {
   try {
-    fn();
+    await fn();
   } catch (err) {
     if (err instanceof ProtocolError) return err.code;
     throw err;
@@ -26,9 +26,9 @@ function code(fn: () => unknown): string {
 const claims = (extra: Record<string, unknown> = {}) => ({ sub: 'u1', cameras: ['cam-1'], iss: ISS, aud: AUD, exp: now + 60, ...extra });
 
 describe('viewer token verification', () => {
-  it('accepts a valid HS256 token and returns the grant', () => {
+  it('accepts a valid HS256 token and returns the grant', async () => {
     const token = signViewerToken(SECRET, { subject: 'u1', cameras: ['site-a/*'], ttlSec: 60 }, { issuer: ISS, audience: AUD });
-    const grant = hsVerifier().verify(token);
+    const grant = await hsVerifier().verify(token);
     expect(grant.subject).toBe('u1');
     expect(grant.scope.allows({ id: 'site-a/cam' })).toBe(true);
     expect(grant.scope.allows({ id: 'site-b/cam' })).toBe(false);
@@ -36,54 +36,54 @@ describe('viewer token verification', () => {
     expect(grant.tokenId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
-  it('refuses expired tokens with token_expired, honouring the clock tolerance', () => {
+  it('refuses expired tokens with token_expired, honouring the clock tolerance', async () => {
     const v = hsVerifier();
-    expect(code(() => v.verify(jwt.sign(claims({ exp: now - 60 }), SECRET)))).toBe(ErrorCode.TokenExpired);
-    expect(code(() => v.verify(jwt.sign(claims({ exp: now - 2 }), SECRET)))).toBe('accepted');
+    expect(await code(() => v.verify(jwt.sign(claims({ exp: now - 60 }), SECRET)))).toBe(ErrorCode.TokenExpired);
+    expect(await code(() => v.verify(jwt.sign(claims({ exp: now - 2 }), SECRET)))).toBe('accepted');
   });
 
-  it('refuses not-yet-valid, wrong iss, wrong aud, missing exp/sub/cameras', () => {
+  it('refuses not-yet-valid, wrong iss, wrong aud, missing exp/sub/cameras', async () => {
     const v = hsVerifier();
-    expect(code(() => v.verify(jwt.sign(claims({ nbf: now + 120 }), SECRET)))).toBe(ErrorCode.Unauthorized);
-    expect(code(() => v.verify(jwt.sign(claims({ iss: 'evil' }), SECRET)))).toBe(ErrorCode.Unauthorized);
-    expect(code(() => v.verify(jwt.sign(claims({ aud: 'other' }), SECRET)))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims({ nbf: now + 120 }), SECRET)))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims({ iss: 'evil' }), SECRET)))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims({ aud: 'other' }), SECRET)))).toBe(ErrorCode.Unauthorized);
     const { exp: _exp, ...noExp } = claims();
-    expect(code(() => v.verify(jwt.sign(noExp, SECRET)))).toBe(ErrorCode.Unauthorized);
-    expect(code(() => v.verify(jwt.sign(claims({ sub: undefined }), SECRET)))).toBe(ErrorCode.Unauthorized);
-    expect(code(() => v.verify(jwt.sign(claims({ cameras: 'cam-1' }), SECRET)))).toBe(ErrorCode.Unauthorized);
-    expect(code(() => v.verify(jwt.sign(claims({ cameras: ['ok', 3] }), SECRET)))).toBe(ErrorCode.Unauthorized);
-    expect(code(() => v.verify(jwt.sign(claims({ cameras: ['(.*)'] }), SECRET)))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(noExp, SECRET)))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims({ sub: undefined }), SECRET)))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims({ cameras: 'cam-1' }), SECRET)))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims({ cameras: ['ok', 3] }), SECRET)))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims({ cameras: ['(.*)'] }), SECRET)))).toBe(ErrorCode.Unauthorized);
   });
 
-  it('refuses a forged signature and a tampered payload', () => {
+  it('refuses a forged signature and a tampered payload', async () => {
     const v = hsVerifier();
-    expect(code(() => v.verify(jwt.sign(claims(), 'another-secret-0123456789-abcdefghijk')))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims(), 'another-secret-0123456789-abcdefghijk')))).toBe(ErrorCode.Unauthorized);
     const [h, , s] = jwt.sign(claims(), SECRET).split('.');
     const p = Buffer.from(JSON.stringify(claims({ cameras: ['**'] }))).toString('base64url');
-    expect(code(() => v.verify(`${h}.${p}.${s}`))).toBe(ErrorCode.Unauthorized);
-    expect(code(() => v.verify('not.a.jwt'))).toBe(ErrorCode.Unauthorized);
-    expect(code(() => v.verify(''))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(`${h}.${p}.${s}`))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify('not.a.jwt'))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(''))).toBe(ErrorCode.Unauthorized);
   });
 
-  it('refuses alg "none"', () => {
+  it('refuses alg "none"', async () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
     const payload = Buffer.from(JSON.stringify(claims())).toString('base64url');
-    expect(code(() => hsVerifier().verify(`${header}.${payload}.`))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => hsVerifier().verify(`${header}.${payload}.`))).toBe(ErrorCode.Unauthorized);
   });
 
-  it('RS256: accepts the right key, refuses HS256 signed with the public key (algorithm confusion)', () => {
+  it('RS256: accepts the right key, refuses HS256 signed with the public key (algorithm confusion)', async () => {
     const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const pub = publicKey.export({ type: 'spki', format: 'pem' }) as string;
     const v = new TokenVerifier({ algorithm: 'RS256', key: pub, issuer: ISS, audience: AUD, clockToleranceSec: 0 });
-    expect(code(() => v.verify(jwt.sign(claims(), privateKey, { algorithm: 'RS256' })))).toBe('accepted');
+    expect(await code(() => v.verify(jwt.sign(claims(), privateKey, { algorithm: 'RS256' })))).toBe('accepted');
     // Hand-made HS256 token whose HMAC key is the PEM public key text.
     const header = Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT' })).toString('base64url');
     const payload = Buffer.from(JSON.stringify(claims())).toString('base64url');
     const sig = createHmac('sha256', pub).update(`${header}.${payload}`).digest('base64url');
-    expect(code(() => v.verify(`${header}.${payload}.${sig}`))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(`${header}.${payload}.${sig}`))).toBe(ErrorCode.Unauthorized);
   });
 
-  it('ES256: accepts the right key, refuses another key pair', () => {
+  it('ES256: accepts the right key, refuses another key pair', async () => {
     const a = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const b = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const v = new TokenVerifier({
@@ -93,14 +93,14 @@ describe('viewer token verification', () => {
       audience: AUD,
       clockToleranceSec: 0,
     });
-    expect(code(() => v.verify(jwt.sign(claims(), a.privateKey, { algorithm: 'ES256' })))).toBe('accepted');
-    expect(code(() => v.verify(jwt.sign(claims(), b.privateKey, { algorithm: 'ES256' })))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims(), a.privateKey, { algorithm: 'ES256' })))).toBe('accepted');
+    expect(await code(() => v.verify(jwt.sign(claims(), b.privateKey, { algorithm: 'ES256' })))).toBe(ErrorCode.Unauthorized);
   });
 
-  it('never echoes the token in the error message', () => {
+  it('never echoes the token in the error message', async () => {
     const token = jwt.sign(claims({ exp: now - 100 }), SECRET);
     try {
-      hsVerifier().verify(token);
+      await hsVerifier().verify(token);
       expect.unreachable();
     } catch (err) {
       expect((err as Error).message).not.toContain(token.split('.')[1]!);

@@ -2,6 +2,9 @@
  * Starts a real Vigil (mediasoup worker, ffmpeg test-pattern cameras, fastify,
  * ws) on free loopback ports for a test file.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { parseConfig, startVigil, signViewerToken, type Vigil, type VigilConfig } from '@vigil/signaling';
 
@@ -35,6 +38,8 @@ export async function startTestVigil(overrides: Record<string, unknown> = {}): P
     admin: { apiKey: TEST_ADMIN_KEY },
     demo: { enabled: false },
     log: { level: 'warn' },
+    // Each test Vigil keeps its deny list in its own temporary directory.
+    revocations: { file: join(mkdtempSync(join(tmpdir(), 'vigil-test-')), 'revocations.json') },
     ...overrides,
   });
   const logger = pino({ level: process.env['VIGIL_TEST_LOG'] ?? 'warn' });

@@ -18,10 +18,14 @@ export class WsClient {
     });
   }
 
-  /** Opens `${baseUrl}/ws` (http -> ws), optionally with an Origin header. */
-  static open(baseUrl: string, origin?: string): Promise<WsClient> {
+  /**
+   * Opens `${baseUrl}/ws` (http -> ws), optionally with an Origin header and
+   * other ws client options (e.g. `localAddress: '127.0.0.2'` to connect from
+   * another loopback address, `ca` for wss, `autoPong: false`).
+   */
+  static open(baseUrl: string, origin?: string, options: WebSocket.ClientOptions = {}): Promise<WsClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, origin ? { origin } : {});
+      const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, { ...(origin ? { origin } : {}), ...options });
       ws.once('open', () => resolve(new WsClient(ws)));
       ws.once('error', reject);
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));

@@ -8,10 +8,14 @@ import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Gateway } from '@vigil/gateway';
 import type { SignalingServer } from '../ws/signaling-server.ts';
 import { registerSessionRoutes } from './sessions.ts';
+import { registerRevocationRoutes } from './revocations.ts';
+import type { AccessControl } from '../auth/access-control.ts';
 
 export interface AdminDeps {
   gateway: Gateway;
   signaling: SignalingServer;
+  /** Deny list, rate limits, stream quota. */
+  access: AccessControl;
 }
 
 export interface AdminApiOptions {
@@ -39,4 +43,5 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (app: Fastify
     }
   });
   await registerSessionRoutes(app, opts.deps);
+  await registerRevocationRoutes(app, opts.deps);
 };

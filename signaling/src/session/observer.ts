@@ -6,10 +6,10 @@
 import { EventEmitter } from 'node:events';
 
 /** Why a session ended. */
-export type SessionEndReason = 'left' | 'disconnected' | 'token_expired' | 'server_shutdown';
+export type SessionEndReason = 'left' | 'disconnected' | 'token_expired' | 'server_shutdown' | 'revoked';
 
 /** Why a consumer (one viewing of one camera) ended. */
-export type ConsumerEndReason = 'left' | 'camera_gone' | SessionEndReason;
+export type ConsumerEndReason = 'left' | 'camera_gone' | 'scope_changed' | SessionEndReason;
 
 export interface SessionObserverEvents {
   /** A viewer joined with a valid token. `at`: ms since epoch. */
