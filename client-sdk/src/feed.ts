@@ -108,7 +108,9 @@ export class Feed extends Emitter<FeedEvents> {
   consumerClosed(reason: string): void {
     this.#consumer?.close();
     this.#consumer = undefined;
-    if (this.#state !== 'stopped') this.setState(reason === 'camera_gone' ? 'offline' : 'reconnecting');
+    if (this.#state === 'stopped') return;
+    // scope_changed: a refreshed token no longer covers this camera.
+    this.setState(reason === 'camera_gone' ? 'offline' : reason === 'scope_changed' ? 'forbidden' : 'reconnecting');
   }
 
   /** Current receive statistics. */
