@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import jwt from 'jsonwebtoken';
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import { TokenVerifier, signViewerToken } from '../src/auth/tokens.ts';
+import { KeyError } from '../src/auth/keys.ts';
 
 const SECRET = 'unit-secret-0123456789-abcdefghijklmnopq';
 const ISS = 'vigil';
@@ -105,5 +106,59 @@ describe('viewer token verification', () => {
     } catch (err) {
       expect((err as Error).message).not.toContain(token.split('.')[1]!);
     }
+  });
+
+  it('groups grant the server-configured scopes only; unknown groups grant nothing', async () => {
+    const v = new TokenVerifier({
+      algorithm: 'HS256', key: SECRET, issuer: ISS, audience: AUD, clockToleranceSec: 0,
+      groups: { 'north-ops': ['site:border-north'], lobby: ['lobby/*'] },
+    });
+    const g = await v.verify(jwt.sign(claims({ cameras: undefined, groups: ['north-ops', 'no-such-group'] }), SECRET));
+    expect(g.groups).toEqual(['north-ops', 'no-such-group']);
+    expect(g.scope.allows({ id: 'gate-3', site: 'border-north' })).toBe(true);
+    expect(g.scope.allows({ id: 'lobby/1' })).toBe(false);
+    const both = await v.verify(jwt.sign(claims({ groups: ['lobby'] }), SECRET));
+    expect(both.scope.allows({ id: 'cam-1' })).toBe(true);
+    expect(both.scope.allows({ id: 'lobby/1' })).toBe(true);
+    expect(await code(() => v.verify(jwt.sign(claims({ cameras: undefined }), SECRET)))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims({ groups: 'lobby' }), SECRET)))).toBe(ErrorCode.Unauthorized);
+  });
+
+  it('reads maxStreams and jti; refuses ill-typed ones', async () => {
+    const v = hsVerifier();
+    const g = await v.verify(jwt.sign(claims({ maxStreams: 4, jti: 'j-1' }), SECRET));
+    expect([g.maxStreams, g.tokenId]).toEqual([4, 'j-1']);
+    for (const bad of [{ maxStreams: 0 }, { maxStreams: 1.5 }, { maxStreams: '4' }, { jti: 7 }, { jti: '' }]) {
+      expect(await code(() => v.verify(jwt.sign(claims(bad), SECRET)))).toBe(ErrorCode.Unauthorized);
+    }
+  });
+
+  it('ignores keys carried in the token header (jwk / jku / x5c): keys come from config only', async () => {
+    const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const v = new TokenVerifier({
+      algorithm: 'RS256', key: publicKey.export({ type: 'spki', format: 'pem' }) as string, issuer: ISS, audience: AUD, clockToleranceSec: 0,
+    });
+    const token = jwt.sign(claims(), attacker.privateKey, {
+      algorithm: 'RS256',
+      header: { alg: 'RS256', jwk: attacker.publicKey.export({ format: 'jwk' }), jku: 'http://127.0.0.1:9/jwks' } as unknown as jwt.JwtHeader,
+    });
+    expect(await code(() => v.verify(token))).toBe(ErrorCode.Unauthorized);
+    for (const kid of [42, '', 'k'.repeat(300)]) {
+      const t = jwt.sign(claims(), SECRET, { header: { alg: 'HS256', kid } as unknown as jwt.JwtHeader });
+      expect(await code(() => hsVerifier().verify(t))).toBe(ErrorCode.Unauthorized);
+    }
+  });
+
+  it('refuses configured key material that does not fit the pinned algorithm', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const rsaShort = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
+    const opts = { issuer: ISS, audience: AUD, clockToleranceSec: 0 };
+    expect(() => new TokenVerifier({ ...opts, algorithm: 'RS256', key: SECRET })).toThrow(KeyError);
+    expect(() => new TokenVerifier({ ...opts, algorithm: 'RS256', key: ec })).toThrow(KeyError);
+    expect(() => new TokenVerifier({ ...opts, algorithm: 'RS256', key: rsaShort })).toThrow(KeyError);
+    expect(() => new TokenVerifier({ ...opts, algorithm: 'ES256', key: rsa })).toThrow(KeyError);
+    expect(() => new TokenVerifier({ ...opts, algorithm: 'HS256', key: 'short' })).toThrow(KeyError);
   });
 });
