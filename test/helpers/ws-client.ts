@@ -7,9 +7,14 @@ export class WsClient {
   readonly notifications: Notification[] = [];
   readonly #waiting = new Map<number, (r: Response) => void>();
   #nextId = 1;
+  /** The close code, once closed. */
+  #closeCode: number | undefined;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
+    ws.once('close', (code) => {
+      this.#closeCode = code;
+    });
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString()) as Response | Notification;
       if ('notification' in msg) this.notifications.push(msg);
@@ -53,6 +58,7 @@ export class WsClient {
 
   /** Resolves with the close code. */
   closed(): Promise<number> {
+    if (this.#closeCode !== undefined) return Promise.resolve(this.#closeCode);
     if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve(1006);
     return new Promise((resolve) => this.ws.once('close', (code) => resolve(code)));
   }
