@@ -28,6 +28,11 @@ export interface ConnectOptions {
   token: TokenSource;
   /** Reconnect after a dropped connection (default true). */
   reconnect?: boolean;
+  /**
+   * `relay` sends all media through the TURN servers Vigil hands out (W3C
+   * webrtc-pc RTCIceTransportPolicy), e.g. where direct UDP is not allowed. Default `all`.
+   */
+  iceTransportPolicy?: 'all' | 'relay';
 }
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -201,6 +206,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
         dtlsParameters: params.dtlsParameters as unknown as types.DtlsParameters,
         // TURN with time-limited credentials, when the server hands them out.
         ...(params.iceServers ? { iceServers: params.iceServers } : {}),
+        ...(this.#opts.iceTransportPolicy ? { iceTransportPolicy: this.#opts.iceTransportPolicy } : {}),
       });
       transport.on('connect', ({ dtlsParameters }, callback, errback) => {
         channel
