@@ -486,6 +486,21 @@ describe('attack suite: revocation and expiry', () => {
     expect(errorCode(await join_(await connect(), sign({ sub: 'no-refresh', exp })))).toBe('token_expired');
   }, 10_000);
 
+  it('the revocation API needs the admin credential (a viewer token is not one) and well-formed bodies', async () => {
+    const viewer = sign({ cameras: ['**'] });
+    for (const authorization of [undefined, `Bearer ${viewer}`, 'Bearer wrong']) {
+      const res = await vigil.app.inject({ method: 'POST', url: '/admin/v1/revocations', payload: { subject: 'legit-1' }, headers: authorization ? { authorization } : {} });
+      expect(res.statusCode).toBe(401);
+      expect(res.body).not.toContain(viewer.slice(0, 24));
+    }
+    for (const body of [{}, { jti: 'a', subject: 'b' }, { jti: '' }, { jti: 'x'.repeat(257) }, { subject: 's', ttlSec: 0 }, { subject: 's', extra: 1 }]) {
+      expect((await vigil.admin('POST', '/revocations', body)).status, JSON.stringify(body).slice(0, 40)).toBe(400);
+    }
+    expect((await vigil.admin('DELETE', '/revocations/session/x')).status).toBe(400);
+    expect((await vigil.admin('DELETE', '/revocations/jti/never-revoked')).status).toBe(404);
+    expect((await vigil.admin('GET', '/revocations')).body.revocations.some((e: { value: string }) => e.value.startsWith('legit-'))).toBe(false);
+  });
+
   it('refresh with an expired or a revoked token is refused and does not extend the session', async () => {
     const c = await joined({ sub: 'refresher' });
     expect(errorCode(await c.request({ type: 'refresh', token: sign({ sub: 'refresher', exp: Math.floor(Date.now() / 1000) - 10 }) }))).toBe('token_expired');

@@ -10,10 +10,19 @@
  * - `DELETE /revocations/jti/:value`, `DELETE /revocations/subject/:value`:
  *   lifts one; 204, or 404 `{ code: 'not_found' }`.
  */
-import type { FastifyInstance } from 'fastify';
+import { Ajv } from 'ajv';
+import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { AdminDeps } from './admin-api.ts';
 import { DenyListError, type DenyKind } from '../auth/deny-list.ts';
 import { holdsDenied } from '../ws/signaling-server.ts';
+
+/**
+ * Strict validation for these routes: fastify's default ajv silently drops
+ * unknown fields and coerces types; a revocation request that is not exactly
+ * what was meant is refused (400) instead.
+ */
+const strictAjv = new Ajv({ coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false });
+const strict: FastifySchemaCompiler<unknown> = ({ schema }) => strictAjv.compile(schema as object);
 
 const Value = { type: 'string', minLength: 1, maxLength: 256 } as const;
 
@@ -40,7 +49,7 @@ interface RevokeRequest {
 export async function registerRevocationRoutes(app: FastifyInstance, { signaling, access }: AdminDeps): Promise<void> {
   const denyList = access.denyList;
 
-  app.post<{ Body: RevokeRequest }>('/revocations', { schema: { body: RevokeBody } }, async (req, reply) => {
+  app.post<{ Body: RevokeRequest }>('/revocations', { schema: { body: RevokeBody }, validatorCompiler: strict }, async (req, reply) => {
     const { jti, subject, reason, ttlSec } = req.body;
     const kind: DenyKind = jti !== undefined ? 'jti' : 'subject';
     const value = (jti ?? subject)!;
@@ -67,6 +76,7 @@ export async function registerRevocationRoutes(app: FastifyInstance, { signaling
   app.delete<{ Params: { kind: string; value: string } }>(
     '/revocations/:kind/:value',
     {
+      validatorCompiler: strict,
       schema: {
         params: {
           type: 'object',
