@@ -47,6 +47,9 @@ export interface ViewerSessionOptions {
   end: () => void;
 }
 
+/** Token ids a session remembers for revocation (a long session refreshes many times). */
+const MAX_TOKEN_IDS = 256;
+
 type Handler<T extends RequestType> = (req: RequestOf<T>) => Promise<ResponseData[T]>;
 
 export class ViewerSession {
@@ -111,7 +114,7 @@ export class ViewerSession {
       if (this.#grant) throw new ProtocolError(ErrorCode.AlreadyJoined, 'already joined');
       if (this.#o.access.isDenied(grant.subject, [grant.tokenId])) throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
       this.#grant = grant;
-      if (grant.tokenId !== undefined) this.#tokenIds.add(grant.tokenId);
+      this.#rememberTokenId(grant.tokenId);
       this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'viewer joined');
       this.#armExpiry(grant.validUntil);
       this.#o.observer.emit('join', {
@@ -250,7 +253,7 @@ export class ViewerSession {
         throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
       }
       this.#grant = grant;
-      if (grant.tokenId !== undefined) this.#tokenIds.add(grant.tokenId);
+      this.#rememberTokenId(grant.tokenId);
       this.#armExpiry(grant.validUntil);
       this.#closeOutOfScope();
       this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'token refreshed');
@@ -273,6 +276,14 @@ export class ViewerSession {
     const c = this.#consumers.get(id);
     if (!c) throw new ProtocolError(ErrorCode.NotFound, 'no such consumer in this session');
     return c;
+  }
+
+  /** Keeps the most recent MAX_TOKEN_IDS token ids presented on this session. */
+  #rememberTokenId(jti: string | undefined): void {
+    if (jti === undefined) return;
+    this.#tokenIds.delete(jti);
+    this.#tokenIds.add(jti);
+    if (this.#tokenIds.size > MAX_TOKEN_IDS) this.#tokenIds.delete(this.#tokenIds.values().next().value!);
   }
 
   /** Closes consumers of cameras the current grant no longer covers (after a refresh narrowed it). */

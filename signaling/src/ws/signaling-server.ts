@@ -66,11 +66,13 @@ export class SignalingServer {
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
     this.#heartbeat = new Heartbeat(opts.limits.pingIntervalMs);
     // A revocation ends the live sessions it names at once.
-    opts.access.denyList.on('added', (entry) => {
-      const n = this.endSessions((s) => holdsDenied(s, entry), 'revoked');
-      if (n > 0) this.#log.info({ kind: entry.kind, sessions: n }, 'sessions ended by revocation');
-    });
+    opts.access.denyList.on('added', this.#onRevoked);
   }
+
+  readonly #onRevoked = (entry: DenyEntry): void => {
+    const n = this.endSessions((s) => holdsDenied(s, entry), 'revoked');
+    if (n > 0) this.#log.info({ kind: entry.kind, sessions: n }, 'sessions ended by revocation');
+  };
 
   /**
    * Ends every session `predicate` selects, telling each client `reason`.
@@ -191,6 +193,7 @@ export class SignalingServer {
   /** Ends every session (notifying clients) and stops accepting connections. */
   close(): void {
     this.#heartbeat.close();
+    this.#o.access.denyList.off('added', this.#onRevoked);
     for (const s of this.#sessions) s.close('server_shutdown');
     for (const ws of this.#wss.clients) ws.close(CLOSE_GOING_AWAY);
     this.#wss.close();
