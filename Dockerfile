@@ -7,8 +7,10 @@
 #
 #   docker build -t vigil .
 #   docker run --rm -p 8080:8080 -p 40000:40000/udp -p 40000:40000/tcp \
-#     -v $PWD/my-config.json:/app/config.json -e VIGIL_CONFIG=/app/config.json vigil
-# Set webrtc.announcedAddress in the config to the host's reachable IP.
+#     -v $PWD/my-config.json:/app/config.json -e VIGIL_CONFIG=/app/config.json \
+#     -v vigil-data:/app/.vigil vigil
+# Set webrtc.announcedAddress in the config to the host's reachable IP. The
+# data volume keeps the revocation deny list across container replacement.
 FROM node:24-bookworm-slim
 
 RUN apt-get update \
@@ -26,7 +28,8 @@ RUN npm ci --no-audit --no-fund \
  && npm cache clean --force
 
 COPY . .
-RUN node client-sdk/build.ts
+RUN node client-sdk/build.ts \
+ && mkdir -p /app/.vigil && chown node:node /app/.vigil
 
 ENV VIGIL_CONFIG=/app/deploy/docker.config.json
 EXPOSE 8080 40000/udp 40000/tcp

@@ -5,6 +5,10 @@
  * Reconnects by itself: when the WebSocket drops it retries with capped
  * exponential backoff (0.5 s doubling to 10 s), re-joins (asking the token
  * callback again) and re-subscribes every feed that was not stopped.
+ *
+ * With a token callback it also keeps the session alive across token
+ * expiry: ahead of `expiresAt` (from the join/refresh answer) it asks the
+ * callback for a fresh token and sends `refresh`; feeds keep playing.
  */
 import { Device, type types } from 'mediasoup-client';
 import { ErrorCode, PROTOCOL_VERSION, ProtocolError, SIGNALING_PATH, type ConsumeData, type Notification, type Quality } from '@vigil/protocol';
@@ -17,10 +21,18 @@ export type TokenSource = string | (() => string | Promise<string>);
 export interface ConnectOptions {
   /** Vigil base URL (`https://vigil.example`), or the signaling URL itself (`wss://.../ws`). */
   url: string;
-  /** Viewer JWT, or a callback returning a fresh one (called on every (re)join). */
+  /**
+   * Viewer JWT, or a callback returning a fresh one (called on every (re)join
+   * and ahead of each token's expiry, to refresh the live session).
+   */
   token: TokenSource;
   /** Reconnect after a dropped connection (default true). */
   reconnect?: boolean;
+  /**
+   * `relay` sends all media through the TURN servers Vigil hands out (W3C
+   * webrtc-pc RTCIceTransportPolicy), e.g. where direct UDP is not allowed. Default `all`.
+   */
+  iceTransportPolicy?: 'all' | 'relay';
 }
 
 export type ClientState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
@@ -33,6 +45,11 @@ export interface ClientEvents extends Record<string, unknown[]> {
 
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 10_000;
+/** Refresh this long before expiry: a fifth of the remaining lifetime, clamped to [1 s, 30 s]. */
+const REFRESH_LEAD_MIN_MS = 1000;
+const REFRESH_LEAD_MAX_MS = 30_000;
+/** Retry a failed refresh after this long (while the token is still valid), ms. */
+const REFRESH_RETRY_MS = 2000;
 
 /** Turns `http(s)://host` into `ws(s)://host/ws`; leaves ws(s) URLs alone. */
 export function signalingUrl(url: string): string {
@@ -55,6 +72,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   #state: ClientState = 'connecting';
   #retry = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
 
   /** @internal use {@link connect} */
   constructor(opts: ConnectOptions) {
@@ -76,7 +94,8 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
     this.#channel = channel;
     try {
       const token = typeof this.#opts.token === 'function' ? await this.#opts.token() : this.#opts.token;
-      await channel.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token });
+      const joined = await channel.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token });
+      this.#scheduleRefresh(channel, joined.expiresAt);
       if (!this.#device.loaded) {
         const { rtpCapabilities } = await channel.request({ type: 'getRouterRtpCapabilities' });
         await this.#device.load({ routerRtpCapabilities: rtpCapabilities as unknown as types.RtpCapabilities });
@@ -88,6 +107,37 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
     }
     this.#retry = 0;
     this.#setState('connected');
+  }
+
+  /** Arms the token refresh for `channel` ahead of `expiresAt` (ms since epoch); only with a token callback. */
+  #scheduleRefresh(channel: SignalingChannel, expiresAt: number): void {
+    const remaining = expiresAt - Date.now();
+    const lead = Math.min(REFRESH_LEAD_MAX_MS, Math.max(REFRESH_LEAD_MIN_MS, remaining / 5));
+    this.#refreshAfter(channel, Math.max(0, remaining - lead), expiresAt);
+  }
+
+  #refreshAfter(channel: SignalingChannel, delayMs: number, expiresAt: number): void {
+    clearTimeout(this.#refreshTimer);
+    const source = this.#opts.token;
+    if (typeof source !== 'function') return;
+    this.#refreshTimer = setTimeout(() => {
+      if (channel !== this.#channel) return;
+      Promise.resolve()
+        .then(() => source())
+        .then((token) => channel.request({ type: 'refresh', token }))
+        .then(
+          ({ expiresAt: next }) => {
+            if (channel === this.#channel) this.#scheduleRefresh(channel, next);
+          },
+          (err: unknown) => {
+            if (channel !== this.#channel) return;
+            this.emit('error', err as Error);
+            // Keep trying while the old token holds; past it the server ends the session and we reconnect.
+            const left = expiresAt - Date.now();
+            if (left > 0) this.#refreshAfter(channel, Math.min(REFRESH_RETRY_MS, left), expiresAt);
+          },
+        );
+    }, delayMs);
   }
 
   /**
@@ -186,6 +236,9 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
         iceParameters: params.iceParameters as unknown as types.IceParameters,
         iceCandidates: params.iceCandidates as unknown as types.IceCandidate[],
         dtlsParameters: params.dtlsParameters as unknown as types.DtlsParameters,
+        // TURN with time-limited credentials, when the server hands them out.
+        ...(params.iceServers ? { iceServers: params.iceServers } : {}),
+        ...(this.#opts.iceTransportPolicy ? { iceTransportPolicy: this.#opts.iceTransportPolicy } : {}),
       });
       transport.on('connect', ({ dtlsParameters }, callback, errback) => {
         channel
@@ -234,6 +287,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
 
   #onDisconnect(): void {
     this.#channel = undefined;
+    clearTimeout(this.#refreshTimer);
     this.#closeTransport();
     if (this.#state === 'closed') return;
     if (this.#opts.reconnect === false) {
@@ -283,6 +337,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   close(): void {
     if (this.#state === 'closed') return;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#refreshTimer);
     for (const f of [...this.#feeds]) f.stop();
     this.#setState('closed');
     this.#channel?.request({ type: 'leave' }).catch(() => {});

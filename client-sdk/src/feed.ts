@@ -185,7 +185,9 @@ export class Feed extends Emitter<FeedEvents> {
     if (this.#consumer?.id !== consumerId) return;
     this.#consumer.close();
     this.#consumer = undefined;
-    if (this.#state !== 'stopped') this.setState(reason === 'camera_gone' ? 'offline' : 'reconnecting');
+    if (this.#state === 'stopped') return;
+    // scope_changed: a refreshed token no longer covers this camera.
+    this.setState(reason === 'camera_gone' ? 'offline' : reason === 'scope_changed' ? 'forbidden' : 'reconnecting');
   }
 
   /** Current receive statistics. */

@@ -9,7 +9,7 @@ export const ErrorCode = {
   BadRequest: 'bad_request',
   /** `join` carried a protocol version this server does not speak. */
   UnsupportedVersion: 'unsupported_version',
-  /** The token is missing, malformed, forged, or fails iss/aud/nbf checks. */
+  /** The token is missing, malformed, forged, revoked, or fails iss/aud/nbf checks. */
   Unauthorized: 'unauthorized',
   /** The token's `exp` has passed. The client may `join` again with a fresh one. */
   TokenExpired: 'token_expired',
@@ -27,6 +27,8 @@ export const ErrorCode = {
   UnsupportedCodec: 'unsupported_codec',
   /** A per-connection cap (transports, consumers) was reached. */
   LimitExceeded: 'limit_exceeded',
+  /** Too many joins or consumes from this address or subject; retry later. */
+  RateLimited: 'rate_limited',
   /** Something failed on the server; details are in the server log, not here. */
   Internal: 'internal',
 } as const;

@@ -10,6 +10,7 @@
  * https://mediasoup.org/documentation/v3/communication-between-client-and-server/):
  *   join -> getRouterRtpCapabilities -> createRecvTransport -> connectTransport
  *   (DTLS parameters, RFC 8842) -> consume (paused) -> resumeConsumer -> ... -> closeConsumer.
+ * `refresh` (a fresh token for the same subject) may be sent any time after join.
  *
  * Schemas are TypeBox (JSON Schema draft 2020-12 compatible); the server
  * validates every request against {@link RequestSchema}; types come from the same schemas.
@@ -135,6 +136,22 @@ export const ReportTtffRequestSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * A fresh token for the same subject, sent before the current one expires.
+ * The session keeps its transports and consumers; its scope, stream quota
+ * and expiry become the new token's. Without one, the session ends at the
+ * old token's `exp` (+ clock tolerance).
+ */
+export const RefreshRequestSchema = Type.Object(
+  {
+    id: RequestId,
+    type: Type.Literal('refresh'),
+    /** Viewer JWT (RFC 7519), compact serialization. */
+    token: Type.String({ minLength: 1, maxLength: 8192 }),
+  },
+  { additionalProperties: false },
+);
+
 export const LeaveRequestSchema = Type.Object(
   { id: RequestId, type: Type.Literal('leave') },
   { additionalProperties: false },
@@ -152,6 +169,7 @@ export const RequestSchema = DiscriminatedUnion('type', [
   ResumeConsumerRequestSchema,
   CloseConsumerRequestSchema,
   ReportTtffRequestSchema,
+  RefreshRequestSchema,
   LeaveRequestSchema,
 ]);
 
@@ -171,6 +189,7 @@ export const REQUEST_TYPES = [
   'resumeConsumer',
   'closeConsumer',
   'reportTtff',
+  'refresh',
   'leave',
 ] as const satisfies readonly RequestType[];
 
@@ -205,6 +224,11 @@ export interface ResponseData {
     iceParameters: Record<string, unknown>;
     iceCandidates: Record<string, unknown>[];
     dtlsParameters: Record<string, unknown>;
+    /**
+     * TURN servers with time-limited credentials (TURN REST API convention,
+     * draft-uberti-behave-turn-rest-00) for this viewer; absent when none are configured.
+     */
+    iceServers?: { urls: string[]; username: string; credential: string }[];
   };
   connectTransport: Record<string, never>;
   consume: ConsumeData;
@@ -213,6 +237,8 @@ export interface ResponseData {
   resumeConsumer: Record<string, never>;
   closeConsumer: Record<string, never>;
   reportTtff: Record<string, never>;
+  /** The new token's expiry, ms since epoch. */
+  refresh: { expiresAt: number };
   leave: Record<string, never>;
 }
 
@@ -230,9 +256,10 @@ export type Notification =
       /**
        * `camera_gone`: camera removed; `resubscribe`: the camera's stream was
        * re-ingested (camera restart, worker replaced): consume it again;
+       * `scope_changed`: a refreshed token no longer covers the camera;
        * `transport_closed` / `server_shutdown`: as named.
        */
-      reason: 'camera_gone' | 'resubscribe' | 'transport_closed' | 'server_shutdown';
+      reason: 'camera_gone' | 'resubscribe' | 'transport_closed' | 'server_shutdown' | 'scope_changed';
     }
   | {
       /** A receive transport died with its worker: create a new one and consume again. */

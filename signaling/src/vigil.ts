@@ -9,6 +9,10 @@ import type { Logger } from 'pino';
 import { Gateway, type ReconcileResult } from '@vigil/gateway';
 import { loadConfig } from './config/load.ts';
 import { TokenVerifier } from './auth/tokens.ts';
+import { StaticKeySource, type KeySource } from './auth/keys.ts';
+import { JwksKeySource } from './auth/jwks.ts';
+import { DenyList } from './auth/deny-list.ts';
+import { AccessControl } from './auth/access-control.ts';
 import type { VigilConfig } from './config/schema.ts';
 import { buildHttpApp } from './http/app.ts';
 import { adminApi } from './admin/admin-api.ts';
@@ -24,7 +28,9 @@ export interface Vigil {
   app: Awaited<ReturnType<typeof buildHttpApp>>;
   gateway: Gateway;
   signaling: SignalingServer;
-  /** Base URL of the HTTP server, e.g. `http://127.0.0.1:8080`. */
+  /** Token checks, deny list, rate limits, stream quota, TURN credentials. */
+  access: AccessControl;
+  /** Base URL of the HTTP server, e.g. `http://127.0.0.1:8080` (`https://` with `http.tls`). */
   url: string;
   /**
    * The HS256 secret in use (configured, or generated for this process when
@@ -54,7 +60,8 @@ export interface Vigil {
 
 /**
  * Starts Vigil.
- * @throws Error when workers cannot start, the key file is unreadable, or the port is taken
+ * @throws Error when workers cannot start, a key/JWKS/certificate file is
+ *   unreadable or unfit, the deny list file is corrupt, or the port is taken
  */
 export interface StartOptions {
   /** The config file this config came from; enables `reloadCameras()` (admin API, SIGHUP). */
@@ -63,22 +70,40 @@ export interface StartOptions {
 
 export async function startVigil(config: VigilConfig, logger: Logger, opts: StartOptions = {}): Promise<Vigil> {
   const { auth } = config;
-  let key: string;
+  let keys: KeySource;
   let hs256Secret: string | undefined;
   if (auth.algorithm === 'HS256') {
     hs256Secret = auth.secret ?? randomBytes(32).toString('base64url');
     if (!auth.secret) logger.warn('auth.secret not set: generated a random HS256 secret for this process (demo mode)');
-    key = hs256Secret;
+    keys = new StaticKeySource('HS256', hs256Secret);
+  } else if (auth.jwks) {
+    const jwks = new JwksKeySource({
+      algorithm: auth.algorithm,
+      file: auth.jwks.file,
+      url: auth.jwks.url,
+      minRefetchIntervalMs: auth.jwks.minRefetchIntervalSec * 1000,
+      maxAgeMs: auth.jwks.maxAgeSec * 1000,
+      timeoutMs: auth.jwks.timeoutMs,
+      logger,
+    });
+    await jwks.start();
+    keys = jwks;
   } else {
-    key = await readFile(auth.publicKeyFile!, 'utf8');
+    keys = new StaticKeySource(auth.algorithm, await readFile(auth.publicKeyFile!, 'utf8'));
   }
   const verifier = new TokenVerifier({
     algorithm: auth.algorithm,
-    key,
+    keys,
     issuer: auth.issuer,
     audience: auth.audience,
     clockToleranceSec: auth.clockToleranceSec,
+    groups: auth.groups,
   });
+  const denyList = await DenyList.open(config.revocations.file, logger);
+  const access = new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn });
+  const tls = config.http.tls
+    ? { cert: await readFile(config.http.tls.certFile), key: await readFile(config.http.tls.keyFile) }
+    : undefined;
 
   let audit: AuditStore | undefined;
   if (config.audit.enabled) {
@@ -99,10 +124,10 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
   let metrics: VigilMetrics | undefined;
   try {
     let readiness: Readiness | undefined;
-    const app = await buildHttpApp({ logger, ready: () => readiness!.report() });
+    const app = await buildHttpApp({ logger, tls, ready: () => readiness!.report() });
     const signaling = new SignalingServer({
       gateway,
-      verifier,
+      access,
       limits: config.limits,
       allowedOrigins: config.http.allowedOrigins,
       logger,
@@ -143,7 +168,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       await app.register(adminApi, {
         prefix: '/admin/v1',
         apiKey: config.admin.apiKey,
-        deps: { gateway, signaling, audit, oversight: metrics?.oversight, reloadCameras: configPath ? reloadCameras : undefined },
+        deps: { gateway, signaling, access, audit, oversight: metrics?.oversight, reloadCameras: configPath ? reloadCameras : undefined },
       });
     }
     await app.listen({ host: config.http.host, port: config.http.port });
@@ -156,7 +181,8 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       app,
       gateway,
       signaling,
-      url: `http://${host}:${port}`,
+      access,
+      url: `${tls ? 'https' : 'http'}://${host}:${port}`,
       hs256Secret,
       reloadCameras,
       audit,
@@ -170,6 +196,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
           await signaling.close(socketGraceMs);
           metrics?.close();
           await app.close();
+          await denyList.flush();
           await gateway.close();
           recorder?.close();
         })();

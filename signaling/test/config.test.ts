@@ -44,7 +44,26 @@ describe('config', () => {
   it('semantic checks: duplicate camera ids, RS256 without a key', () => {
     const cam = { id: 'a', source: { kind: 'test-pattern' } };
     expect(issues({ cameras: [cam, cam] })).toEqual(['cameras[1].id: duplicate camera id "a"']);
-    expect(issues({ auth: { algorithm: 'RS256' } })).toEqual(['auth.publicKeyFile: is required for RS256']);
+    expect(issues({ auth: { algorithm: 'RS256' } })).toEqual(['auth.publicKeyFile: is required for RS256 (or auth.jwks)']);
+  });
+
+  it('security keys: key source per algorithm, JWKS file xor url, group scopes, TLS pair, TURN URIs', () => {
+    expect(issues({ auth: { algorithm: 'RS256', jwks: { url: 'https://idp.example/jwks', file: '/k' } } })).toEqual([
+      'auth.jwks: give exactly one of file or url',
+    ]);
+    expect(issues({ auth: { algorithm: 'RS256', jwks: {} } })).toEqual(['auth.jwks: give exactly one of file or url']);
+    expect(issues({ auth: { algorithm: 'RS256', publicKeyFile: '/k', jwks: { url: 'https://idp.example/jwks' } } })).toEqual([
+      'auth.jwks: give either auth.publicKeyFile or auth.jwks, not both',
+    ]);
+    expect(issues({ auth: { jwks: { url: 'https://idp.example/jwks' } } })).toEqual(['auth.jwks: only valid with RS256 or ES256']);
+    expect(issues({ auth: { algorithm: 'RS256', jwks: { url: 'ftp://idp.example/jwks' } } })[0]).toMatch(/^auth\.jwks\.url: /);
+    expect(issues({ auth: { groups: { ops: ['site:*'] } } })).toEqual(['auth.groups.ops: scope entry has an invalid site name']);
+    expect(issues({ http: { tls: { certFile: '/c' } } })).toEqual(['http.tls.keyFile: is required']);
+    expect(issues({ turn: { urls: ['stun:x.example'], secret: '0123456789abcdef' } })[0]).toMatch(/^turn\.urls\[0\]: /);
+    const ok = parseConfig({ turn: { urls: ['turn:127.0.0.1:3478'], secret: '0123456789abcdef' } });
+    expect(ok.turn?.ttlSec).toBe(3600);
+    expect(ok.rateLimits.joinPerIp).toEqual({ burst: 60, perSec: 2 });
+    expect(ok.revocations.file).toBe('.vigil/revocations.json');
   });
 
   it('reports unreadable files and bad JSON', async () => {

@@ -48,6 +48,8 @@ describe('signaling message validation', () => {
     expect(r.error.message).not.toContain('passwd');
     expect(refused(JSON.stringify({ id: 9, type: 'join', protocolVersion: 1 })).error.message).toContain('/token');
     expect(refused(JSON.stringify({ id: 9, type: 'leave', extra: 1 })).error.message).toContain('unknown field');
+    // The unknown field's name is client input: not echoed.
+    expect(refused(JSON.stringify({ id: 9, type: 'leave', eyJhbGciOiJIUzI1NiJ9: 1 })).error.message).not.toContain('eyJ');
   });
 
   it('refuses bad ids and wrong field types', () => {

@@ -42,7 +42,7 @@ async function start(configPath: string): Promise<VigilProcess> {
 
 /** join -> transport -> consume door-1 over the bare protocol; returns the client and consumer id. */
 async function watch(p: VigilProcess, subject: string): Promise<{ client: WsClient; consumerId: string }> {
-  const client = await WsClient.open(p.url, undefined, { 'user-agent': USER_AGENT });
+  const client = await WsClient.open(p.url, undefined, { headers: { 'user-agent': USER_AGENT } });
   clients.push(client);
   expect((await client.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token: token(subject) })).ok).toBe(true);
   const caps = await client.request({ type: 'getRouterRtpCapabilities' });

@@ -41,6 +41,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): Record<stri
     log: { level: 'warn' },
     // A fresh audit trail per instance, outside the worktree.
     audit: { path: join(mkdtempSync(join(tmpdir(), 'vigil-audit-')), 'audit.sqlite') },
+    // Each test Vigil keeps its deny list in its own temporary directory.
+    revocations: { file: join(mkdtempSync(join(tmpdir(), 'vigil-test-')), 'revocations.json') },
     ...overrides,
   };
 }

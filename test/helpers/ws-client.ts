@@ -7,9 +7,14 @@ export class WsClient {
   readonly notifications: Notification[] = [];
   readonly #waiting = new Map<number, (r: Response) => void>();
   #nextId = 1;
+  /** The close code, once closed. */
+  #closeCode: number | undefined;
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
+    ws.once('close', (code) => {
+      this.#closeCode = code;
+    });
     ws.on('message', (data) => {
       const msg = JSON.parse(data.toString()) as Response | Notification;
       if ('notification' in msg) this.notifications.push(msg);
@@ -18,10 +23,14 @@ export class WsClient {
     });
   }
 
-  /** Opens `${baseUrl}/ws` (http -> ws), optionally with an Origin header and other headers (e.g. User-Agent). */
-  static open(baseUrl: string, origin?: string, headers?: Record<string, string>): Promise<WsClient> {
+  /**
+   * Opens `${baseUrl}/ws` (http -> ws), optionally with an Origin header and
+   * other ws client options (e.g. `localAddress: '127.0.0.2'` to connect from
+   * another loopback address, `ca` for wss, `autoPong: false`).
+   */
+  static open(baseUrl: string, origin?: string, options: WebSocket.ClientOptions = {}): Promise<WsClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, { ...(origin ? { origin } : {}), ...(headers ? { headers } : {}) });
+      const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/ws`, { ...(origin ? { origin } : {}), ...options });
       ws.once('open', () => resolve(new WsClient(ws)));
       ws.once('error', reject);
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
@@ -49,6 +58,7 @@ export class WsClient {
 
   /** Resolves with the close code. */
   closed(): Promise<number> {
+    if (this.#closeCode !== undefined) return Promise.resolve(this.#closeCode);
     if (this.ws.readyState === WebSocket.CLOSED) return Promise.resolve(1006);
     return new Promise((resolve) => this.ws.once('close', (code) => resolve(code)));
   }

@@ -14,6 +14,8 @@ import type { AuditStore } from '../audit/audit-store.ts';
 import type { Oversight } from '../metrics/oversight.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
 import { registerOversightRoutes } from './oversight-routes.ts';
+import { registerRevocationRoutes } from './revocations.ts';
+import type { AccessControl } from '../auth/access-control.ts';
 
 export interface AdminDeps {
   gateway: Gateway;
@@ -24,6 +26,8 @@ export interface AdminDeps {
   audit?: AuditStore | undefined;
   /** Who watches what (undefined when `metrics.enabled` is false). */
   oversight?: Oversight | undefined;
+  /** Deny list, rate limits, stream quota. */
+  access: AccessControl;
 }
 
 export interface AdminApiOptions {
@@ -54,4 +58,5 @@ export const adminApi: FastifyPluginAsync<AdminApiOptions> = async (app: Fastify
   await registerCameraRoutes(app, opts.deps);
   await app.register(async (scope) => registerAuditRoutes(scope, opts.deps.audit));
   await registerOversightRoutes(app, opts.deps.oversight);
+  await registerRevocationRoutes(app, opts.deps);
 };

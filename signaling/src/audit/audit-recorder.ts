@@ -33,6 +33,9 @@ export function auditEndReason(reason: ConsumerEndReason): AuditEndReason {
     // re-subscribes at once and a new record starts. `detail` keeps 'resubscribe'.
     case 'resubscribe':
       return 'error';
+    // A refreshed token no longer covers the camera: access withdrawn, like a revocation.
+    case 'scope_changed':
+      return 'revoked';
     default: {
       // Exhaustive: a new ConsumerEndReason fails to compile here; at run time it is an error.
       const unhandled: never = reason;

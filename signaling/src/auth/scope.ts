@@ -90,3 +90,14 @@ export function compileScope(entries: readonly string[]): Scope {
     },
   };
 }
+
+/**
+ * A scope allowing what any of `scopes` allows (a token's own entries plus
+ * the groups it names).
+ */
+export function unionScope(scopes: readonly Scope[]): Scope {
+  return {
+    entries: Object.freeze(scopes.flatMap((s) => s.entries)),
+    allows: (camera) => scopes.some((s) => s.allows(camera)),
+  };
+}

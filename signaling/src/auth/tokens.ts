@@ -3,17 +3,23 @@
  *
  * Claims read by Vigil:
  * - `sub` (string, required): viewer id, recorded in logs/audit, never a label
- * - `cameras` (string[], required): scope entries, see ./scope.ts
+ * - `cameras` (string[]): scope entries, see ./scope.ts; required unless `groups` is given
+ * - `groups` (string[], optional): names of server-configured scopes (config `auth.groups`)
+ * - `maxStreams` (integer >= 1, optional): most concurrent streams for this subject
  * - `exp` (required), `nbf` (optional): NumericDate seconds (RFC 7519 §4.1.4-5)
  * - `iss`, `aud` (required): must equal the configured values
- * - `jti` (optional): token id
+ * - `jti` (optional): token id, what a revocation names
  * Verification pins one algorithm (RFC 7518 §3.1; `none` and algorithm
- * confusion are refused by jsonwebtoken's `algorithms` option).
+ * confusion are refused by jsonwebtoken's `algorithms` option and by key
+ * sources that only yield keys of the pinned family, see ./keys.ts).
+ * Header parameters that carry keys (`jwk`, `jku`, `x5u`, `x5c`) are ignored:
+ * keys come only from config.
  */
 import jwt from 'jsonwebtoken';
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import type { AuthConfig } from '../config/schema.ts';
-import { compileScope, type Scope } from './scope.ts';
+import { compileScope, unionScope, type Scope } from './scope.ts';
+import { StaticKeySource, type KeySource } from './keys.ts';
 
 /** What a verified token grants. */
 export interface ViewerGrant {
@@ -24,23 +30,43 @@ export interface ViewerGrant {
   /** When a session holding this grant must end: `exp` + clock tolerance, ms since epoch. */
   validUntil: number;
   tokenId?: string | undefined;
+  /** The `groups` claim as given (empty when absent). */
+  groups: readonly string[];
+  /** The `maxStreams` claim: most concurrent consumers for this subject, across connections. */
+  maxStreams?: number | undefined;
 }
 
 export interface TokenVerifierOptions {
   algorithm: AuthConfig['algorithm'];
-  /** HS256 secret, or PEM public key for RS256/ES256. */
-  key: string | Buffer;
+  /** HS256 secret, or PEM public key for RS256/ES256 (shorthand for a {@link StaticKeySource}). */
+  key?: string | Buffer;
+  /** Where keys come from (static, JWKS); wins over `key`. */
+  keys?: KeySource;
   issuer: string;
   audience: string;
   clockToleranceSec: number;
+  /** Scopes granted by the `groups` claim, by group name (config `auth.groups`). */
+  groups?: Readonly<Record<string, readonly string[]>>;
 }
 
-/** Verifies viewer tokens against one pinned algorithm and key. */
+const MAX_GROUPS = 64;
+const MAX_KID_LENGTH = 256;
+
+/** Verifies viewer tokens against one pinned algorithm and its key source. */
 export class TokenVerifier {
   readonly #opts: TokenVerifierOptions;
+  readonly #keys: KeySource;
+  readonly #groupScopes: Map<string, Scope>;
 
+  /**
+   * @throws KeyError when `key` does not fit the algorithm; ScopeError when a group's entries are invalid
+   */
   constructor(opts: TokenVerifierOptions) {
     this.#opts = opts;
+    if (opts.keys) this.#keys = opts.keys;
+    else if (opts.key !== undefined) this.#keys = new StaticKeySource(opts.algorithm, opts.key);
+    else throw new Error('TokenVerifier needs key or keys');
+    this.#groupScopes = new Map(Object.entries(opts.groups ?? {}).map(([name, entries]) => [name, compileScope(entries)]));
   }
 
   /**
@@ -48,14 +74,17 @@ export class TokenVerifier {
    * @param nowMs current time, ms since epoch (injectable for tests)
    * @returns the grant
    * @throws ProtocolError `token_expired` when exp (+ tolerance) has passed;
-   *   `unauthorized` for every other failure (bad signature, wrong alg, iss,
-   *   aud, nbf in the future, missing/ill-typed claims). Messages never echo the token.
+   *   `unauthorized` for every other failure (bad signature, wrong alg, unknown
+   *   kid, iss, aud, nbf in the future, missing/ill-typed claims). Messages never echo the token.
    */
-  verify(token: string, nowMs = Date.now()): ViewerGrant {
+  async verify(token: string, nowMs = Date.now()): Promise<ViewerGrant> {
     const o = this.#opts;
+    const header = decodeHeader(token);
+    const key = await this.#keys.resolve(header.kid);
+    if (!key) throw new ProtocolError(ErrorCode.Unauthorized, 'token rejected');
     let payload: jwt.JwtPayload;
     try {
-      const decoded = jwt.verify(token, o.key, {
+      const decoded = jwt.verify(token, key, {
         algorithms: [o.algorithm],
         issuer: o.issuer,
         audience: o.audience,
@@ -74,24 +103,61 @@ export class TokenVerifier {
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
       throw new ProtocolError(ErrorCode.Unauthorized, 'token has no valid sub claim');
     }
-    const cameras: unknown = payload['cameras'];
-    if (!Array.isArray(cameras) || !cameras.every((c): c is string => typeof c === 'string')) {
-      throw new ProtocolError(ErrorCode.Unauthorized, 'token has no valid cameras claim');
-    }
+    const groups = readStringArray(payload['groups'], MAX_GROUPS, 'groups') ?? [];
+    const cameras = readStringArray(payload['cameras'], Infinity, 'cameras') ?? (groups.length > 0 ? [] : undefined);
+    if (!cameras) throw new ProtocolError(ErrorCode.Unauthorized, 'token has no valid cameras claim');
     let scope: Scope;
     try {
       scope = compileScope(cameras);
     } catch {
       throw new ProtocolError(ErrorCode.Unauthorized, 'token has an invalid cameras claim');
     }
+    // A group the server does not define grants nothing.
+    const granted = groups.flatMap((g) => this.#groupScopes.get(g) ?? []);
+    if (granted.length > 0) scope = unionScope([scope, ...granted]);
+    const maxStreams: unknown = payload['maxStreams'];
+    if (maxStreams !== undefined && !(Number.isInteger(maxStreams) && (maxStreams as number) >= 1 && (maxStreams as number) <= 100_000)) {
+      throw new ProtocolError(ErrorCode.Unauthorized, 'token has an invalid maxStreams claim');
+    }
+    if (payload.jti !== undefined && (typeof payload.jti !== 'string' || payload.jti.length === 0 || payload.jti.length > 256)) {
+      throw new ProtocolError(ErrorCode.Unauthorized, 'token has an invalid jti claim');
+    }
     return {
       subject: payload.sub,
       scope,
       expiresAt: payload.exp * 1000,
       validUntil: (payload.exp + o.clockToleranceSec) * 1000,
-      tokenId: typeof payload.jti === 'string' ? payload.jti : undefined,
+      tokenId: payload.jti,
+      groups,
+      maxStreams: maxStreams as number | undefined,
     };
   }
+}
+
+/** The JOSE header (RFC 7515 §4) of a compact JWS, before any trust: only `kid` is read from it here. */
+function decodeHeader(token: string): { kid: string | undefined } {
+  let decoded: jwt.Jwt | null;
+  try {
+    decoded = jwt.decode(token, { complete: true });
+  } catch {
+    decoded = null;
+  }
+  if (!decoded || typeof decoded.header !== 'object') throw new ProtocolError(ErrorCode.Unauthorized, 'token rejected');
+  const kid: unknown = decoded.header.kid;
+  if (kid === undefined) return { kid: undefined };
+  if (typeof kid !== 'string' || kid.length === 0 || kid.length > MAX_KID_LENGTH) {
+    throw new ProtocolError(ErrorCode.Unauthorized, 'token rejected');
+  }
+  return { kid };
+}
+
+/** undefined when absent; throws `unauthorized` when present but not a short enough string array. */
+function readStringArray(value: unknown, max: number, claim: string): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length > max || !value.every((c): c is string => typeof c === 'string')) {
+    throw new ProtocolError(ErrorCode.Unauthorized, `token has no valid ${claim} claim`);
+  }
+  return value;
 }
 
 /** Claims for {@link signViewerToken}. */

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
 import { VigilConfigSchema, type VigilConfig } from './schema.ts';
 import { DEFAULT_CONFIG_FILE } from './defaults.ts';
+import { authIssues } from './auth-checks.ts';
 
 /** The config is not valid JSON or does not match the schema. `issues` name each bad key. */
 export class ConfigError extends Error {
@@ -97,10 +98,7 @@ function checkSemantics(config: VigilConfig, source: string): void {
     seen.add(c.id);
   });
   if (config.workers.rtcMinPort > config.workers.rtcMaxPort) issues.push('workers.rtcMinPort: must be <= workers.rtcMaxPort');
-  if (config.auth.algorithm !== 'HS256' && !config.auth.publicKeyFile) {
-    issues.push(`auth.publicKeyFile: is required for ${config.auth.algorithm}`);
-  }
-  if (config.auth.algorithm !== 'HS256' && config.auth.secret) issues.push('auth.secret: only valid with HS256');
+  issues.push(...authIssues(config.auth));
   if (issues.length) throw new ConfigError(source, issues);
 }
 

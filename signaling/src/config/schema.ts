@@ -19,6 +19,16 @@ export const HttpConfigSchema = Type.Object(
      * missing Origin (non-browser client) is allowed.
      */
     allowedOrigins: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { default: [], maxItems: 100 }),
+    /** Serve HTTPS and WSS (TLS, RFC 8446) with this PEM certificate chain and private key. Absent: plain HTTP. */
+    tls: Type.Optional(
+      Type.Object(
+        {
+          certFile: Type.String({ minLength: 1, maxLength: 4096 }),
+          keyFile: Type.String({ minLength: 1, maxLength: 4096 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false, default: {} },
 );
@@ -37,6 +47,32 @@ export const AuthConfigSchema = Type.Object(
     audience: Type.String({ default: 'vigil-viewer', minLength: 1, maxLength: 256 }),
     /** Allowed clock skew for exp/nbf, seconds. */
     clockToleranceSec: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
+    /**
+     * RS256/ES256: verification keys as a JWK Set (RFC 7517 §5), from a file or
+     * an http(s) URL, selected by the token's `kid`. Instead of publicKeyFile.
+     */
+    jwks: Type.Optional(
+      Type.Object(
+        {
+          file: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+          url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://' })),
+          /** Fewest seconds between two refetches triggered by an unknown `kid` (rotation). */
+          minRefetchIntervalSec: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
+          /** Keys older than this are refetched before use, seconds. */
+          maxAgeSec: Type.Integer({ minimum: 10, maximum: 86_400, default: 600 }),
+          /** URL fetch timeout, ms. */
+          timeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 5000 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    /**
+     * Named camera scopes a token's `groups` claim can grant (scope entries as
+     * in the `cameras` claim). A group not listed here grants nothing.
+     */
+    groups: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$' }), Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 256 }), {
+      default: {},
+    }),
   },
   { additionalProperties: false, default: {} },
 );
@@ -47,8 +83,65 @@ export const LimitsConfigSchema = Type.Object(
     maxTransportsPerConnection: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
     /** Consumers one WebSocket connection may hold (a wall of feeds). */
     maxConsumersPerConnection: Type.Integer({ minimum: 1, maximum: 1024, default: 64 }),
+    /** Open WebSocket connections from one client address (IPv6: per /64); more get HTTP 429 at upgrade. */
+    maxConnectionsPerIp: Type.Integer({ minimum: 1, maximum: 100_000, default: 64 }),
+    /** Requests one connection may have queued unanswered; more close the connection (1008). */
+    maxPendingRequests: Type.Integer({ minimum: 1, maximum: 1024, default: 32 }),
+    /** WebSocket ping interval, ms (RFC 6455 §5.5.2); a peer that has not answered the previous ping is dropped. */
+    pingIntervalMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+    /** A connection that has not joined within this time is closed (1008), ms. */
+    joinTimeoutMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 10_000 }),
   },
   { additionalProperties: false, default: {} },
+);
+
+/** A token bucket: up to `burst` at once, refilled at `perSec` per second. */
+const Bucket = (burst: number, perSec: number) =>
+  Type.Object(
+    {
+      burst: Type.Integer({ minimum: 1, maximum: 100_000, default: burst }),
+      perSec: Type.Number({ minimum: 0.001, maximum: 100_000, default: perSec }),
+    },
+    { additionalProperties: false, default: {} },
+  );
+
+/**
+ * Rate limits (token buckets) on `join` (and `refresh`) and `consume`, per
+ * client address (IPv6: per /64) and per token subject. Refusals: `rate_limited`.
+ */
+export const RateLimitsConfigSchema = Type.Object(
+  {
+    joinPerIp: Bucket(60, 2),
+    joinPerSubject: Bucket(20, 0.5),
+    consumePerIp: Bucket(200, 20),
+    consumePerSubject: Bucket(100, 10),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+export const RevocationsConfigSchema = Type.Object(
+  {
+    /** Where the deny list of revoked token ids and subjects is kept (JSON, written atomically). */
+    file: Type.String({ minLength: 1, maxLength: 4096, default: '.vigil/revocations.json' }),
+  },
+  { additionalProperties: false, default: {} },
+);
+
+/**
+ * TURN servers handed to joined viewers, with time-limited credentials after
+ * the TURN REST API convention coturn implements (`use-auth-secret`):
+ * username `<expiry unix s>:<subject>`, credential base64(HMAC-SHA1(secret, username)).
+ */
+export const TurnConfigSchema = Type.Object(
+  {
+    /** TURN URIs (RFC 7065), e.g. `turn:turn.example:3478?transport=udp`, `turns:turn.example:5349`. */
+    urls: Type.Array(Type.String({ minLength: 6, maxLength: 512, pattern: '^turns?:' }), { minItems: 1, maxItems: 16 }),
+    /** coturn's `static-auth-secret`. */
+    secret: Type.String({ minLength: 16, maxLength: 4096 }),
+    /** Credential lifetime, s. */
+    ttlSec: Type.Integer({ minimum: 60, maximum: 86_400, default: 3600 }),
+  },
+  { additionalProperties: false },
 );
 
 export const DemoConfigSchema = Type.Object(
@@ -89,6 +182,9 @@ export const VigilConfigSchema = Type.Composite(
       http: HttpConfigSchema,
       auth: AuthConfigSchema,
       limits: LimitsConfigSchema,
+      rateLimits: RateLimitsConfigSchema,
+      revocations: RevocationsConfigSchema,
+      turn: Type.Optional(TurnConfigSchema),
       demo: DemoConfigSchema,
       admin: AdminConfigSchema,
       log: LogConfigSchema,
@@ -102,4 +198,6 @@ export const VigilConfigSchema = Type.Composite(
 
 export type VigilConfig = Static<typeof VigilConfigSchema>;
 export type AuthConfig = Static<typeof AuthConfigSchema>;
+export type RateLimitsConfig = Static<typeof RateLimitsConfigSchema>;
+export type TurnConfig = Static<typeof TurnConfigSchema>;
 export type LogLevel = VigilConfig['log']['level'];

@@ -14,11 +14,19 @@ export interface HttpAppOptions {
   logger: Logger;
   /** Readiness probe: whether the process can take viewers, with each check by name. */
   ready: () => { ready: boolean; checks: Record<string, boolean> };
+  /** PEM certificate chain and private key: serve HTTPS (and so WSS). */
+  tls?: { cert: Buffer; key: Buffer } | undefined;
 }
 
 /** Builds (does not start) the fastify app. */
-export async function buildHttpApp({ logger, ready }: HttpAppOptions) {
-  const app = fastify({ loggerInstance: logger.child({ component: 'http' }), bodyLimit: 64 * 1024 });
+export async function buildHttpApp({ logger, ready, tls }: HttpAppOptions) {
+  const common = { loggerInstance: logger.child({ component: 'http' }), bodyLimit: 64 * 1024 };
+  // The routes and plugins do not depend on the server type; type the app as
+  // the plain-HTTP one either way so callers see one type.
+  const plain = () => fastify(common);
+  const app = tls
+    ? (fastify({ ...common, https: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' } }) as unknown as ReturnType<typeof plain>)
+    : plain();
 
   app.get('/healthz', { schema: { response: { 200: { type: 'object', properties: { status: { type: 'string' } } } } } }, async () => ({
     status: 'ok',

@@ -8,9 +8,12 @@ import { EventEmitter } from 'node:events';
 /** Why a session ended. */
 export type SessionEndReason = 'left' | 'disconnected' | 'token_expired' | 'server_shutdown' | 'revoked' | 'kicked';
 
-/** Why a consumer (one viewing of one camera) ended. */
-/** `resubscribe`: the camera's stream was re-ingested and the client consumes it again (the viewing goes on). */
-export type ConsumerEndReason = 'left' | 'camera_gone' | 'resubscribe' | SessionEndReason;
+/**
+ * Why a consumer (one viewing of one camera) ended. `resubscribe`: the
+ * camera's stream was re-ingested and the client consumes it again (the
+ * viewing goes on); `scope_changed`: a refreshed token no longer covers it.
+ */
+export type ConsumerEndReason = 'left' | 'camera_gone' | 'resubscribe' | 'scope_changed' | SessionEndReason;
 
 export interface SessionObserverEvents {
   /** A viewer joined with a valid token. `at`: ms since epoch. */

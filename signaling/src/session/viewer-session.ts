@@ -4,7 +4,9 @@
  * transports, which closes their consumers (mediasoup ownership cascade).
  *
  * Scope is checked on every `consume` against the camera's current config,
- * not cached from `join`.
+ * not cached from `join`. `refresh` swaps in a fresh token of the same
+ * subject (new scope, quota and expiry; consumers the new scope no longer
+ * covers are closed); without one the session ends at `exp` + clock tolerance.
  */
 import { randomUUID } from 'node:crypto';
 import type { types } from 'mediasoup';
@@ -21,7 +23,8 @@ import {
   type RequestType,
   type ResponseData,
 } from '@vigil/protocol';
-import type { TokenVerifier, ViewerGrant } from '../auth/tokens.ts';
+import type { ViewerGrant } from '../auth/tokens.ts';
+import type { AccessControl } from '../auth/access-control.ts';
 import type { ConsumerEndReason, SessionEndReason, SessionObserver } from './observer.ts';
 
 export interface SessionLimits {
@@ -31,7 +34,8 @@ export interface SessionLimits {
 
 export interface ViewerSessionOptions {
   gateway: Gateway;
-  verifier: TokenVerifier;
+  /** Token checks, deny list, rate limits, stream quota, TURN credentials. */
+  access: AccessControl;
   limits: SessionLimits;
   logger: Logger;
   /** Where session facts are published (metrics, audit). */
@@ -44,6 +48,9 @@ export interface ViewerSessionOptions {
   /** Ends the connection (called once, after `sessionClosed` was sent). */
   end: () => void;
 }
+
+/** Token ids a session remembers for revocation (a long session refreshes many times). */
+const MAX_TOKEN_IDS = 256;
 
 type Handler<T extends RequestType> = (req: RequestOf<T>) => Promise<ResponseData[T]>;
 
@@ -59,6 +66,8 @@ export class ViewerSession {
   readonly #ttffReported = new Set<string>();
   #endReason: SessionEndReason | undefined;
   #grant: ViewerGrant | undefined;
+  /** Every token id presented on this session (join and refreshes), for revocation. */
+  readonly #tokenIds = new Set<string>();
   #expiryTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -70,6 +79,11 @@ export class ViewerSession {
   /** The verified grant, once joined. */
   get grant(): ViewerGrant | undefined {
     return this.#grant;
+  }
+
+  /** Token ids presented on this session (join and refreshes). */
+  get tokenIds(): ReadonlySet<string> {
+    return this.#tokenIds;
   }
 
   /** Open consumers (viewings) of this session. */
@@ -99,8 +113,12 @@ export class ViewerSession {
       if (req.protocolVersion !== PROTOCOL_VERSION) {
         throw new ProtocolError(ErrorCode.UnsupportedVersion, `server speaks protocol version ${PROTOCOL_VERSION}`);
       }
-      const grant = this.#o.verifier.verify(req.token);
+      const grant = await this.#o.access.admitToken(req.token, this.#o.remoteAddress);
+      if (this.#closed) throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
+      if (this.#grant) throw new ProtocolError(ErrorCode.AlreadyJoined, 'already joined');
+      if (this.#o.access.isDenied(grant.subject, [grant.tokenId])) throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
       this.#grant = grant;
+      this.#rememberTokenId(grant.tokenId);
       this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'viewer joined');
       this.#armExpiry(grant.validUntil);
       this.#o.observer.emit('join', {
@@ -130,6 +148,7 @@ export class ViewerSession {
         throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
       }
       this.#transports.set(transport.id, transport);
+      const iceServers = this.#o.access.iceServers(this.#grant!.subject);
       transport.on('dtlsstatechange', (state) => {
         this.#log.debug({ transportId: transport.id, dtlsState: state }, 'dtls state');
         if (state === 'failed' || state === 'closed') transport.close();
@@ -144,6 +163,7 @@ export class ViewerSession {
         iceParameters: transport.iceParameters as unknown as Record<string, unknown>,
         iceCandidates: transport.iceCandidates as unknown as Record<string, unknown>[],
         dtlsParameters: transport.dtlsParameters as unknown as Record<string, unknown>,
+        ...(iceServers ? { iceServers } : {}),
       };
     },
 
@@ -163,6 +183,7 @@ export class ViewerSession {
 
     consume: async (req) => {
       const transport = this.#transport(req.transportId);
+      this.#o.access.admitConsume(this.#o.remoteAddress, this.#grant!.subject);
       const camera = this.#visibleCamera(req.cameraId);
       if (!camera) {
         this.#log.info({ cameraId: req.cameraId }, 'consume refused: forbidden');
@@ -173,6 +194,7 @@ export class ViewerSession {
 
     setQuality: async (req) => {
       const old = this.#consumer(req.consumerId);
+      this.#o.access.admitConsume(this.#o.remoteAddress, this.#grant!.subject);
       const transport = this.#transportOf(old);
       // Scope is checked again: the camera may have left the token's scope since.
       const camera = this.#visibleCamera(String(old.appData.cameraId));
@@ -211,6 +233,21 @@ export class ViewerSession {
       return {};
     },
 
+    refresh: async (req) => {
+      const grant = await this.#o.access.admitToken(req.token, this.#o.remoteAddress);
+      if (this.#closed) throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
+      if (grant.subject !== this.#grant!.subject) throw new ProtocolError(ErrorCode.Unauthorized, 'token is for another subject');
+      if (this.#o.access.isDenied(grant.subject, [grant.tokenId, ...this.#tokenIds])) {
+        throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
+      }
+      this.#grant = grant;
+      this.#rememberTokenId(grant.tokenId);
+      this.#armExpiry(grant.validUntil);
+      this.#closeOutOfScope();
+      this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'token refreshed');
+      return { expiresAt: grant.expiresAt };
+    },
+
     leave: async () => {
       queueMicrotask(() => this.close('left'));
       return {};
@@ -243,19 +280,29 @@ export class ViewerSession {
     if (this.#consumers.size >= this.#o.limits.maxConsumersPerConnection + (replacing ? 1 : 0)) {
       throw new ProtocolError(ErrorCode.LimitExceeded, 'too many consumers on this connection');
     }
-    const consumer = await this.#o.gateway.fanout.consume(
-      transport,
-      camera,
-      quality,
-      rtpCapabilities as unknown as types.RtpCapabilities,
-      { sessionId: this.id, cameraId: camera.id, transportId: transport.id },
-    );
+    // The subject's concurrent-stream quota (`maxStreams`); a quality switch may hold one more briefly.
+    const release = this.#o.access.acquireStream(this.#grant!, replacing ? 1 : 0);
+    let consumer: types.Consumer;
+    try {
+      consumer = await this.#o.gateway.fanout.consume(
+        transport,
+        camera,
+        quality,
+        rtpCapabilities as unknown as types.RtpCapabilities,
+        { sessionId: this.id, cameraId: camera.id, transportId: transport.id },
+      );
+    } catch (err) {
+      release();
+      throw err;
+    }
     if (this.#closed) {
+      release();
       consumer.close();
       throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
     }
     this.#consumers.set(consumer.id, consumer);
     consumer.observer.once('close', () => {
+      release();
       this.#consumers.delete(consumer.id);
       const reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
       this.#closeReasons.delete(consumer.id);
@@ -302,6 +349,25 @@ export class ViewerSession {
     const c = this.#consumers.get(id);
     if (!c) throw new ProtocolError(ErrorCode.NotFound, 'no such consumer in this session');
     return c;
+  }
+
+  /** Keeps the most recent MAX_TOKEN_IDS token ids presented on this session. */
+  #rememberTokenId(jti: string | undefined): void {
+    if (jti === undefined) return;
+    this.#tokenIds.delete(jti);
+    this.#tokenIds.add(jti);
+    if (this.#tokenIds.size > MAX_TOKEN_IDS) this.#tokenIds.delete(this.#tokenIds.values().next().value!);
+  }
+
+  /** Closes consumers of cameras the current grant no longer covers (after a refresh narrowed it). */
+  #closeOutOfScope(): void {
+    for (const consumer of [...this.#consumers.values()]) {
+      const camera = this.#o.gateway.camera(String(consumer.appData['cameraId']));
+      if (camera && this.#grant!.scope.allows({ id: camera.id, site: camera.config.site })) continue;
+      this.#closeReasons.set(consumer.id, 'scope_changed');
+      consumer.close();
+      this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'scope_changed' });
+    }
   }
 
   #armExpiry(expiresAt: number): void {

@@ -19,7 +19,7 @@ export type ParsedRequest =
  * @param frame the raw frame (text expected)
  * @param isBinary true for a binary frame (refused)
  * @returns the typed request, or a `bad_request` refusal whose message names
- *   the offending field but never echoes its value
+ *   the offending schema field but never echoes a value or an unknown field's name
  */
 export function parseRequest(frame: Buffer | string, isBinary = false): ParsedRequest {
   const bad = (id: number | null, message: string): ParsedRequest => ({
@@ -40,12 +40,10 @@ export function parseRequest(frame: Buffer | string, isBinary = false): ParsedRe
   if (!validateRequest(msg)) {
     const e = validateRequest.errors?.[0];
     if (e?.keyword === 'discriminator') return bad(id, 'unknown message type');
+    // Paths name schema-known fields only: an unknown field's name is client
+    // input (it could carry a token), so it is not echoed.
     const field =
-      e?.keyword === 'required'
-        ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}`
-        : e?.keyword === 'additionalProperties'
-          ? `${e.instancePath}/${(e.params as { additionalProperty: string }).additionalProperty}`
-          : e?.instancePath;
+      e?.keyword === 'required' ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}` : e?.instancePath;
     return bad(id, `invalid message${field ? ` at ${field}` : ''}: ${e?.keyword === 'additionalProperties' ? 'unknown field' : (e?.message ?? 'invalid')}`);
   }
   return { ok: true, request: msg };

@@ -3,6 +3,11 @@
  * HTTP server: origin check at upgrade, one {@link ViewerSession} per
  * connection, JSON text frames of at most MAX_MESSAGE_BYTES, every request
  * schema-validated, requests of one connection handled strictly in order.
+ *
+ * Connection hygiene: at most `maxConnectionsPerIp` sockets per client
+ * address (HTTP 429 at upgrade), ping/pong keep-alive, a connection that has
+ * not joined within `joinTimeoutMs` is closed, and one that queues more than
+ * `maxPendingRequests` unanswered requests is closed (1008, RFC 6455 §7.4.1).
  */
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -10,24 +15,39 @@ import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
 import type { Gateway } from '@vigil/gateway';
 import { ErrorCode, MAX_MESSAGE_BYTES, ProtocolError, SIGNALING_PATH, type ServerMessage } from '@vigil/protocol';
-import type { TokenVerifier } from '../auth/tokens.ts';
+import type { AccessControl } from '../auth/access-control.ts';
+import { addressKey } from '../limits/rate-limiter.ts';
+import { Heartbeat } from './heartbeat.ts';
+import { entryMatches, type DenyEntry } from '../auth/deny-list.ts';
 import { ViewerSession, type SessionLimits } from '../session/viewer-session.ts';
 import { isOriginAllowed } from './origin.ts';
 import { parseRequest } from './parse-request.ts';
-import { SessionObserver } from '../session/observer.ts';
+import { SessionObserver, type SessionEndReason } from '../session/observer.ts';
 
 export interface SignalingServerOptions {
   gateway: Gateway;
-  verifier: TokenVerifier;
-  limits: SessionLimits;
+  /** Token checks, deny list, rate limits, stream quota, TURN credentials. */
+  access: AccessControl;
+  limits: SignalingLimits;
   /** Extra allowed origins beyond same-origin. */
   allowedOrigins: readonly string[];
   logger: Logger;
 }
 
+/** Per-connection limits (config `limits`). */
+export interface SignalingLimits extends SessionLimits {
+  maxConnectionsPerIp: number;
+  maxPendingRequests: number;
+  /** ms */
+  pingIntervalMs: number;
+  /** ms */
+  joinTimeoutMs: number;
+}
+
 /** Close codes (RFC 6455 §7.4). */
 const CLOSE_NORMAL = 1000;
 const CLOSE_GOING_AWAY = 1001;
+const CLOSE_POLICY_VIOLATION = 1008;
 
 export class SignalingServer {
   readonly #o: SignalingServerOptions;
@@ -35,6 +55,9 @@ export class SignalingServer {
   readonly #sessions = new Set<ViewerSession>();
   readonly #log: Logger;
   #accepting = true;
+  readonly #heartbeat: Heartbeat;
+  /** Open sockets per client address key (see addressKey). */
+  readonly #perAddress = new Map<string, number>();
   /** Session facts for metrics and audit (join, consume, consumerclose, sessionclose, refused). */
   readonly observer = new SessionObserver();
 
@@ -51,6 +74,28 @@ export class SignalingServer {
     });
     this.#log = opts.logger.child({ component: 'signaling' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
+    this.#heartbeat = new Heartbeat(opts.limits.pingIntervalMs);
+    // A revocation ends the live sessions it names at once.
+    opts.access.denyList.on('added', this.#onRevoked);
+  }
+
+  readonly #onRevoked = (entry: DenyEntry): void => {
+    const n = this.endSessions((s) => holdsDenied(s, entry), 'revoked');
+    if (n > 0) this.#log.info({ kind: entry.kind, sessions: n }, 'sessions ended by revocation');
+  };
+
+  /**
+   * Ends every session `predicate` selects, telling each client `reason`.
+   * @returns how many sessions were ended
+   */
+  endSessions(predicate: (s: ViewerSession) => boolean, reason: Exclude<SessionEndReason, 'disconnected'>): number {
+    let n = 0;
+    for (const s of [...this.#sessions]) {
+      if (s.closed || !predicate(s)) continue;
+      s.close(reason);
+      n++;
+    }
+    return n;
   }
 
   /** Open consumers (viewers) of a camera. */
@@ -64,7 +109,7 @@ export class SignalingServer {
   }
 
   /** Handles HTTP upgrades on `server` for SIGNALING_PATH; other paths get 404. */
-  attach(server: Server): void {
+  attach(server: Pick<Server, 'on'>): void {
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.#upgrade(req, socket, head));
   }
 
@@ -73,9 +118,21 @@ export class SignalingServer {
     if (path !== SIGNALING_PATH) return reject(socket, 404, 'Not Found');
     if (!this.#accepting) return reject(socket, 503, 'Service Unavailable');
     if (!isOriginAllowed(req.headers.origin, req.headers.host, this.#o.allowedOrigins)) {
-      this.#log.warn({ origin: req.headers.origin, remoteAddress: req.socket.remoteAddress }, 'websocket origin refused');
+      this.#log.warn({ origin: req.headers.origin?.slice(0, 256), remoteAddress: req.socket.remoteAddress }, 'websocket origin refused');
       return reject(socket, 403, 'Forbidden');
     }
+    const address = addressKey(req.socket.remoteAddress);
+    const open = this.#perAddress.get(address) ?? 0;
+    if (open >= this.#o.limits.maxConnectionsPerIp) {
+      this.#log.warn({ remoteAddress: req.socket.remoteAddress }, 'websocket refused: too many connections from this address');
+      return reject(socket, 429, 'Too Many Requests');
+    }
+    this.#perAddress.set(address, open + 1);
+    socket.once('close', () => {
+      const left = (this.#perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.#perAddress.delete(address);
+      else this.#perAddress.set(address, left);
+    });
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connection(ws, req));
   }
 
@@ -85,7 +142,7 @@ export class SignalingServer {
     };
     const session = new ViewerSession({
       gateway: this.#o.gateway,
-      verifier: this.#o.verifier,
+      access: this.#o.access,
       limits: this.#o.limits,
       logger: this.#log.child({ remoteAddress: req.socket.remoteAddress }),
       observer: this.observer,
@@ -96,12 +153,32 @@ export class SignalingServer {
       end: () => ws.close(this.#accepting ? CLOSE_NORMAL : CLOSE_GOING_AWAY),
     });
     this.#sessions.add(session);
+    this.#heartbeat.track(ws);
+    const joinTimer = setTimeout(() => {
+      if (!session.grant && !session.closed) ws.close(CLOSE_POLICY_VIOLATION, 'join timeout');
+    }, this.#o.limits.joinTimeoutMs);
+    joinTimer.unref();
     let queue: Promise<void> = Promise.resolve();
+    let pending = 0;
     ws.on('message', (data: RawData, isBinary: boolean) => {
-      queue = queue.then(() => this.#message(session, data, isBinary, send));
+      if (pending >= this.#o.limits.maxPendingRequests) {
+        if (ws.readyState === ws.OPEN) {
+          this.#log.warn({ sessionId: session.id }, 'too many pending requests; closing');
+          ws.close(CLOSE_POLICY_VIOLATION, 'too many pending requests');
+        }
+        return;
+      }
+      pending++;
+      queue = queue
+        .then(() => this.#message(session, data, isBinary, send))
+        .catch((err: unknown) => this.#log.error({ sessionId: session.id, err: (err as Error)?.message }, 'message handling failed'))
+        .finally(() => {
+          pending--;
+        });
     });
     ws.on('error', (err) => this.#log.debug({ sessionId: session.id, err: err.message }, 'websocket error'));
     ws.on('close', () => {
+      clearTimeout(joinTimer);
       this.#sessions.delete(session);
       session.close('disconnected');
     });
@@ -153,6 +230,8 @@ export class SignalingServer {
    */
   async close(graceMs = 2000): Promise<void> {
     this.stopAccepting();
+    this.#heartbeat.close();
+    this.#o.access.denyList.off('added', this.#onRevoked);
     for (const s of this.#sessions) s.close('server_shutdown');
     const clients = [...this.#wss.clients];
     for (const ws of clients) ws.close(CLOSE_GOING_AWAY);
@@ -167,6 +246,11 @@ export class SignalingServer {
     clearTimeout(timer);
     for (const ws of open) if (ws.readyState !== ws.CLOSED) ws.terminate();
   }
+}
+
+/** True when the session's subject or one of its token ids is what `entry` revokes. */
+export function holdsDenied(s: ViewerSession, entry: DenyEntry): boolean {
+  return s.grant !== undefined && entryMatches(entry, { subject: s.grant.subject, tokenIds: s.tokenIds });
 }
 
 function reject(socket: Duplex, status: number, text: string): void {

@@ -1,0 +1,100 @@
+/**
+ * Every access decision a viewer session asks for, in one place: token
+ * verification plus the deny list, rate limits on joins and consumes (per
+ * client address and per subject), the per-subject stream quota, and TURN
+ * credentials for authorized viewers.
+ *
+ * Order matters and is fixed here: the per-address join limit is taken before
+ * the (CPU-costly) signature check; the per-subject one after it, so an
+ * attacker cannot drain a victim's bucket with forged tokens. Refusals are
+ * typed (`rate_limited`, `unauthorized`, `limit_exceeded`) and never say more.
+ */
+import { ErrorCode, ProtocolError } from '@vigil/protocol';
+import type { RateLimitsConfig } from '../config/schema.ts';
+import { RateLimiter, addressKey } from '../limits/rate-limiter.ts';
+import { StreamQuota } from '../limits/stream-quota.ts';
+import { turnCredentials, type TurnIceServer, type TurnServerConfig } from '../turn/credentials.ts';
+import type { DenyList } from './deny-list.ts';
+import type { TokenVerifier, ViewerGrant } from './tokens.ts';
+
+export interface AccessControlOptions {
+  verifier: TokenVerifier;
+  denyList: DenyList;
+  rateLimits: RateLimitsConfig;
+  /** TURN servers handed to joined viewers; undefined: none. */
+  turn?: TurnServerConfig | undefined;
+}
+
+export class AccessControl {
+  readonly verifier: TokenVerifier;
+  readonly denyList: DenyList;
+  readonly streams = new StreamQuota();
+  readonly #turn: TurnServerConfig | undefined;
+  readonly #joinPerIp: RateLimiter;
+  readonly #joinPerSubject: RateLimiter;
+  readonly #consumePerIp: RateLimiter;
+  readonly #consumePerSubject: RateLimiter;
+
+  constructor(opts: AccessControlOptions) {
+    this.verifier = opts.verifier;
+    this.denyList = opts.denyList;
+    this.#turn = opts.turn;
+    this.#joinPerIp = new RateLimiter(opts.rateLimits.joinPerIp);
+    this.#joinPerSubject = new RateLimiter(opts.rateLimits.joinPerSubject);
+    this.#consumePerIp = new RateLimiter(opts.rateLimits.consumePerIp);
+    this.#consumePerSubject = new RateLimiter(opts.rateLimits.consumePerSubject);
+  }
+
+  /**
+   * Verifies a token presented at `join` or `refresh`.
+   * @param token compact JWS
+   * @param remoteAddress the client's address (rate limited per address, IPv6 per /64)
+   * @returns the grant; the caller must still check {@link isDenied} right
+   *   before installing it (a revocation may land while this awaits keys)
+   * @throws ProtocolError `rate_limited`, `token_expired`, `unauthorized` (also for a revoked jti or subject)
+   */
+  async admitToken(token: string, remoteAddress: string | undefined): Promise<ViewerGrant> {
+    if (!this.#joinPerIp.take(addressKey(remoteAddress))) throw rateLimited();
+    const grant = await this.verifier.verify(token);
+    if (!this.#joinPerSubject.take(grant.subject)) throw rateLimited();
+    if (this.isDenied(grant.subject, [grant.tokenId])) throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
+    return grant;
+  }
+
+  /** True when the subject or one of the token ids is on the deny list. */
+  isDenied(subject: string, tokenIds: Iterable<string | undefined>): boolean {
+    return this.denyList.match({ subject, tokenIds }) !== undefined;
+  }
+
+  /**
+   * Takes a consume from the address's and the subject's buckets.
+   * @throws ProtocolError `rate_limited`
+   */
+  admitConsume(remoteAddress: string | undefined, subject: string): void {
+    if (!this.#consumePerIp.take(addressKey(remoteAddress))) throw rateLimited();
+    if (!this.#consumePerSubject.take(subject)) throw rateLimited();
+  }
+
+  /**
+   * Reserves one concurrent stream for the grant's subject (`maxStreams` claim).
+   * @param allowance streams allowed beyond maxStreams (1 during a quality
+   *   switch, which holds the old and the new consumer for up to one GOP)
+   * @returns the release function
+   * @throws ProtocolError `limit_exceeded` when the subject already holds maxStreams
+   */
+  acquireStream(grant: ViewerGrant, allowance = 0): () => void {
+    const release = this.streams.acquire(grant.subject, grant.maxStreams === undefined ? undefined : grant.maxStreams + allowance);
+    if (!release) throw new ProtocolError(ErrorCode.LimitExceeded, 'too many concurrent streams for this token');
+    return release;
+  }
+
+  /** TURN servers with fresh credentials for `subject`; undefined when none are configured. */
+  iceServers(subject: string): TurnIceServer[] | undefined {
+    if (!this.#turn) return undefined;
+    return [turnCredentials(this.#turn, subject).iceServer];
+  }
+}
+
+function rateLimited(): ProtocolError {
+  return new ProtocolError(ErrorCode.RateLimited, 'too many requests, retry later');
+}

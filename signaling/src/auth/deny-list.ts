@@ -1,0 +1,203 @@
+/**
+ * The deny list: revoked token ids (`jti`) and subjects (`sub`). A token it
+ * matches is refused at join and refresh, and live sessions holding one are
+ * ended (by whoever listens to `added`, see vigil.ts).
+ *
+ * Durable across restarts: kept in a JSON file `{ version: 1, entries }`
+ * replaced atomically (write a temporary file in the same directory, fsync it,
+ * rename(2) over the old one, fsync the directory: POSIX rename is atomic, so
+ * a crash leaves the old or the new list, never a torn one). Writes are
+ * serialized. A file that exists but cannot be parsed stops the start rather
+ * than silently un-revoking everyone.
+ */
+import { EventEmitter } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+
+export type DenyKind = 'jti' | 'subject';
+
+export interface DenyEntry {
+  kind: DenyKind;
+  /** The revoked `jti` or `sub` value (1-256 chars). */
+  value: string;
+  /** Free text for operators (at most 512 chars). */
+  reason?: string | undefined;
+  /** When it was revoked, ms since epoch. */
+  createdAt: number;
+  /** When the entry lapses, ms since epoch; absent: never (until removed). */
+  expiresAt?: number | undefined;
+}
+
+/** What a deny entry is matched against. */
+export interface DenyCandidate {
+  subject: string;
+  /** Every token id the holder has presented (join and refreshes). */
+  tokenIds: Iterable<string | undefined>;
+}
+
+/** Most entries kept (a bound on memory and file size). */
+export const MAX_DENY_ENTRIES = 100_000;
+
+/** The deny list file is unreadable or corrupt, or the list is full. */
+export class DenyListError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DenyListError';
+  }
+}
+
+export interface DenyListEvents {
+  /** An entry was added (before it is persisted: enforcement does not wait for the disk). */
+  added: [entry: DenyEntry];
+}
+
+const key = (kind: DenyKind, value: string): string => `${kind}\u0000${value}`;
+
+export class DenyList extends EventEmitter<DenyListEvents> {
+  readonly file: string;
+  readonly #entries = new Map<string, DenyEntry>();
+  readonly #log: Logger;
+  #writes: Promise<void> = Promise.resolve();
+
+  private constructor(file: string, logger: Logger) {
+    super();
+    this.file = file;
+    this.#log = logger.child({ component: 'deny-list' });
+  }
+
+  /**
+   * Opens (or starts) the deny list kept in `file` (a missing file is an empty list).
+   * @throws DenyListError when the file exists but cannot be read or parsed
+   */
+  static async open(file: string, logger: Logger): Promise<DenyList> {
+    const list = new DenyList(resolve(file), logger);
+    let text: string | undefined;
+    try {
+      text = await readFile(list.file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new DenyListError(`cannot read deny list ${list.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      }
+    }
+    if (text !== undefined) {
+      let doc: { version?: unknown; entries?: unknown };
+      try {
+        doc = JSON.parse(text) as typeof doc;
+      } catch {
+        throw new DenyListError(`deny list ${list.file} is not valid JSON`);
+      }
+      if (doc?.version !== 1 || !Array.isArray(doc.entries)) throw new DenyListError(`deny list ${list.file} has an unknown format`);
+      for (const e of doc.entries as DenyEntry[]) {
+        if ((e?.kind === 'jti' || e?.kind === 'subject') && typeof e.value === 'string' && typeof e.createdAt === 'number') {
+          list.#entries.set(key(e.kind, e.value), e);
+        }
+      }
+    }
+    list.#log.info({ file: list.file, entries: list.#entries.size }, 'deny list loaded');
+    return list;
+  }
+
+  /** Live entries (lapsed ones are left out). */
+  list(now = Date.now()): DenyEntry[] {
+    return [...this.#entries.values()].filter((e) => !lapsed(e, now));
+  }
+
+  /** The entry denying this grant holder, if any. */
+  match(c: DenyCandidate, now = Date.now()): DenyEntry | undefined {
+    const bySubject = this.#entries.get(key('subject', c.subject));
+    if (bySubject && !lapsed(bySubject, now)) return bySubject;
+    for (const jti of c.tokenIds) {
+      if (jti === undefined) continue;
+      const e = this.#entries.get(key('jti', jti));
+      if (e && !lapsed(e, now)) return e;
+    }
+    return undefined;
+  }
+
+  /**
+   * Revokes a jti or subject: enforced at once in memory (`added` is emitted
+   * synchronously), then persisted.
+   * @returns the stored entry, once it is on disk
+   * @throws DenyListError when the list is full; an fs error when it cannot be persisted
+   *   (the entry stays enforced in this process)
+   */
+  async add(entry: Omit<DenyEntry, 'createdAt'>, now = Date.now()): Promise<DenyEntry> {
+    const k = key(entry.kind, entry.value);
+    if (!this.#entries.has(k) && this.#entries.size >= MAX_DENY_ENTRIES) this.#prune(now);
+    if (!this.#entries.has(k) && this.#entries.size >= MAX_DENY_ENTRIES) throw new DenyListError('deny list is full');
+    const stored: DenyEntry = { ...entry, createdAt: now };
+    this.#entries.set(k, stored);
+    this.#log.info({ kind: stored.kind, expiresAt: stored.expiresAt }, 'revoked');
+    this.emit('added', stored);
+    await this.#persist();
+    return stored;
+  }
+
+  /**
+   * Lifts a revocation.
+   * @returns false when there was no such entry
+   */
+  async remove(kind: DenyKind, value: string): Promise<boolean> {
+    if (!this.#entries.delete(key(kind, value))) return false;
+    this.#log.info({ kind }, 'revocation lifted');
+    await this.#persist();
+    return true;
+  }
+
+  #prune(now: number): void {
+    for (const [k, e] of this.#entries) if (lapsed(e, now)) this.#entries.delete(k);
+  }
+
+  /** Queues a write of the current list; resolves when that write (or a later one) is durable. */
+  #persist(): Promise<void> {
+    const run = this.#writes.then(() => this.#write());
+    this.#writes = run.catch(() => {});
+    return run;
+  }
+
+  async #write(): Promise<void> {
+    this.#prune(Date.now());
+    const dir = dirname(this.file);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const tmp = `${this.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+    const body = JSON.stringify({ version: 1, entries: [...this.#entries.values()] });
+    try {
+      const fh = await open(tmp, 'wx', 0o600);
+      try {
+        await fh.writeFile(body);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, this.file);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      this.#log.error({ err: (err as Error).message, file: this.file }, 'deny list write failed');
+      throw err;
+    }
+    const d = await open(dir, 'r');
+    try {
+      await d.sync();
+    } finally {
+      await d.close();
+    }
+  }
+
+  /** Resolves when every queued write has finished. */
+  async flush(): Promise<void> {
+    await this.#writes;
+  }
+}
+
+/** True when `e` denies `c` (same subject, or one of its token ids). */
+export function entryMatches(e: DenyEntry, c: DenyCandidate): boolean {
+  if (e.kind === 'subject') return e.value === c.subject;
+  for (const jti of c.tokenIds) if (jti === e.value) return true;
+  return false;
+}
+
+function lapsed(e: DenyEntry, now: number): boolean {
+  return e.expiresAt !== undefined && e.expiresAt <= now;
+}
