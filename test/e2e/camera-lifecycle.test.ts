@@ -64,6 +64,7 @@ describe('camera lifecycle', () => {
     const first = startPusher();
     await waitFor(() => cam.state === 'live', 10_000);
 
+    const latchedProducer = cam.producer.id;
     const killedAt = Date.now();
     first.kill('SIGKILL');
     await waitFor(() => cam.state === 'stalled', 5000);
@@ -75,7 +76,9 @@ describe('camera lifecycle', () => {
     expect(cam.reason).toMatch(/no RTP/);
 
     // The camera "reboots" and sends from a different source port: the offline
-    // transition re-opened the ingest, so the new tuple is latched.
+    // transition re-opens the ingest (a new producer; with port 0 in this test
+    // also a new local port), so the new tuple is latched.
+    await waitFor(() => cam.producer.id !== latchedProducer, 5000);
     const returnedAt = Date.now();
     startPusher();
     await waitFor(() => cam.state === 'live', 5000);
