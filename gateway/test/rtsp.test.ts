@@ -67,6 +67,7 @@ describe('redactUrl / scrubCredentials', () => {
     ['rtsp://10.0.0.7/live?user=admin&password=s3cret&channel=1', 'rtsp://10.0.0.7/live?user=***&password=***&channel=1'],
     ['rtsp://10.0.0.7/Streaming/Channels/101', 'rtsp://10.0.0.7/Streaming/Channels/101'],
     ["Impossible to open 'rtsp://a:b%40c@h/x' and http://u:p@h/", "Impossible to open 'rtsp://***@h/x' and http://***@h/"],
+    ["rtsp://op:it's(1)@h/x", 'rtsp://***@h/x'],
   ])('%s -> %s', (input, out) => {
     expect(redactUrl(input)).toBe(out);
   });
@@ -97,9 +98,9 @@ describe('prepareRtspInput', () => {
     expect((await stat(input.listFile!)).mode & 0o777).toBe(0o600);
     expect((await stat(join(input.listFile!, '..'))).mode & 0o777).toBe(0o700);
     const list = await readFile(input.listFile!, 'utf8');
-    // userinfo percent-encoded (RFC 3986); the ' that encodeURIComponent keeps is escaped for ffconcat.
+    // userinfo percent-encoded down to RFC 3986 unreserved characters, ' included.
     expect(list).toBe(
-      "ffconcat version 1.0\nfile 'rtsp://op%40site:it'\\''s%3A%40%2F%25@10.0.0.7:554/live?ch=1'\noption rtsp_transport tcp\noption timeout 5000000\n",
+      "ffconcat version 1.0\nfile 'rtsp://op%40site:it%27s%3A%40%2F%25@10.0.0.7:554/live?ch=1'\noption rtsp_transport tcp\noption timeout 5000000\n",
     );
     await input.dispose();
     await expect(stat(join(input.listFile!, '..'))).rejects.toThrow();

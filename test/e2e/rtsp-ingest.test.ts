@@ -11,9 +11,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  rtspStderrRedactor,
   decideRelay,
+  encodeUserinfo,
   prepareRtspInput,
   probeRtsp,
   relayAudioPayloadType,
@@ -28,6 +32,7 @@ import {
   type RtspSourceInput,
 } from '@vigil/gateway';
 import { openPlainIngest, type PlainIngest } from '../../gateway/src/ingest/plain-ingest.ts';
+import { RelayProcess } from '../../gateway/src/ingest/relay-process.ts';
 import { startRtspServer, type TestRtspServer } from '../helpers/rtsp-server.ts';
 import { freeUdpPortPair } from '../helpers/udp-ports.ts';
 import { waitFor } from '../helpers/vigil.ts';
@@ -86,6 +91,7 @@ async function expectRtspError(fn: () => Promise<unknown>, reason: string, secre
   for (const s of secrets) {
     expect(text).not.toContain(s);
     expect(text).not.toContain(encodeURIComponent(s));
+    expect(text).not.toContain(encodeUserinfo(s));
   }
   return e;
 }
@@ -283,7 +289,7 @@ describe('RTSP relay into a real mediasoup PlainTransport', () => {
     const relay = spawnRelay(args);
     const cmdline = await readFile(`/proc/${relay.pid}/cmdline`, 'utf8');
     expect(cmdline).toContain(input.listFile!);
-    for (const form of [DIGEST_PASSWORD, encodeURIComponent(DIGEST_PASSWORD)]) expect(cmdline).not.toContain(form);
+    for (const form of [DIGEST_PASSWORD, encodeUserinfo(DIGEST_PASSWORD)]) expect(cmdline).not.toContain(form);
 
     await waitFor(async () => (await packets(ingest.producer)) > 100, 15_000);
     await waitFor(() => kf.count >= 1, 5000);
@@ -334,6 +340,43 @@ describe('RTSP relay into a real mediasoup PlainTransport', () => {
     const decision = decideRelay(await probeRtsp(source), source);
     expect(decision).toMatchObject({ mode: 'refuse', reason: 'hevc' });
     expect(decision.mode === 'refuse' && decision.message).toMatch(/H\.265.*transcode: "h264"/);
+  });
+
+  it('a supervised relay with a wrong password logs the 401 from ffmpeg, scrubbed of the credentials', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const wrong = `${DIGEST_PASSWORD}-wrong`;
+    const source: RtspSourceInput = { url: digest.url('/cam'), username: USER, password: wrong };
+    const input = await prepared(source);
+    const decision = decideRelay(
+      { video: { codec: 'h264', profile: 'Main', width: 320, height: 240, fps: 25, hasBFrames: false, pixFmt: 'yuv420p' } },
+      source,
+    );
+    const relay = new RelayProcess({
+      command: 'ffmpeg',
+      args: rtspRelayArgs(input, decision, { video: { host: '127.0.0.1', rtpPort: 9, rtcpPort: 10, ssrc: 1, payloadType: 102 } }),
+      logger: pino({ level: 'warn' }, sink),
+      minBackoffMs: 60_000,
+      redact: rtspStderrRedactor(source, input),
+    });
+    try {
+      await waitFor(() => lines.some((l) => l.includes('relay process exited')), 10_000);
+    } finally {
+      await relay.stop();
+    }
+    const log = lines.join('');
+    expect(log).toMatch(/401 Unauthorized/);
+    expect(log).toContain(`Impossible to open 'rtsp://***@127.0.0.1:${digest.port}/cam'`);
+    expect(log).toContain(`${digest.url('/cam')}: Server returned 401`);
+    expect(log).not.toContain(input.listFile!);
+    for (const form of [wrong, encodeUserinfo(wrong), DIGEST_PASSWORD, encodeUserinfo(DIGEST_PASSWORD)]) {
+      expect(log).not.toContain(form);
+    }
   });
 
   async function audioIngest(plan: Extract<RelayDecision, { mode: 'copy' }>['audio'], ssrc: number) {

@@ -16,6 +16,11 @@ export interface RelayProcessOptions {
   minBackoffMs?: number;
   /** Restart delay cap, ms (default 10_000). */
   maxBackoffMs?: number;
+  /**
+   * Applied to stderr before it is logged, e.g. `(t) => scrubCredentials(t, source)`
+   * for an RTSP relay (ffmpeg quotes the input URL, credentials included, in its errors).
+   */
+  redact?: (text: string) => string;
 }
 
 /** A supervised child process; `stop()` ends it for good. */
@@ -28,7 +33,7 @@ export class RelayProcess {
 
   /** Spawns the process immediately. */
   constructor(opts: RelayProcessOptions) {
-    this.#opts = { minBackoffMs: 500, maxBackoffMs: 10_000, ...opts };
+    this.#opts = { minBackoffMs: 500, maxBackoffMs: 10_000, ...opts, redact: opts.redact ?? ((t) => t) };
     this.#spawn();
   }
 
@@ -55,7 +60,7 @@ export class RelayProcess {
       if (Date.now() - startedAt > 30_000) this.#failures = 0;
       const delayMs = Math.min(this.#opts.maxBackoffMs, this.#opts.minBackoffMs * 2 ** this.#failures);
       this.#failures++;
-      logger.warn({ code, signal, restartInMs: delayMs, stderr: tail.trim().split('\n').slice(-3) }, 'relay process exited');
+      logger.warn({ code, signal, restartInMs: delayMs, stderr: this.#opts.redact(tail).trim().split('\n').slice(-3) }, 'relay process exited');
       this.#restartTimer = setTimeout(() => this.#spawn(), delayMs);
     });
   }

@@ -7,7 +7,8 @@
  *   const args = rtspRelayArgs(input, decision, target); // ffmpeg argv -> RelayProcess
  *   ... await input.dispose() when the camera goes away.
  *
- * Log ffmpeg's output only through `scrubCredentials(text, source)`.
+ * Log ffmpeg's output only through `rtspStderrRedactor(source, input)`
+ * (RelayProcess option `redact`).
  */
 export {
   RtspSourceSchema,
@@ -15,12 +16,13 @@ export {
   RTSP_ERROR_REASONS,
   redactUrl,
   scrubCredentials,
+  encodeUserinfo,
   hasCredentials,
   type RtspSource,
   type RtspSourceInput,
   type RtspErrorReason,
 } from './rtsp/source.ts';
-export { prepareRtspInput, RTSP_PROTOCOL_WHITELIST, type RtspInput } from './rtsp/input.ts';
+export { prepareRtspInput, rtspStderrRedactor, RTSP_PROTOCOL_WHITELIST, type RtspInput } from './rtsp/input.ts';
 export { probeRtsp, classifyFfmpegError, type RtspProbe, type RtspVideoInfo, type RtspAudioInfo, type ProbeOptions } from './rtsp/probe.ts';
 export {
   decideRelay,

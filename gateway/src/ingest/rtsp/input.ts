@@ -31,7 +31,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RtspError, hasCredentials, redactUrl, urlWithCredentials, type RtspSourceInput } from './source.ts';
+import { RtspError, hasCredentials, redactUrl, scrubCredentials, urlWithCredentials, type RtspSourceInput } from './source.ts';
 
 /** Protocols the RTSP client may open: the list file, RTSP over TCP, RTP/RTCP over UDP. */
 export const RTSP_PROTOCOL_WHITELIST = 'file,rtsp,tcp,rtp,udp';
@@ -104,4 +104,15 @@ export async function prepareRtspInput(source: RtspSourceInput, opts: { dir?: st
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A redactor for the relay's or probe's stderr (RelayProcess `redact`):
+ * scrubs credentials ({@link scrubCredentials}) and names the source's
+ * redacted URL where ffmpeg names the credential list file.
+ */
+export function rtspStderrRedactor(source: RtspSourceInput, input: Pick<RtspInput, 'listFile'>): (text: string) => string {
+  const where = redactUrl(source.url);
+  const file = input.listFile;
+  return (text) => scrubCredentials(file ? text.split(file).join(where) : text, source);
 }

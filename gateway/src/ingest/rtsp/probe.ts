@@ -9,8 +9,8 @@
  * types of the first ~50 packets' frames.
  */
 import { spawn } from 'node:child_process';
-import { prepareRtspInput } from './input.ts';
-import { RtspError, redactUrl, scrubCredentials, type RtspErrorReason, type RtspSourceInput } from './source.ts';
+import { prepareRtspInput, rtspStderrRedactor } from './input.ts';
+import { RtspError, redactUrl, type RtspErrorReason, type RtspSourceInput } from './source.ts';
 
 export interface RtspVideoInfo {
   /** ffmpeg codec name: 'h264', 'hevc', 'vp8', 'mjpeg', ... */
@@ -129,8 +129,7 @@ export async function probeRtsp(source: RtspSourceInput, opts: ProbeOptions = {}
     const started = Date.now();
     const { code, stdout, stderr, timedOut } = await run(opts.ffprobe ?? 'ffprobe', args, timeoutMs, opts.signal);
     const elapsedMs = Date.now() - started;
-    // ffprobe names the list file where it would name the URL: name the URL (redacted) instead.
-    const scrubbed = scrubCredentials(input.listFile ? stderr.split(input.listFile).join(where) : stderr, source);
+    const scrubbed = rtspStderrRedactor(source, input)(stderr);
     if (timedOut) throw new RtspError('timeout', `${where}: no answer within ${timeoutMs} ms`, lastLine(scrubbed));
     let json: FfprobeJson = {};
     try {

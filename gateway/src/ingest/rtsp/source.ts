@@ -96,7 +96,7 @@ const SECRET_QUERY_KEY = /pass|pwd|user|token|auth|key|secret|sig/i;
  */
 export function redactUrl(url: string): string {
   return url
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s'"]*@/gi, '$1***@')
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s]*@/gi, '$1***@')
     .replace(/([?&;])([^=&#\s'"]+)=([^&#\s'"]*)/g, (all, sep: string, key: string) =>
       SECRET_QUERY_KEY.test(key) ? `${sep}${key}=***` : all,
     );
@@ -115,14 +115,15 @@ export function scrubCredentials(text: string, source: Pick<RtspSourceInput, 'us
   let out = redactUrl(text);
   for (const secret of [source.password, source.username]) {
     if (!secret || secret.length < MIN_LITERAL_SECRET) continue;
-    for (const form of new Set([secret, encodeURIComponent(secret)])) out = out.split(form).join('***');
+    for (const form of new Set([secret, encodeURIComponent(secret), encodeUserinfo(secret)])) out = out.split(form).join('***');
   }
   return out;
 }
 
 /**
  * The source URL with credentials as userinfo, percent-encoded (RFC 3986
- * §3.2.1; ffmpeg decodes them before answering Basic or Digest). Only for
+ * §3.2.1, {@link encodeUserinfo}; ffmpeg decodes them before answering Basic
+ * or Digest). Only for
  * {@link prepareRtspInput}: never log it.
  *
  * @throws RtspError('protocol') when the URL is not `rtsp://` or already holds userinfo
@@ -136,9 +137,17 @@ export function urlWithCredentials(source: RtspSourceInput): string {
     throw new RtspError('protocol', `${redactUrl(source.url)}: a password needs a username`);
   }
   if (!source.username) return source.url;
-  const userinfo =
-    encodeURIComponent(source.username) + (source.password !== undefined ? `:${encodeURIComponent(source.password)}` : '');
+  const userinfo = encodeUserinfo(source.username) + (source.password !== undefined ? `:${encodeUserinfo(source.password)}` : '');
   return `rtsp://${userinfo}@${m[1]}${m[2]}`;
+}
+
+/**
+ * Percent-encodes everything but RFC 3986 unreserved characters (§2.3), so
+ * the userinfo holds no quote, parenthesis or other character ffconcat or a
+ * log reader could trip over.
+ */
+export function encodeUserinfo(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** True when the source carries credentials. */
