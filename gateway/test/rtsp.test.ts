@@ -85,22 +85,25 @@ describe('redactUrl / scrubCredentials', () => {
 
 describe('prepareRtspInput', () => {
   it('without credentials gives the URL directly, with the transport and the I/O timeout in µs', async () => {
-    const input = await prepareRtspInput({ url: 'rtsp://10.0.0.7/live', transport: 'udp', ioTimeoutMs: 3000 }, { dir });
+    const input = await prepareRtspInput({ url: 'rtsp://10.0.0.7/live', transport: 'udp', ioTimeoutMs: 3000 }, { dir, analysis: 'full' });
     expect(input.args).toEqual(['-rtsp_transport', 'udp', '-timeout', '3000000', '-i', 'rtsp://10.0.0.7/live']);
     expect(input.listFile).toBeUndefined();
+    const quick = await prepareRtspInput({ url: 'rtsp://10.0.0.7/live' }, { dir });
+    expect(quick.args).toEqual(['-probesize', '32768', '-analyzeduration', '100000', '-rtsp_transport', 'tcp', '-timeout', '5000000', '-i', 'rtsp://10.0.0.7/live']);
   });
 
   it('with credentials writes a 0600 ffconcat list in a 0700 directory, argv names only the file; dispose removes it', async () => {
     const pw = "it's:@/%";
     const input = await prepareRtspInput({ url: 'rtsp://10.0.0.7:554/live?ch=1', username: 'op@site', password: pw }, { dir });
     expect(input.args.join(' ')).not.toContain(encodeURIComponent(pw));
-    expect(input.args).toEqual(['-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file,rtsp,tcp,rtp,udp', '-i', input.listFile]);
+    expect(input.args).toEqual(['-probesize', '32768', '-analyzeduration', '100000', '-f', 'concat', '-safe', '0', '-protocol_whitelist', 'file,rtsp,tcp,rtp,udp', '-i', input.listFile]);
     expect((await stat(input.listFile!)).mode & 0o777).toBe(0o600);
     expect((await stat(join(input.listFile!, '..'))).mode & 0o777).toBe(0o700);
     const list = await readFile(input.listFile!, 'utf8');
     // userinfo percent-encoded down to RFC 3986 unreserved characters, ' included.
     expect(list).toBe(
-      "ffconcat version 1.0\nfile 'rtsp://op%40site:it%27s%3A%40%2F%25@10.0.0.7:554/live?ch=1'\noption rtsp_transport tcp\noption timeout 5000000\n",
+      "ffconcat version 1.0\nfile 'rtsp://op%40site:it%27s%3A%40%2F%25@10.0.0.7:554/live?ch=1'\noption rtsp_transport tcp\noption timeout 5000000\n" +
+        'option probesize 32768\noption analyzeduration 100000\n',
     );
     await input.dispose();
     await expect(stat(join(input.listFile!, '..'))).rejects.toThrow();

@@ -22,7 +22,7 @@ export {
   type RtspSourceInput,
   type RtspErrorReason,
 } from './rtsp/source.ts';
-export { prepareRtspInput, rtspStderrRedactor, RTSP_PROTOCOL_WHITELIST, type RtspInput } from './rtsp/input.ts';
+export { prepareRtspInput, rtspStderrRedactor, RTSP_PROTOCOL_WHITELIST, type RtspInput, type RtspAnalysis } from './rtsp/input.ts';
 export { probeRtsp, classifyFfmpegError, type RtspProbe, type RtspVideoInfo, type RtspAudioInfo, type ProbeOptions } from './rtsp/probe.ts';
 export {
   decideRelay,

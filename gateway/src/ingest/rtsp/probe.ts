@@ -116,7 +116,7 @@ function lastLine(text: string): string | undefined {
 export async function probeRtsp(source: RtspSourceInput, opts: ProbeOptions = {}): Promise<RtspProbe> {
   const where = redactUrl(source.url);
   const timeoutMs = opts.timeoutMs ?? source.probeTimeoutMs ?? 10_000;
-  const input = await prepareRtspInput(source, opts.tmpDir === undefined ? {} : { dir: opts.tmpDir });
+  const input = await prepareRtspInput(source, { analysis: 'full', ...(opts.tmpDir === undefined ? {} : { dir: opts.tmpDir }) });
   try {
     const args = [
       '-hide_banner', '-loglevel', 'error',
