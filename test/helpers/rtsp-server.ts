@@ -44,6 +44,8 @@ export interface RtspMediaSpec {
   gopFrames?: number;
   /** s, default 70 (each client plays the file from its start) */
   durationSec?: number;
+  /** Temporal noise strength 0-100 (ffmpeg `noise` filter), like a camera sensor's: harder to code. Default 0. */
+  noise?: number;
   /** Serve only the audio track (a source without video; needs `audio`). */
   audioOnly?: boolean;
 }
@@ -66,6 +68,7 @@ export function makeRtspMedia(spec: RtspMediaSpec): Promise<string> {
     fps: spec.fps ?? 25,
     gopFrames: spec.gopFrames ?? spec.fps ?? 25,
     durationSec: spec.durationSec ?? 70,
+    noise: spec.noise ?? 0,
   };
   const key = createHash('sha256').update(JSON.stringify(full)).digest('hex').slice(0, 16);
   const file = join(MEDIA_DIR, `${full.video}-${full.profile}-${full.width}x${full.height}-${key}.mkv`);
@@ -100,7 +103,7 @@ async function encode(s: Required<Omit<RtspMediaSpec, 'audioOnly'>>, file: strin
     '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${s.fps}`,
     ...audioIn,
     '-t', String(s.durationSec),
-    '-vf', `drawtext=fontfile=${FONT}:fontsize=${fontSize}:fontcolor=white:box=1:boxcolor=black@0.6:x=8:y=8:text='${text}'`,
+    '-vf', `${s.noise ? `noise=alls=${s.noise}:allf=t,` : ''}drawtext=fontfile=${FONT}:fontsize=${fontSize}:fontcolor=white:box=1:boxcolor=black@0.6:x=8:y=8:text='${text}'`,
     '-pix_fmt', 'yuv420p', '-b:v', `${Math.round((s.width * s.height * s.fps * 0.1) / 1000)}k`,
     ...video, ...audioOut, '-f', 'matroska', tmp,
   ];

@@ -17,7 +17,7 @@ export interface RtspRelayTarget {
 
 /**
  * libx264 preset for transcoding: `superfast` keeps the deblocking filter and
- * partitions that `ultrafast` drops, for about 1.3-1.5x its CPU (see the
+ * partitions that `ultrafast` drops, for about 1.1-1.3x its CPU (see the
  * README section "RTSP cameras" for measured numbers).
  */
 export const TRANSCODE_PRESET = 'superfast';
