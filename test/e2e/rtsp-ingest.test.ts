@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { createSocket } from 'node:dgram';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -195,6 +196,37 @@ describe('probeRtsp against a real RTSP server', () => {
       await expectRtspError(() => probeRtsp({ url: `rtsp://127.0.0.1:${port(http)}/cam`, ioTimeoutMs: 2000 }), 'protocol');
     } finally {
       http.close();
+    }
+  });
+
+  it("a camera that dies is 'unreachable'; restarted on the same port it answers again, and a relay on it exits when it dies", async () => {
+    const cam = await startRtspServer({ mounts: { '/cam': { video: 'h264' } } });
+    const rtp = createSocket('udp4');
+    try {
+      const port = cam.port;
+      const source: RtspSourceInput = { url: cam.url('/cam'), ioTimeoutMs: 3000 };
+      const decision = decideRelay(await probeRtsp(source), source);
+      await new Promise<void>((r) => rtp.bind(0, '127.0.0.1', r));
+      let datagrams = 0;
+      rtp.on('message', () => datagrams++);
+      const input = await prepareRtspInput(source);
+      const target = { host: '127.0.0.1', rtpPort: rtp.address().port, rtcpPort: rtp.address().port + 1, ssrc: 7, payloadType: 102 };
+      const relay = spawn('ffmpeg', rtspRelayArgs(input, decision, { video: target }), { stdio: 'ignore' });
+      const exited = new Promise<number>((resolve) => relay.once('exit', () => resolve(Date.now())));
+      await waitFor(() => datagrams > 20, 10_000);
+
+      await cam.kill();
+      const killedAt = Date.now();
+      // The relay notices (TCP connection closed) and exits, so its supervisor can restart it.
+      expect((await exited) - killedAt).toBeLessThan(5000);
+      await expectRtspError(() => probeRtsp(source), 'unreachable');
+
+      await cam.restart();
+      expect(cam.port).toBe(port);
+      expect((await probeRtsp(source)).video.codec).toBe('h264');
+    } finally {
+      rtp.close();
+      await cam.stop();
     }
   });
 
