@@ -122,10 +122,12 @@ describe('probeRtsp against a real RTSP server', () => {
   });
 
   for (const [name, password] of [['Basic', BASIC_PASSWORD], ['Digest', DIGEST_PASSWORD]] as const) {
-    it(`${name} auth: the right password probes and leaves no credential file behind`, async () => {
+    // Basic over UDP, Digest over TCP: the credential file path carries the transport option too.
+    const transport = name === 'Basic' ? 'udp' : 'tcp';
+    it(`${name} auth (RTSP over ${transport}): the right password probes and leaves no credential file behind`, async () => {
       const server = name === 'Basic' ? basic : digest;
       const dir = await mkdtemp(join(tmp, 'probe-'));
-      const probe = await probeRtsp({ url: server.url('/cam'), username: USER, password }, { tmpDir: dir });
+      const probe = await probeRtsp({ url: server.url('/cam'), username: USER, password, transport }, { tmpDir: dir });
       expect(probe.video.codec).toBe('h264');
       expect(await readdir(dir)).toEqual([]);
     });
