@@ -21,6 +21,7 @@ import type { Quality } from '@vigil/protocol';
 import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.ts';
 import { openPlainIngest, type PlainIngest } from '../ingest/plain-ingest.ts';
 import { testPatternDriver, type SourceDriver } from '../ingest/source-driver.ts';
+import { RtspDriver } from '../ingest/rtsp-driver.ts';
 import type { RtpTarget } from '../ingest/test-pattern.ts';
 import { allocateUdpPortPair } from '../ingest/udp-ports.ts';
 
@@ -46,9 +47,17 @@ export type DriverFactory = (
   logger: Logger,
 ) => SourceDriver | undefined;
 
-/** Drivers for the built-in source kinds. */
-export const defaultDriverFactory: DriverFactory = (camera, source, target, ingest, logger) =>
-  source.kind === 'test-pattern' ? testPatternDriver(camera, source, target, ingest, logger) : undefined;
+/** Drivers for the built-in source kinds (RTP push needs none: the camera sends by itself). */
+export const defaultDriverFactory: DriverFactory = (camera, source, target, ingest, logger) => {
+  switch (source.kind) {
+    case 'test-pattern':
+      return testPatternDriver(camera, source, target, ingest, logger);
+    case 'rtsp':
+      return new RtspDriver(camera, source, target, ingest, logger);
+    case 'rtp-push':
+      return undefined;
+  }
+};
 
 export interface CameraStreamOptions {
   camera: CameraConfig;

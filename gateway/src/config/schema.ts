@@ -4,6 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { CameraIdSchema, DiscriminatedUnion } from '@vigil/protocol/schema';
+import { RtspSourceSchema } from '../ingest/rtsp/source.ts';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 /** An IPv4 or IPv6 literal. */
@@ -43,7 +44,7 @@ export const TestPatternSourceSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export const SourceSchema = DiscriminatedUnion('kind', [RtpPushSourceSchema, TestPatternSourceSchema]);
+export const SourceSchema = DiscriminatedUnion('kind', [RtpPushSourceSchema, TestPatternSourceSchema, RtspSourceSchema]);
 
 export const CameraConfigSchema = Type.Object(
   {

@@ -22,6 +22,11 @@ export interface RelayProcessOptions {
   minBackoffMs?: number;
   /** Restart delay cap, ms (default 1500: a returning camera is live again within ~2 s). */
   maxBackoffMs?: number;
+  /**
+   * Applied to stderr before it is logged, e.g. `(t) => scrubCredentials(t, source)`
+   * for an RTSP relay (ffmpeg quotes the input URL, credentials included, in its errors).
+   */
+  redact?: (text: string) => string;
 }
 
 export interface RelayProcessEvents {
@@ -43,7 +48,7 @@ export class RelayProcess extends EventEmitter<RelayProcessEvents> {
   /** Spawns the process on the next tick (so listeners can be attached first). */
   constructor(opts: RelayProcessOptions) {
     super();
-    this.#opts = { minBackoffMs: 300, maxBackoffMs: 1500, ...opts };
+    this.#opts = { minBackoffMs: 300, maxBackoffMs: 1500, ...opts, redact: opts.redact ?? ((t) => t) };
     this.#args = opts.args;
     this.#restartTimer = setTimeout(() => this.#spawn(), 0);
   }
@@ -86,13 +91,13 @@ export class RelayProcess extends EventEmitter<RelayProcessEvents> {
     child.on('close', (code, signal) => {
       if (this.#child === child) this.#child = undefined;
       const ranMs = Date.now() - startedAt;
-      this.emit('exit', { code, signal, stderr: tail, ranMs });
+      this.emit('exit', { code, signal, stderr: this.#opts.redact(tail), ranMs });
       if (this.#stopped) return;
       // A process that ran for a while resets the backoff.
       if (ranMs > 10_000) this.#failures = 0;
       const delayMs = Math.min(this.#opts.maxBackoffMs, this.#opts.minBackoffMs * 2 ** this.#failures);
       this.#failures++;
-      logger.debug({ code, signal, ranMs, restartInMs: delayMs }, 'relay process exited');
+      logger.warn({ code, signal, ranMs, restartInMs: delayMs, stderr: this.#opts.redact(tail).trim().split('\n').slice(-3) }, 'relay process exited');
       clearTimeout(this.#restartTimer);
       this.#restartTimer = setTimeout(() => this.#spawn(), delayMs);
     });

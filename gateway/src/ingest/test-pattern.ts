@@ -19,15 +19,31 @@ export interface RtpTarget {
   rtcpPort: number;
   ssrc: number;
   payloadType: number;
-  /** Local port the sender binds for RTP (RTCP: + 1); fixed so restarts keep the comedia tuple. */
+  /**
+   * Local UDP port ffmpeg sends RTP from (its `localrtpport`), and RTCP from
+   * (`localrtcpport`, default localRtpPort + 1). A comedia PlainTransport
+   * latches the first packet's source IP:port and then ignores every other
+   * source (mediasoup PlainTransportOptions.comedia), so a restarted relay must
+   * send from the same local ports. Omitted: ephemeral ports.
+   */
   localRtpPort?: number;
+  localRtcpPort?: number;
 }
 
-/** `rtp://host:port?...` for ffmpeg's RTP muxer (IPv6 hosts bracketed). */
-export function rtpUrl(target: RtpTarget): string {
+/**
+ * The ffmpeg `rtp://` output URL for a target (ffmpeg rtp protocol options
+ * `rtcpport`, `localrtpport`, `localrtcpport`, `pkt_size`).
+ *
+ * @param pktSize largest RTP packet, bytes (default 1200: room for SRTP and
+ *   tunnel overhead below a 1500-byte MTU; 172 makes 20 ms G.711 packets)
+ */
+export function rtpOutputUrl(target: RtpTarget, pktSize = 1200): string {
   const host = target.host.includes(':') ? `[${target.host}]` : target.host;
-  const local = target.localRtpPort ? `&localrtpport=${target.localRtpPort}&localrtcpport=${target.localRtpPort + 1}` : '';
-  return `rtp://${host}:${target.rtpPort}?rtcpport=${target.rtcpPort}${local}&pkt_size=1200`;
+  let url = `rtp://${host}:${target.rtpPort}?rtcpport=${target.rtcpPort}`;
+  if (target.localRtpPort !== undefined) {
+    url += `&localrtpport=${target.localRtpPort}&localrtcpport=${target.localRtcpPort ?? target.localRtpPort + 1}`;
+  }
+  return `${url}&pkt_size=${pktSize}`;
 }
 
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf';
@@ -68,6 +84,6 @@ export function testPatternArgs(
     '-vf', drawtext,
     ...encoder,
     '-an', '-payload_type', String(target.payloadType), '-ssrc', String(target.ssrc),
-    '-f', 'rtp', rtpUrl(target),
+    '-f', 'rtp', rtpOutputUrl(target),
   ];
 }
