@@ -37,7 +37,8 @@ describe('config', () => {
     expect(codec.length).toBeGreaterThan(0);
     expect(codec.every((i) => i.startsWith('cameras[0].codec: '))).toBe(true);
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtp-push', port: 5004 } }] })).toEqual(['cameras[0].source.ssrc: is required']);
-    expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtsp' } }] })).toEqual(['cameras[0].source.kind: is not one of the known kinds']);
+    expect(issues({ cameras: [{ id: 'a', source: { kind: 'onvif' } }] })).toEqual(['cameras[0].source.kind: is not one of the known kinds']);
+    expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtsp' } }] })).toEqual(['cameras[0].source.url: is required']);
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'test-pattern', fps: 0 } }] })).toEqual(['cameras[0].source.fps: must be >= 1']);
   });
 
