@@ -212,6 +212,12 @@ export interface ConsumeData {
   /** Frame size of this stream (px), when known. */
   width?: number;
   height?: number;
+  /**
+   * The camera's audio, when it has some and the browser can receive it: a
+   * consumer paired with this one (the server resumes, pauses and closes it
+   * with the video consumer).
+   */
+  audio?: { consumerId: string; producerId: string; rtpParameters: RtpParametersJson };
 }
 
 /** Successful response payload per request type. */

@@ -10,6 +10,8 @@ import { launchChromium } from '../helpers/browser.ts';
 import { startRtspServer, type TestRtspServer } from '../helpers/rtsp-server.ts';
 import { play, probe, sdkPage } from '../helpers/sdk-page.ts';
 import { startTestVigil, waitFor, type TestVigil } from '../helpers/vigil.ts';
+import { WsClient } from '../helpers/ws-client.ts';
+import { PROTOCOL_VERSION } from '@vigil/protocol';
 
 const USER = 'operator';
 const PASSWORD = 'S3cret-pass!word';
@@ -22,7 +24,7 @@ beforeAll(async () => {
     auth: 'digest',
     user: USER,
     password: PASSWORD,
-    mounts: { '/main': { video: 'h264' }, '/hevc': { video: 'h265' } },
+    mounts: { '/main': { video: 'h264' }, '/hevc': { video: 'h265' }, '/av': { video: 'h264', audio: 'aac' }, '/g711': { video: 'h264', audio: 'pcmu' } },
   });
   const rtsp = (mount: string, extra: Record<string, unknown> = {}) => ({
     kind: 'rtsp',
@@ -38,6 +40,8 @@ beforeAll(async () => {
       { id: 'wrong-password', codec: 'H264', source: rtsp('/main', { password: 'not-it' }) },
       { id: 'hevc-refused', codec: 'H264', source: rtsp('/hevc') },
       { id: 'hevc-transcoded', codec: 'H264', source: rtsp('/hevc', { transcode: 'h264' }) },
+      { id: 'with-aac', codec: 'H264', source: rtsp('/av', { audio: 'opus' }) },
+      { id: 'with-pcmu', codec: 'H264', source: rtsp('/g711', { audio: 'passthrough' }) },
     ],
   });
   browser = await launchChromium();
@@ -94,5 +98,24 @@ describe('RTSP cameras', () => {
     expect(cam.producer.id).toBe(producerId);
     expect((await probe(page, 'g')).state).toBe('playing');
     await page.close();
+  });
+
+  it('camera audio: AAC transcoded to Opus and PCMU passed through, consumed next to the video', async () => {
+    const c = await WsClient.open(vigil.url);
+    expect((await c.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token: vigil.token(['**']) })).ok).toBe(true);
+    const t = await c.request({ type: 'createRecvTransport' });
+    const transportId = (t.ok && (t.data as { id: string }).id) as string;
+    const caps = vigil.gateway.rtpCapabilities as unknown as Record<string, unknown>;
+    for (const [cameraId, mime] of [['with-aac', 'audio/opus'], ['with-pcmu', 'audio/PCMU']] as const) {
+      const cam = vigil.gateway.camera(cameraId)!;
+      await waitFor(() => cam.state === 'live' && cam.stream('high').audioProducer !== undefined, 30_000);
+      const producer = cam.stream('high').audioProducer!;
+      await waitFor(async () => ((await producer.getStats())[0]?.packetCount ?? 0) > 20, 10_000);
+      const r = await c.request({ type: 'consume', transportId, cameraId, rtpCapabilities: caps });
+      if (!r.ok) throw new Error(`consume refused: ${r.error.code}`);
+      const audio = (r.data as { audio?: { rtpParameters: { codecs: { mimeType: string }[] } } }).audio;
+      expect(audio?.rtpParameters.codecs[0]?.mimeType).toBe(mime);
+    }
+    c.close();
   });
 });

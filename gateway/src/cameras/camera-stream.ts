@@ -19,7 +19,9 @@ import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Quality } from '@vigil/protocol';
 import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.ts';
-import { openPlainIngest, type PlainIngest } from '../ingest/plain-ingest.ts';
+import { openPlainAudioIngest, openPlainIngest, type PlainIngest } from '../ingest/plain-ingest.ts';
+import { relayAudioPayloadType, relayAudioRtpParameters } from '../ingest/rtsp/audio-rtp.ts';
+import type { AudioPlan } from '../ingest/rtsp/decide.ts';
 import { testPatternDriver, type SourceDriver } from '../ingest/source-driver.ts';
 import { RtspDriver } from '../ingest/rtsp-driver.ts';
 import type { RtpTarget } from '../ingest/test-pattern.ts';
@@ -36,7 +38,25 @@ export interface CameraStreamEvents {
 
 /** SSRC base and payload type for relay-fed streams (the relay is told to send with them). */
 const RELAY_SSRC = { high: 0x5649_4731, low: 0x5649_4732 } as const; // "VIG1", "VIG2"
+const RELAY_AUDIO_SSRC = 0x5649_4741; // "VIGA"
+
+/** A stream's relayed audio: its own PlainTransport and producer, fed from fixed local ports. */
+interface AudioIngest {
+  ingest: PlainIngest;
+  plan: AudioPlan;
+  localRtpPort: number;
+}
 const RELAY_PAYLOAD_TYPE = 96;
+
+/** What a driver may ask of its stream: an audio ingest once it knows the camera's audio. */
+export interface AudioHost {
+  /**
+   * Opens (or re-plans) the stream's audio ingest for `plan` and returns where
+   * the relay must send it.
+   * @throws Error for a plan without audio, or when mediasoup refuses the ingest
+   */
+  openAudio(plan: AudioPlan): Promise<RtpTarget>;
+}
 
 /** Builds the driver for a relay-fed source kind; returns undefined for RTP push. */
 export type DriverFactory = (
@@ -45,15 +65,16 @@ export type DriverFactory = (
   target: RtpTarget,
   ingest: IngestConfig,
   logger: Logger,
+  audio: AudioHost,
 ) => SourceDriver | undefined;
 
 /** Drivers for the built-in source kinds (RTP push needs none: the camera sends by itself). */
-export const defaultDriverFactory: DriverFactory = (camera, source, target, ingest, logger) => {
+export const defaultDriverFactory: DriverFactory = (camera, source, target, ingest, logger, audio) => {
   switch (source.kind) {
     case 'test-pattern':
       return testPatternDriver(camera, source, target, ingest, logger);
     case 'rtsp':
-      return new RtspDriver(camera, source, target, ingest, logger);
+      return new RtspDriver(camera, source, target, ingest, logger, audio);
     case 'rtp-push':
       return undefined;
   }
@@ -77,6 +98,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #ingest: PlainIngest;
   #driver: SourceDriver | undefined;
   #localRtpPort: number | undefined;
+  #audio: AudioIngest | undefined;
   #active = false;
   #lastKeyframeAt: number | undefined;
   #keyframeIntervalMs: number | undefined;
@@ -137,7 +159,9 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     const localRtpPort = relayed ? await allocateUdpPortPair(o.ingest.listenIp) : undefined;
     const ingest = await CameraStream.#openIngest(o, router);
     const stream = new CameraStream(o, router, ingest, localRtpPort);
-    stream.#driver = o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, stream.#log.child({ component: 'relay' }));
+    stream.#driver = o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, stream.#log.child({ component: 'relay' }), {
+      openAudio: (plan) => stream.#openAudio(plan),
+    });
     stream.#driver?.on('failure', (reason) => {
       if (!stream.#closed) stream.emit('failure', reason);
     });
@@ -165,6 +189,43 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
       payloadType: RELAY_PAYLOAD_TYPE,
       ...(this.#localRtpPort ? { localRtpPort: this.#localRtpPort } : {}),
     };
+  }
+
+  async #openAudio(plan: AudioPlan): Promise<RtpTarget> {
+    if (this.#closed) throw new Error('stream is closed');
+    const samePlan = this.#audio && JSON.stringify(this.#audio.plan) === JSON.stringify(plan) && !this.#audio.ingest.transport.closed;
+    if (!samePlan) {
+      this.#audio?.ingest.transport.close();
+      const localRtpPort = this.#audio?.localRtpPort ?? (await allocateUdpPortPair(this.#o.ingest.listenIp));
+      const ingest = await this.#openAudioIngest(plan, this.#router);
+      this.#audio = { ingest, plan, localRtpPort };
+      this.#log.info({ rtpPort: ingest.rtpPort, audio: plan.mode }, 'camera audio ingest open');
+    }
+    return this.#audioTarget()!;
+  }
+
+  #openAudioIngest(plan: AudioPlan, router: types.Router): Promise<PlainIngest> {
+    const pt = relayAudioPayloadType(plan);
+    return openPlainAudioIngest(router, this.#o.camera.id, this.#o.ingest.listenIp, relayAudioRtpParameters(plan, RELAY_AUDIO_SSRC, pt));
+  }
+
+  #audioTarget(): RtpTarget | undefined {
+    const a = this.#audio;
+    if (!a) return undefined;
+    return {
+      host: this.#o.ingest.listenIp,
+      rtpPort: a.ingest.rtpPort,
+      rtcpPort: a.ingest.rtcpPort,
+      ssrc: RELAY_AUDIO_SSRC,
+      payloadType: relayAudioPayloadType(a.plan),
+      localRtpPort: a.localRtpPort,
+    };
+  }
+
+  /** The relayed audio producer, when the camera's audio is ingested. */
+  get audioProducer(): types.Producer | undefined {
+    const p = this.#audio?.ingest.producer;
+    return p && !p.closed ? p : undefined;
   }
 
   #watch(ingest: PlainIngest): void {
@@ -246,7 +307,11 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     this.#ingest = ingest;
     this.#lastPackets = -1;
     this.#watch(ingest);
-    this.#driver?.retarget(this.#target());
+    if (this.#audio) {
+      if (!this.#audio.ingest.transport.closed) this.#audio.ingest.transport.close();
+      this.#audio.ingest = await this.#openAudioIngest(this.#audio.plan, router);
+    }
+    this.#driver?.retarget(this.#target(), this.#audioTarget());
     this.#log.info({ rtpPort: ingest.rtpPort, routerId: router.id }, 'camera stream ingest re-opened');
     this.emit('producerchange', ingest.producer);
   }
@@ -296,5 +361,6 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     clearTimeout(this.#pollTimer);
     await this.#driver?.stop();
     this.#ingest.transport.close();
+    this.#audio?.ingest.transport.close();
   }
 }

@@ -87,6 +87,30 @@ export class Fanout {
     });
   }
 
+  /**
+   * Creates a paused consumer of the camera's audio (relayed RTSP audio) on
+   * `transport`, paired by the caller with a video consumer.
+   * @returns undefined when the camera has no audio or the browser cannot receive its codec
+   */
+  async consumeAudio(
+    transport: types.WebRtcTransport,
+    camera: Camera,
+    rtpCapabilities: types.RtpCapabilities,
+    appData: Record<string, unknown>,
+  ): Promise<types.Consumer | undefined> {
+    const stream = camera.stream('high');
+    const producer = stream.audioProducer;
+    const slot = this.#pool.slotOfRouter(String(transport.appData.routerId));
+    if (!producer || !slot) return undefined;
+    await this.#ensurePiped(producer, stream.router, slot.router);
+    try {
+      if (!slot.router.canConsume({ producerId: producer.id, rtpCapabilities })) return undefined;
+    } catch {
+      return undefined;
+    }
+    return transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData });
+  }
+
   async #ensurePiped(producer: types.Producer, from: types.Router, to: types.Router): Promise<void> {
     if (from.id === to.id) return;
     let byRouter = this.#piped.get(producer.id);

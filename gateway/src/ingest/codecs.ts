@@ -8,6 +8,7 @@
  */
 import type { types } from 'mediasoup';
 import type { CameraConfig } from '../config/schema.ts';
+import { RELAY_AUDIO_ROUTER_CODECS } from './rtsp/audio-rtp.ts';
 
 /**
  * H.264 profile-level-id per profile (RFC 6184 §8.1; level 3.1 = 0x1f as a
@@ -20,8 +21,12 @@ export const H264_PROFILE_LEVEL_IDS = {
   high: '64001f',
 } as const satisfies Record<CameraConfig['h264Profile'], string>;
 
-/** Media codecs every router is created with: VP8 and H.264 (pm=1) baseline/main/high. */
+/**
+ * Media codecs every router is created with: VP8 and H.264 (pm=1)
+ * baseline/main/high, plus relayed camera audio (Opus, PCMU, PCMA).
+ */
 export const ROUTER_MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
+  ...RELAY_AUDIO_ROUTER_CODECS,
   { kind: 'video', mimeType: 'video/VP8', clockRate: 90000 },
   ...Object.values(H264_PROFILE_LEVEL_IDS).map(
     (profileLevelId): types.RouterRtpCodecCapability => ({

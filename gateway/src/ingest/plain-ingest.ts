@@ -30,7 +30,7 @@ export interface PlainIngest {
  * @throws Error from mediasoup when the port is taken or parameters are invalid
  *   (the transport is closed before rethrowing)
  */
-export async function openPlainIngest(
+export function openPlainIngest(
   router: types.Router,
   camera: CameraConfig,
   listenIp: string,
@@ -38,19 +38,41 @@ export async function openPlainIngest(
   ssrc: number,
   payloadType: number,
 ): Promise<PlainIngest> {
+  return openIngest(router, camera.id, listenIp, port, 'video', producerRtpParameters(camera, ssrc, payloadType));
+}
+
+/**
+ * Opens an audio ingest (relayed camera audio) on `router`: its own
+ * PlainTransport on free ports, and an audio producer.
+ * @param rtpParameters see rtsp/audio-rtp.ts relayAudioRtpParameters()
+ * @throws Error from mediasoup (the transport is closed before rethrowing)
+ */
+export function openPlainAudioIngest(
+  router: types.Router,
+  cameraId: string,
+  listenIp: string,
+  rtpParameters: types.RtpParameters,
+): Promise<PlainIngest> {
+  return openIngest(router, cameraId, listenIp, 0, 'audio', rtpParameters);
+}
+
+async function openIngest(
+  router: types.Router,
+  cameraId: string,
+  listenIp: string,
+  port: number,
+  kind: types.MediaKind,
+  rtpParameters: types.RtpParameters,
+): Promise<PlainIngest> {
   const transport = await router.createPlainTransport({
     listenInfo: { protocol: 'udp', ip: listenIp, ...(port ? { port } : {}) },
     rtcpListenInfo: { protocol: 'udp', ip: listenIp, ...(port ? { port: port + 1 } : {}) },
     rtcpMux: false,
     comedia: true,
-    appData: { cameraId: camera.id },
+    appData: { cameraId },
   });
   try {
-    const producer = await transport.produce({
-      kind: 'video',
-      rtpParameters: producerRtpParameters(camera, ssrc, payloadType),
-      appData: { cameraId: camera.id },
-    });
+    const producer = await transport.produce({ kind, rtpParameters, appData: { cameraId } });
     const rtcpPort = transport.rtcpTuple?.localPort;
     if (rtcpPort === undefined) throw new Error('PlainTransport has no RTCP tuple');
     return { transport, producer, rtpPort: transport.tuple.localPort, rtcpPort };

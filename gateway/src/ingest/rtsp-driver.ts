@@ -20,6 +20,7 @@ import { rtspRelayArgs } from './rtsp/relay-args.ts';
 import { RtspError, type RtspSource } from './rtsp/source.ts';
 import { SourceDriver } from './source-driver.ts';
 import type { RtpTarget } from './test-pattern.ts';
+import type { AudioHost } from '../cameras/camera-stream.ts';
 
 /** Wait before probing a refused camera again, ms. */
 const REFUSED_RETRY_MS = 30_000;
@@ -36,6 +37,8 @@ export class RtspDriver extends SourceDriver {
   readonly #ingest: IngestConfig;
   readonly #log: Logger;
   #target: RtpTarget;
+  #audioTarget: RtpTarget | undefined;
+  readonly #audioHost: AudioHost;
   #input: RtspInput | undefined;
   #decision: Exclude<RelayDecision, { mode: 'refuse' }> | undefined;
   #relay: RelayProcess | undefined;
@@ -43,8 +46,9 @@ export class RtspDriver extends SourceDriver {
   #attempt = 0;
   #stopped = false;
 
-  constructor(camera: CameraConfig, source: RtspSource, target: RtpTarget, ingest: IngestConfig, logger: Logger) {
+  constructor(camera: CameraConfig, source: RtspSource, target: RtpTarget, ingest: IngestConfig, logger: Logger, audio: AudioHost) {
     super();
+    this.#audioHost = audio;
     this.#camera = camera;
     this.#source = source;
     this.#target = target;
@@ -68,9 +72,7 @@ export class RtspDriver extends SourceDriver {
     let retryMs = Math.min(this.#ingest.retryMaxMs * 2 ** Math.min(this.#attempt, 5), 30_000);
     try {
       const probe = await probeRtsp(this.#source);
-      // Viewers receive video only for now: camera audio is not ingested.
-      if (this.#source.audio !== 'off' && this.#attempt === 0) this.#log.warn('camera audio is not ingested yet; relaying video only');
-      const decision = decideRelay(probe, { ...this.#source, audio: 'off' });
+      const decision = decideRelay(probe, this.#source);
       if (decision.mode === 'refuse') {
         retryMs = REFUSED_RETRY_MS;
         throw new Error(`camera refused: ${decision.message}`);
@@ -83,6 +85,11 @@ export class RtspDriver extends SourceDriver {
         );
       }
       if (decision.mode === 'transcode') this.#log.info({ reason: decision.reason }, decision.message);
+      if (decision.audio.mode === 'off') {
+        if (this.#source.audio !== 'off') this.#log.warn({ reason: decision.audio.reason }, decision.audio.message);
+      } else {
+        this.#audioTarget = await this.#audioHost.openAudio(decision.audio);
+      }
       this.#decision = decision;
       this.#input = await prepareRtspInput(this.#source);
       this.#startRelay();
@@ -100,7 +107,7 @@ export class RtspDriver extends SourceDriver {
     const decision = this.#decision!;
     this.#relay = new RelayProcess({
       command: 'ffmpeg',
-      args: () => rtspRelayArgs(input, decision, { video: this.#target }),
+      args: () => rtspRelayArgs(input, decision, { video: this.#target, ...(this.#audioTarget ? { audio: this.#audioTarget } : {}) }),
       logger: this.#log,
       minBackoffMs: this.#ingest.retryMinMs,
       maxBackoffMs: this.#ingest.retryMaxMs,
@@ -114,8 +121,9 @@ export class RtspDriver extends SourceDriver {
     });
   }
 
-  retarget(target: RtpTarget): void {
+  retarget(target: RtpTarget, audioTarget?: RtpTarget): void {
     this.#target = target;
+    this.#audioTarget = audioTarget;
     this.#relay?.restartNow();
   }
 

@@ -18,8 +18,8 @@ export interface SourceDriverEvents {
 
 /** Runs the source of one camera stream. */
 export abstract class SourceDriver extends EventEmitter<SourceDriverEvents> {
-  /** Points the source at a (new) ingest target and (re)starts it. */
-  abstract retarget(target: RtpTarget): void;
+  /** Points the source at (new) ingest targets (video, and audio when it has some) and (re)starts it. */
+  abstract retarget(target: RtpTarget, audioTarget?: RtpTarget): void;
   /** Forces a reconnect now (the stream stalled). */
   abstract restartNow(): void;
   /** Stops the source for good. */

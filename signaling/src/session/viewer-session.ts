@@ -60,6 +60,8 @@ export class ViewerSession {
   readonly #log: Logger;
   readonly #transports = new Map<string, types.WebRtcTransport>();
   readonly #consumers = new Map<string, types.Consumer>();
+  /** Audio consumer paired with each video consumer (by video consumer id). */
+  readonly #audioOf = new Map<string, types.Consumer>();
   /** Why each consumer is being closed, recorded just before closing it. */
   readonly #closeReasons = new Map<string, ConsumerEndReason>();
   /** Consumers whose time to first frame was reported (one report each). */
@@ -203,13 +205,14 @@ export class ViewerSession {
     },
 
     pauseConsumer: async (req) => {
-      await this.#consumer(req.consumerId).pause();
+      const consumer = this.#consumer(req.consumerId);
+      await Promise.all([consumer.pause(), this.#audioOf.get(consumer.id)?.pause()]);
       return {};
     },
 
     resumeConsumer: async (req) => {
       const consumer = this.#consumer(req.consumerId);
-      await consumer.resume();
+      await Promise.all([consumer.resume(), this.#audioOf.get(consumer.id)?.resume()]);
       // A new viewer needs a keyframe; mediasoup sends PLI/FIR upstream (RFC 4585, RFC 5104)
       // and the source answers if it honours them (otherwise the next GOP serves).
       await consumer.requestKeyFrame();
@@ -327,6 +330,7 @@ export class ViewerSession {
       if (!this.#closed) this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'transport_closed' });
     });
     this.#log.info({ cameraId: camera.id, consumerId: consumer.id, quality }, 'consumer created');
+    const audio = await this.#pairAudio(consumer, transport, camera, rtpCapabilities);
     const stream = camera.stream(quality);
     return {
       consumerId: consumer.id,
@@ -336,7 +340,39 @@ export class ViewerSession {
       quality: stream.quality,
       qualities: camera.qualities,
       ...camera.frameSize(stream.quality),
+      ...(audio
+        ? { audio: { consumerId: audio.id, producerId: audio.producerId, rtpParameters: audio.rtpParameters as unknown as Record<string, unknown> } }
+        : {}),
     };
+  }
+
+  /**
+   * Consumes the camera's audio next to `video` (paused; resumed, paused and
+   * closed with it). Audio never counts against the stream limits.
+   */
+  async #pairAudio(
+    video: types.Consumer,
+    transport: types.WebRtcTransport,
+    camera: Camera,
+    rtpCapabilities: Record<string, unknown>,
+  ): Promise<types.Consumer | undefined> {
+    const audio = await this.#o.gateway.fanout
+      .consumeAudio(transport, camera, rtpCapabilities as unknown as types.RtpCapabilities, { sessionId: this.id, cameraId: camera.id, pairedWith: video.id })
+      .catch((err: unknown) => {
+        this.#log.warn({ cameraId: camera.id, err: (err as Error).message }, 'audio consumer failed; video only');
+        return undefined;
+      });
+    if (!audio) return undefined;
+    if (video.closed) {
+      audio.close();
+      return undefined;
+    }
+    this.#audioOf.set(video.id, audio);
+    video.observer.once('close', () => {
+      audio.close();
+      this.#audioOf.delete(video.id);
+    });
+    return audio;
   }
 
   #transport(id: string): types.WebRtcTransport {
