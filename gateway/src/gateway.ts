@@ -11,6 +11,7 @@ import type { DriverFactory } from './cameras/camera-stream.ts';
 import type { CameraConfig, GatewayConfig } from './config/schema.ts';
 import { Fanout } from './fanout/fanout.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
+import { removeStaleRtspInputs } from './ingest/rtsp/input.ts';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -61,6 +62,8 @@ export class Gateway {
    */
   static async start(opts: GatewayOptions): Promise<Gateway> {
     const log = opts.logger.child({ component: 'gateway' });
+    const stale = await removeStaleRtspInputs();
+    if (stale > 0) log.warn({ removed: stale }, 'removed RTSP credential files left by a killed Vigil process');
     const pool = await WorkerPool.create(opts.config, log);
     const gateway = new Gateway(pool, opts, log);
     for (const camera of opts.config.cameras) {
@@ -104,18 +107,22 @@ export class Gateway {
    */
   async addCamera(config: CameraConfig): Promise<Camera> {
     if (this.#cameras.has(config.id)) throw new CameraConflictError(`camera ${config.id} already exists`);
-    const slot = this.#pool.placeCamera((routerId) => this.cameras().filter((c) => c.router.id === routerId).length);
-    const camera = await Camera.open(config, slot.router, {
-      ingest: this.#config.ingest,
-      logger: this.#logger,
-      ...(this.#driverFactory ? { driverFactory: this.#driverFactory } : {}),
-    });
+    const camera = await this.#openCamera(config);
     if (this.#cameras.has(config.id)) {
       await camera.close();
       throw new CameraConflictError(`camera ${config.id} already exists`);
     }
     this.#cameras.set(config.id, camera);
     return camera;
+  }
+
+  #openCamera(config: CameraConfig): Promise<Camera> {
+    const slot = this.#pool.placeCamera((routerId) => this.cameras().filter((c) => c.state !== 'closed' && c.router.id === routerId).length);
+    return Camera.open(config, slot.router, {
+      ingest: this.#config.ingest,
+      logger: this.#logger,
+      ...(this.#driverFactory ? { driverFactory: this.#driverFactory } : {}),
+    });
   }
 
   /**
@@ -135,9 +142,19 @@ export class Gateway {
    * @throws CameraConflictError if there is no such camera
    */
   async updateCamera(config: CameraConfig): Promise<Camera> {
-    if (!this.#cameras.has(config.id)) throw new CameraConflictError(`camera ${config.id} does not exist`);
-    await this.removeCamera(config.id);
-    return this.addCamera(config);
+    const old = this.#cameras.get(config.id);
+    if (!old) throw new CameraConflictError(`camera ${config.id} does not exist`);
+    // The closed old camera stays in the map until the new one is open, so a
+    // viewer re-subscribing meanwhile gets `camera_offline` (retry), not `forbidden`.
+    await old.close('replaced');
+    try {
+      const camera = await this.#openCamera(config);
+      this.#cameras.set(config.id, camera);
+      return camera;
+    } catch (err) {
+      this.#cameras.delete(config.id);
+      throw err;
+    }
   }
 
   /**

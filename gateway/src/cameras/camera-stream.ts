@@ -40,6 +40,16 @@ export interface CameraStreamEvents {
 const RELAY_SSRC = { high: 0x5649_4731, low: 0x5649_4732 } as const; // "VIG1", "VIG2"
 const RELAY_AUDIO_SSRC = 0x5649_4741; // "VIGA"
 
+/**
+ * Where a relay on this host sends to, and so the source address mediasoup
+ * sees: the ingest IP, or loopback when the ingest listens on a wildcard.
+ */
+function relayHost(listenIp: string): string {
+  if (listenIp === '0.0.0.0') return '127.0.0.1';
+  if (listenIp === '::') return '::1';
+  return listenIp;
+}
+
 /** A stream's relayed audio: its own PlainTransport and producer, fed from fixed local ports. */
 interface AudioIngest {
   ingest: PlainIngest;
@@ -157,9 +167,9 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   static async open(o: CameraStreamOptions, router: types.Router): Promise<CameraStream> {
     const relayed = o.source.kind !== 'rtp-push';
     const localRtpPort = relayed ? await allocateUdpPortPair(o.ingest.listenIp) : undefined;
-    const ingest = await CameraStream.#openIngest(o, router);
+    const ingest = await CameraStream.#openIngest(o, router, localRtpPort);
     const stream = new CameraStream(o, router, ingest, localRtpPort);
-    stream.#driver = o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, stream.#log.child({ component: 'relay' }), {
+    stream.#driver = o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, stream.#log.child({ role: 'relay' }), {
       openAudio: (plan) => stream.#openAudio(plan),
     });
     stream.#driver?.on('failure', (reason) => {
@@ -173,16 +183,19 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     return stream;
   }
 
-  static #openIngest(o: CameraStreamOptions, router: types.Router): Promise<PlainIngest> {
+  static #openIngest(o: CameraStreamOptions, router: types.Router, localRtpPort: number | undefined): Promise<PlainIngest> {
     const src = o.source;
     return src.kind === 'rtp-push'
       ? openPlainIngest(router, o.camera, o.ingest.listenIp, src.port, src.ssrc, src.payloadType)
-      : openPlainIngest(router, o.camera, o.ingest.listenIp, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE);
+      : openPlainIngest(router, o.camera, o.ingest.listenIp, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE, {
+          ip: relayHost(o.ingest.listenIp),
+          rtpPort: localRtpPort!,
+        });
   }
 
   #target(): RtpTarget {
     return {
-      host: this.#o.ingest.listenIp,
+      host: relayHost(this.#o.ingest.listenIp),
       rtpPort: this.#ingest.rtpPort,
       rtcpPort: this.#ingest.rtcpPort,
       ssrc: RELAY_SSRC[this.quality],
@@ -197,23 +210,24 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     if (!samePlan) {
       this.#audio?.ingest.transport.close();
       const localRtpPort = this.#audio?.localRtpPort ?? (await allocateUdpPortPair(this.#o.ingest.listenIp));
-      const ingest = await this.#openAudioIngest(plan, this.#router);
+      const ingest = await this.#openAudioIngest(plan, this.#router, localRtpPort);
       this.#audio = { ingest, plan, localRtpPort };
       this.#log.info({ rtpPort: ingest.rtpPort, audio: plan.mode }, 'camera audio ingest open');
     }
     return this.#audioTarget()!;
   }
 
-  #openAudioIngest(plan: AudioPlan, router: types.Router): Promise<PlainIngest> {
+  #openAudioIngest(plan: AudioPlan, router: types.Router, localRtpPort: number): Promise<PlainIngest> {
     const pt = relayAudioPayloadType(plan);
-    return openPlainAudioIngest(router, this.#o.camera.id, this.#o.ingest.listenIp, relayAudioRtpParameters(plan, RELAY_AUDIO_SSRC, pt));
+    const source = { ip: relayHost(this.#o.ingest.listenIp), rtpPort: localRtpPort };
+    return openPlainAudioIngest(router, this.#o.camera.id, this.#o.ingest.listenIp, relayAudioRtpParameters(plan, RELAY_AUDIO_SSRC, pt), source);
   }
 
   #audioTarget(): RtpTarget | undefined {
     const a = this.#audio;
     if (!a) return undefined;
     return {
-      host: this.#o.ingest.listenIp,
+      host: relayHost(this.#o.ingest.listenIp),
       rtpPort: a.ingest.rtpPort,
       rtcpPort: a.ingest.rtcpPort,
       ssrc: RELAY_AUDIO_SSRC,
@@ -298,7 +312,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     if (this.#closed) return;
     if (!this.#ingest.transport.closed) this.#ingest.transport.close();
     this.#setActive(false);
-    const ingest = await CameraStream.#openIngest(this.#o, router);
+    const ingest = await CameraStream.#openIngest(this.#o, router, this.#localRtpPort);
     if (this.#closed) {
       ingest.transport.close();
       return;
@@ -309,7 +323,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     this.#watch(ingest);
     if (this.#audio) {
       if (!this.#audio.ingest.transport.closed) this.#audio.ingest.transport.close();
-      this.#audio.ingest = await this.#openAudioIngest(this.#audio.plan, router);
+      this.#audio.ingest = await this.#openAudioIngest(this.#audio.plan, router, this.#audio.localRtpPort);
     }
     this.#driver?.retarget(this.#target(), this.#audioTarget());
     this.#log.info({ rtpPort: ingest.rtpPort, routerId: router.id }, 'camera stream ingest re-opened');

@@ -59,6 +59,7 @@ export class Camera extends EventEmitter<CameraEvents> {
   #timer: NodeJS.Timeout | undefined;
   #history: CameraTransition[] = [];
   #recoveries = 0;
+  #closedFor: 'removed' | 'replaced' | undefined;
 
   private constructor(config: CameraConfig, o: CameraOptions, log: Logger) {
     super();
@@ -179,6 +180,11 @@ export class Camera extends EventEmitter<CameraEvents> {
     return this.#history;
   }
 
+  /** Why the camera closed: removed, or replaced by a camera with the same id; undefined while open. */
+  get closedFor(): 'removed' | 'replaced' | undefined {
+    return this.#closedFor;
+  }
+
   /** Times the camera went offline and its source was restarted. */
   get recoveries(): number {
     return this.#recoveries;
@@ -231,11 +237,16 @@ export class Camera extends EventEmitter<CameraEvents> {
     for (const s of this.#streams.values()) await s.reopen(router);
   }
 
-  /** Stops sources and closes the ingest (consumers close with `producerclose`). */
-  async close(): Promise<void> {
+  /**
+   * Stops sources and closes the ingest (consumers close with `producerclose`).
+   * @param why `removed` (default) or `replaced` by a camera with the same id
+   *   (config update: its viewers should consume the new one)
+   */
+  async close(why: 'removed' | 'replaced' = 'removed'): Promise<void> {
     if (this.#state === 'closed') return;
     clearTimeout(this.#timer);
-    this.#setState('closed');
+    this.#closedFor = why;
+    this.#setState('closed', why === 'replaced' ? 'config updated' : undefined);
     await Promise.all([...this.#streams.values()].map((s) => s.close()));
   }
 }

@@ -27,6 +27,10 @@ export interface PlainIngest {
  * @param listenIp local IP to bind
  * @param port RTP port (RTCP = port + 1), 0 for any free port
  * @param ssrc / payloadType what the source sends with
+ * @param source for a relay on this host: its address and fixed RTP port
+ *   (RTCP = port + 1). The transport is then connected to exactly that tuple
+ *   (no comedia), so RTP from any other sender, e.g. a stray relay of another
+ *   camera, is dropped by mediasoup. Absent: comedia (latch the first sender).
  * @throws Error from mediasoup when the port is taken or parameters are invalid
  *   (the transport is closed before rethrowing)
  */
@@ -37,8 +41,15 @@ export function openPlainIngest(
   port: number,
   ssrc: number,
   payloadType: number,
+  source?: RelaySource,
 ): Promise<PlainIngest> {
-  return openIngest(router, camera.id, listenIp, port, 'video', producerRtpParameters(camera, ssrc, payloadType));
+  return openIngest(router, camera.id, listenIp, port, 'video', producerRtpParameters(camera, ssrc, payloadType), source);
+}
+
+/** A relay's sending address and fixed local RTP port (RTCP = port + 1). */
+export interface RelaySource {
+  ip: string;
+  rtpPort: number;
 }
 
 /**
@@ -52,8 +63,9 @@ export function openPlainAudioIngest(
   cameraId: string,
   listenIp: string,
   rtpParameters: types.RtpParameters,
+  source: RelaySource,
 ): Promise<PlainIngest> {
-  return openIngest(router, cameraId, listenIp, 0, 'audio', rtpParameters);
+  return openIngest(router, cameraId, listenIp, 0, 'audio', rtpParameters, source);
 }
 
 async function openIngest(
@@ -63,15 +75,17 @@ async function openIngest(
   port: number,
   kind: types.MediaKind,
   rtpParameters: types.RtpParameters,
+  source?: RelaySource,
 ): Promise<PlainIngest> {
   const transport = await router.createPlainTransport({
     listenInfo: { protocol: 'udp', ip: listenIp, ...(port ? { port } : {}) },
     rtcpListenInfo: { protocol: 'udp', ip: listenIp, ...(port ? { port: port + 1 } : {}) },
     rtcpMux: false,
-    comedia: true,
+    comedia: !source,
     appData: { cameraId },
   });
   try {
+    if (source) await transport.connect({ ip: source.ip, port: source.rtpPort, rtcpPort: source.rtpPort + 1 });
     const producer = await transport.produce({ kind, rtpParameters, appData: { cameraId } });
     const rtcpPort = transport.rtcpTuple?.localPort;
     if (rtcpPort === undefined) throw new Error('PlainTransport has no RTCP tuple');

@@ -5,7 +5,7 @@
  * then SIGKILL. Emits `exit` with the tail of its stderr so the owner can
  * classify failures (e.g. RTSP 401).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 
@@ -35,6 +35,9 @@ export interface RelayProcessEvents {
   /** A child exited; `stderr` holds its last lines (never logged verbatim by this class). */
   exit: [info: { code: number | null; signal: NodeJS.Signals | null; stderr: string; ranMs: number }];
 }
+
+/** Whether util-linux's setpriv (with --pdeathsig) is on PATH (Linux). */
+const PDEATHSIG = process.platform === 'linux' && spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
 
 /** A supervised child process; `stop()` ends it for good. */
 export class RelayProcess extends EventEmitter<RelayProcessEvents> {
@@ -80,7 +83,12 @@ export class RelayProcess extends EventEmitter<RelayProcessEvents> {
     if (this.#stopped) return;
     const { command, logger } = this.#opts;
     const startedAt = Date.now();
-    const child = spawn(command, this.#args(), { stdio: ['ignore', 'ignore', 'pipe'] });
+    // setpriv(1) (util-linux) sets PR_SET_PDEATHSIG, kept across exec: the relay
+    // gets SIGKILL when this process dies, even by kill -9, so no orphan relay
+    // keeps sending into ports a restarted gateway may hand to another camera.
+    const child = PDEATHSIG
+      ? spawn('setpriv', ['--pdeathsig', 'KILL', '--', command, ...this.#args()], { stdio: ['ignore', 'ignore', 'pipe'] })
+      : spawn(command, this.#args(), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.#child = child;
     this.emit('spawn', child.pid);
     let tail = '';

@@ -78,11 +78,14 @@ export class RtspDriver extends SourceDriver {
         throw new Error(`camera refused: ${decision.message}`);
       }
       if (this.#stopped) return;
-      if (decision.codec !== this.#camera.codec || (decision.codec === 'H264' && decision.h264Profile !== this.#camera.h264Profile)) {
-        this.#log.warn(
-          { source: decision.codec, sourceProfile: decision.h264Profile, declared: this.#camera.codec, declaredProfile: this.#camera.h264Profile },
-          'RTSP stream differs from the camera config (codec / h264Profile); set them to match',
-        );
+      // The producer was declared with the config's codec: another codec cannot play.
+      if (decision.codec !== this.#camera.codec) {
+        retryMs = REFUSED_RETRY_MS;
+        throw new Error(`camera refused: the stream is ${decision.codec} but the camera config says codec ${this.#camera.codec}`);
+      }
+      // A different H.264 profile still decodes in browsers; say how to declare it exactly.
+      if (decision.codec === 'H264' && decision.h264Profile !== this.#camera.h264Profile && this.#attempt === 0) {
+        this.#log.info({ sourceProfile: decision.h264Profile, declared: this.#camera.h264Profile }, 'RTSP stream profile differs from h264Profile in the camera config');
       }
       if (decision.mode === 'transcode') this.#log.info({ reason: decision.reason }, decision.message);
       if (decision.audio.mode === 'off') {

@@ -28,6 +28,8 @@ export interface WorkerSlot {
   router: types.Router;
   /** Open WebRTC transports on this slot's router. */
   webRtcTransports: number;
+  /** Open pipe transports on this slot's router (pipeToRouter). */
+  pipeTransports: number;
   /** Open consumers on this slot's router (viewers' and pipes'). */
   consumers: number;
   /** Worker CPU over the last sample, as a fraction of one core (0..1+). */
@@ -75,7 +77,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     try {
       for (let index = 0; index < workerCount(config.workers.count); index++) {
         const parts = await createWorker(index, config, logger);
-        const slot: WorkerSlot = { index, ...parts, webRtcTransports: 0, consumers: 0, cpu: 0, replacements: 0 };
+        const slot: WorkerSlot = { index, ...parts, webRtcTransports: 0, pipeTransports: 0, consumers: 0, cpu: 0, replacements: 0 };
         pool.#slots.push(slot);
         pool.#adopt(slot);
       }
@@ -89,12 +91,13 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
   #adopt(slot: WorkerSlot): void {
     const { worker, router } = slot;
     slot.webRtcTransports = 0;
+    slot.pipeTransports = 0;
     slot.consumers = 0;
     slot.cpu = 0;
     this.#lastCpuMs.delete(slot);
     router.observer.on('newtransport', (transport) => {
-      const isWebRtc = transport.type === 'webrtc';
-      if (isWebRtc) slot.webRtcTransports++;
+      const key = transport.type === 'webrtc' ? 'webRtcTransports' : transport.type === 'pipe' ? 'pipeTransports' : undefined;
+      if (key) slot[key]++;
       transport.observer.on('newconsumer', (consumer) => {
         slot.consumers++;
         consumer.observer.once('close', () => {
@@ -102,7 +105,7 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
         });
       });
       transport.observer.once('close', () => {
-        if (isWebRtc && slot.router === router) slot.webRtcTransports--;
+        if (key && slot.router === router) slot[key]--;
       });
     });
     worker.on('died', (err) => {

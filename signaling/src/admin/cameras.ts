@@ -1,5 +1,5 @@
 /**
- * Admin routes for cameras: list, read (state, history, per-stream stats),
+ * Admin routes for cameras (camera ids may contain `/`: `/cameras/site-a/gate-1`): list, read (state, history, per-stream stats),
  * add, update, remove at runtime, and reload the camera set from the config
  * file. Bodies are validated against the same schema as the config file.
  */
@@ -63,8 +63,8 @@ export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps
   app.get('/cameras', async () => ({ cameras: gateway.cameras().map((c) => summary(c, signaling.viewersOf(c.id))) }));
 
   /** GET /cameras/:id: summary, config, lifecycle history and stream stats. */
-  app.get<{ Params: { id: string } }>('/cameras/:id', async (req, reply) => {
-    const camera = gateway.camera(req.params.id);
+  app.get<{ Params: { '*': string } }>('/cameras/*', async (req, reply) => {
+    const camera = gateway.camera(req.params['*']);
     if (!camera) return reply.code(404).send({ code: 'not_found', message: 'no such camera' });
     return {
       ...summary(camera, signaling.viewersOf(camera.id)),
@@ -88,10 +88,10 @@ export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps
   });
 
   /** PUT /cameras/:id: replace a camera's config; its viewers re-subscribe by themselves. */
-  app.put<{ Params: { id: string } }>('/cameras/:id', async (req, reply) => {
+  app.put<{ Params: { '*': string } }>('/cameras/*', async (req, reply) => {
     const body = structuredClone(req.body) as CameraConfig;
     if (!validateCamera(body)) return badBody(reply);
-    if (body.id !== req.params.id) return reply.code(400).send({ code: 'bad_request', message: 'id in body and path differ' });
+    if (body.id !== req.params['*']) return reply.code(400).send({ code: 'bad_request', message: 'id in body and path differ' });
     if (!gateway.camera(body.id)) return reply.code(404).send({ code: 'not_found', message: 'no such camera' });
     try {
       return summary(await gateway.updateCamera(body), signaling.viewersOf(body.id));
@@ -101,8 +101,8 @@ export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps
   });
 
   /** DELETE /cameras/:id: remove a camera; its viewers get `consumerClosed` (camera_gone). */
-  app.delete<{ Params: { id: string } }>('/cameras/:id', async (req, reply) => {
-    const removed = await gateway.removeCamera(req.params.id);
+  app.delete<{ Params: { '*': string } }>('/cameras/*', async (req, reply) => {
+    const removed = await gateway.removeCamera(req.params['*']);
     return removed ? reply.code(204).send() : reply.code(404).send({ code: 'not_found', message: 'no such camera' });
   });
 

@@ -1,13 +1,9 @@
 /**
- * Per-worker fan-out counts for /metrics, kept from mediasoup's observer
- * events (mediasoup docs, "Observer API": `worker.observer` newrouter,
- * `router.observer` newtransport, `transport.observer` newconsumer, and each
- * object's `observer` close), plus CPU from `worker.getResourceUsage()`
- * (getrusage(2): `ru_utime` / `ru_stime` in ms).
- *
- * Counting from events keeps a scrape O(workers), never O(consumers).
+ * Per-worker fan-out counts for /metrics, from the worker pool's own counters
+ * (kept from mediasoup observer events, so a scrape is O(workers), never
+ * O(consumers)), plus CPU from `worker.getResourceUsage()` (getrusage(2):
+ * `ru_utime` / `ru_stime` in ms).
  */
-import type { types } from 'mediasoup';
 import type { WorkerPool } from '@vigil/gateway';
 
 /** Counts for one worker slot. */
@@ -22,53 +18,22 @@ export interface WorkerCounts {
 
 export class WorkerStats {
   readonly #pool: WorkerPool;
-  readonly #counts = new Map<number, WorkerCounts>();
 
-  /**
-   * Attaches to every slot of `pool`. Call before viewers arrive: transports
-   * and consumers created earlier are not counted (camera ingests are, by
-   * design, not fan-out); the slot's own router is.
-   */
+  /** Reads the pool's own per-slot counters (kept by the pool, replacement-aware). */
   constructor(pool: WorkerPool) {
     this.#pool = pool;
-    for (const slot of pool.slots) {
-      const c: WorkerCounts = {
-        index: slot.index,
-        alive: !slot.worker.closed,
-        routers: 0,
-        webRtcTransports: 0,
-        pipeTransports: 0,
-        consumers: 0,
-      };
-      this.#counts.set(slot.index, c);
-      slot.worker.observer.on('close', () => (c.alive = false));
-      slot.worker.observer.on('newrouter', (router) => this.#router(c, router));
-      this.#router(c, slot.router);
-    }
   }
 
-  #router(c: WorkerCounts, router: types.Router): void {
-    if (router.closed) return;
-    c.routers++;
-    router.observer.once('close', () => c.routers--);
-    router.observer.on('newtransport', (t) => this.#transport(c, t));
-  }
-
-  #transport(c: WorkerCounts, t: types.Transport): void {
-    const key = t.type === 'webrtc' ? 'webRtcTransports' : t.type === 'pipe' ? 'pipeTransports' : undefined;
-    if (key) {
-      c[key]++;
-      t.observer.once('close', () => c[key]--);
-    }
-    t.observer.on('newconsumer', (consumer) => {
-      c.consumers++;
-      consumer.observer.once('close', () => c.consumers--);
-    });
-  }
-
-  /** Current counts, one per slot. */
+  /** Current counts, one per slot (a replaced worker's slot reports its new worker). */
   counts(): WorkerCounts[] {
-    return [...this.#counts.values()];
+    return this.#pool.slots.map((slot) => ({
+      index: slot.index,
+      alive: !slot.worker.closed,
+      routers: slot.router.closed ? 0 : 1,
+      webRtcTransports: slot.webRtcTransports,
+      pipeTransports: slot.pipeTransports,
+      consumers: slot.consumers,
+    }));
   }
 
   /**

@@ -321,13 +321,16 @@ export class ViewerSession {
     consumer.on('producerclose', () => {
       // The camera still exists: its stream was re-ingested (restart, worker
       // replaced, config update), so the client should consume it again.
-      const gone = this.#o.gateway.camera(camera.id) !== camera || camera.state === 'closed';
+      const gone = camera.closedFor === 'removed' || (camera.closedFor === undefined && this.#o.gateway.camera(camera.id) !== camera);
       this.#closeReasons.set(consumer.id, gone ? 'camera_gone' : 'resubscribe');
       consumer.close();
       this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: gone ? 'camera_gone' : 'resubscribe' });
     });
     consumer.on('transportclose', () => {
-      if (!this.#closed) this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'transport_closed' });
+      if (this.#closed) return;
+      // Its transport died with its worker: the client re-creates it and consumes again.
+      this.#closeReasons.set(consumer.id, 'resubscribe');
+      this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'transport_closed' });
     });
     this.#log.info({ cameraId: camera.id, consumerId: consumer.id, quality }, 'consumer created');
     const audio = await this.#pairAudio(consumer, transport, camera, rtpCapabilities);

@@ -28,7 +28,7 @@
  * error messages quote the URL, so its output must go through
  * `scrubCredentials` before it is logged.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +80,34 @@ const QUICK_ANALYSIS: Array<[string, string]> = [
   ['analyzeduration', '100000'],
 ];
 
+const DIR_PREFIX = 'vigil-rtsp-';
+
+/**
+ * Deletes credential directories left by Vigil processes that no longer run
+ * (a `kill -9` skips the exit hook). Directories of live processes, this one
+ * included, are kept.
+ * @param dir where they were created (default os.tmpdir())
+ * @returns how many were removed
+ */
+export async function removeStaleRtspInputs(dir = tmpdir()): Promise<number> {
+  let removed = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const m = new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    let alive = true;
+    try {
+      process.kill(pid, 0);
+    } catch (err) {
+      alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (alive) continue;
+    await rm(join(dir, name), { recursive: true, force: true });
+    removed++;
+  }
+  return removed;
+}
+
 /**
  * Prepares the input part of an ffmpeg/ffprobe command line for `source`.
  *
@@ -107,7 +135,8 @@ export async function prepareRtspInput(
     };
   }
   if (/[\r\n]/.test(url)) throw new RtspError('protocol', `${redactUrl(source.url)}: line break in URL or credentials`);
-  const dir = await mkdtemp(join(opts.dir ?? tmpdir(), 'vigil-rtsp-'));
+  // The owner's pid is in the name so a later process can remove what a killed one left (removeStaleRtspInputs).
+  const dir = await mkdtemp(join(opts.dir ?? tmpdir(), `${DIR_PREFIX}${process.pid}-`));
   liveDirs.add(dir);
   installExitHook();
   const listFile = join(dir, 'input.ffconcat');
