@@ -50,6 +50,10 @@ describe('admin camera API', () => {
     expect(stream.packetCount).toBeGreaterThan(0);
     expect(stream.keyframeIntervalMs === null || stream.keyframeIntervalMs > 500).toBe(true);
     expect((await admin('GET', '/cameras/nope')).status).toBe(404);
+    // Camera ids may contain '/': the admin URL takes them as they are.
+    expect((await admin('POST', '/cameras', testCamera('site-a/gate-1', 'VP8'))).status).toBe(201);
+    expect((await admin('GET', '/cameras/site-a/gate-1')).body.id).toBe('site-a/gate-1');
+    expect((await admin('DELETE', '/cameras/site-a/gate-1')).status).toBe(204);
   });
 
   it('adds, refuses a duplicate and a bad body naming the key, updates and removes at runtime', async () => {
@@ -60,9 +64,21 @@ describe('admin camera API', () => {
     expect(bad.status).toBe(400);
     expect(bad.body.issues.join(' ')).toMatch(/ssrc/);
     await waitFor(() => vigil.gateway.camera('extra')?.state === 'live', 10_000);
+    // A viewer of the camera being updated is told to re-subscribe, and can.
+    const c = await WsClient.open(vigil.url);
+    await c.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token: vigil.token(['**']) });
+    const t = await c.request({ type: 'createRecvTransport' });
+    const transportId = (t.ok && (t.data as { id: string }).id) as string;
+    const caps = vigil.gateway.rtpCapabilities as unknown as Record<string, unknown>;
+    const before = await c.request({ type: 'consume', transportId, cameraId: 'extra', rtpCapabilities: caps });
+    expect(before.ok).toBe(true);
     const updated = await admin('PUT', '/cameras/extra', testCamera('extra', 'VP8'));
     expect(updated.status).toBe(200);
     expect(vigil.gateway.camera('extra')!.config.codec).toBe('VP8');
+    await waitFor(() => c.notifications.length > 0, 3000);
+    expect(c.notifications[0]).toMatchObject({ notification: 'consumerClosed', reason: 'resubscribe' });
+    expect((await c.request({ type: 'consume', transportId, cameraId: 'extra', rtpCapabilities: caps })).ok).toBe(true);
+    c.close();
     expect((await admin('DELETE', '/cameras/extra')).status).toBe(204);
     expect((await admin('DELETE', '/cameras/extra')).status).toBe(404);
     expect(vigil.gateway.camera('extra')).toBeUndefined();

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TEST_ADMIN_KEY, TEST_SECRET } from './vigil.ts';
+import { TEST_ADMIN_KEY, testConfig } from './vigil.ts';
 
 const MAIN = fileURLToPath(new URL('../../signaling/src/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -20,18 +20,8 @@ export function tempDir(prefix = 'vigil-proc-'): string {
 
 /** Writes a loopback, free-port config with `overrides` merged at the top level; returns its path. */
 export function writeConfig(dir: string, overrides: Record<string, unknown>, name = 'vigil.json'): string {
-  const config = {
-    http: { host: '127.0.0.1', port: 0 },
-    webrtc: { listenIp: '127.0.0.1', port: 0 },
-    workers: { count: 1 },
-    auth: { secret: TEST_SECRET },
-    admin: { apiKey: TEST_ADMIN_KEY },
-    demo: { enabled: false },
-    log: { level: 'info' },
-    ...overrides,
-  };
   const path = join(dir, name);
-  writeFileSync(path, JSON.stringify(config, null, 2));
+  writeFileSync(path, JSON.stringify(testConfig({ log: { level: 'info' }, ...overrides }), null, 2));
   return path;
 }
 
