@@ -2,15 +2,21 @@
  * VigilClient: one signaling connection and one WebRTC receive transport per
  * page, multiplexing any number of feeds (one consumer each).
  *
- * Reconnects by itself: when the WebSocket drops it retries with capped
- * exponential backoff (0.5 s doubling to 10 s), re-joins (asking the token
- * callback again) and re-subscribes every feed that was not stopped.
+ * Recovers by itself:
+ * - WebSocket drop: retries with capped exponential backoff (0.5 s doubling
+ *   to 10 s), re-joins (asking the token callback again) and re-subscribes
+ *   every feed that was not stopped (paused feeds stay paused);
+ * - ICE disconnected for 2 s or failed: ICE restart (`restartIce`), up to 3
+ *   tries, then a fresh session (see ice-supervisor.ts);
+ * - camera stalled/offline: feeds show it (`cameraState` notifications) and
+ *   play again when the camera is live; a re-ingested stream is re-subscribed.
  */
 import { Device, type types } from 'mediasoup-client';
 import { ErrorCode, PROTOCOL_VERSION, ProtocolError, SIGNALING_PATH, type ConsumeData, type Notification, type Quality } from '@vigil/protocol';
 import { Emitter } from './emitter.ts';
-import { Feed, type FeedHost } from './feed.ts';
+import { Feed, type FeedHost, type PlayOptions } from './feed.ts';
 import { SignalingChannel } from './signaling-channel.ts';
+import { superviseIce } from './ice-supervisor.ts';
 
 export type TokenSource = string | (() => string | Promise<string>);
 
@@ -46,7 +52,9 @@ export function signalingUrl(url: string): string {
 
 export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   readonly #opts: ConnectOptions;
-  readonly #device = new Device();
+  #device = new Device();
+  /** Router RTP capabilities the device was loaded with (JSON), to notice a different server after a reconnect. */
+  #deviceCaps: string | undefined;
   readonly #feeds = new Set<Feed>();
   #channel: SignalingChannel | undefined;
   #transport: types.Transport | undefined;
@@ -77,9 +85,13 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
     try {
       const token = typeof this.#opts.token === 'function' ? await this.#opts.token() : this.#opts.token;
       await channel.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token });
-      if (!this.#device.loaded) {
-        const { rtpCapabilities } = await channel.request({ type: 'getRouterRtpCapabilities' });
+      const { rtpCapabilities } = await channel.request({ type: 'getRouterRtpCapabilities' });
+      const caps = JSON.stringify(rtpCapabilities);
+      if (caps !== this.#deviceCaps) {
+        // First join, or a server with another codec set: a device loads only once (mediasoup-client).
+        if (this.#device.loaded) this.#device = new Device();
         await this.#device.load({ routerRtpCapabilities: rtpCapabilities as unknown as types.RtpCapabilities });
+        this.#deviceCaps = caps;
       }
     } catch (err) {
       channel.close();
@@ -91,27 +103,36 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   }
 
   /**
-   * Plays a camera in a <video> element (muted, inline, autoplay).
+   * Plays a camera in a <video> element (muted, inline, autoplay), over this
+   * client's one connection and one receive transport.
+   * @param opts `quality`: `high` (default), `low` or `auto`; `paused`: subscribe
+   *   without media (resume() later)
    * @returns the feed once its consumer is attached; its `state` becomes
-   *   `playing` at the first decoded frame
+   *   `playing` at the first decoded frame (`paused` when asked so)
    * @throws ProtocolError `forbidden` (camera unknown or outside the token's
-   *   scope), `camera_offline`, `unsupported_codec`, `limit_exceeded`
+   *   scope), `camera_offline` (stream being re-ingested right now),
+   *   `unsupported_codec`, `limit_exceeded`
    */
-  async play(cameraId: string, video: HTMLVideoElement, opts: { quality?: Quality } = {}): Promise<Feed> {
+  async play(cameraId: string, video: HTMLVideoElement, opts: PlayOptions = {}): Promise<Feed> {
     if (this.#state === 'closed') throw new Error('client is closed');
-    const feed = new Feed(this, cameraId, video, opts.quality ?? 'high');
+    const feed = new Feed(this, cameraId, video, opts);
     this.#feeds.add(feed);
     try {
       await feed.start();
     } catch (err) {
       this.#feeds.delete(feed);
-      if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) feed.setState('forbidden');
+      if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) feed.markForbidden();
       throw err;
     }
     return feed;
   }
 
-  /** @internal FeedHost: consume on the shared receive transport, then resume. */
+  /** Feeds of this client that are not stopped. */
+  get feeds(): ReadonlySet<Feed> {
+    return this.#feeds;
+  }
+
+  /** @internal FeedHost: consume on the shared receive transport, then resume (unless the feed is paused). */
   async subscribe(feed: Feed): Promise<types.Consumer> {
     const channel = this.#requireChannel();
     const transport = await this.#recvTransport(channel, feed.cameraId);
@@ -122,7 +143,10 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       quality: feed.quality,
       rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown>,
     });
-    return this.#attach(channel, transport, feed, res);
+    const consumer = await this.#attach(channel, transport, feed, res, !feed.paused);
+    feed.setQualities(res.qualities, res.quality);
+    if (res.cameraState) feed.setCameraState(res.cameraState);
+    return consumer;
   }
 
   /** @internal FeedHost: a second consumer of the feed's camera at another quality. */
@@ -136,21 +160,38 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       quality,
       rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown>,
     });
-    return this.#attach(channel, this.#transport, feed, res);
+    const consumer = await this.#attach(channel, this.#transport, feed, res, true);
+    feed.setQualities(res.qualities);
+    return consumer;
   }
 
-  async #attach(channel: SignalingChannel, transport: types.Transport, feed: Feed, res: ConsumeData): Promise<types.Consumer> {
-    const consumer = await transport.consume({
-      id: res.consumerId,
-      producerId: res.producerId,
-      kind: res.kind,
-      rtpParameters: res.rtpParameters as unknown as types.RtpParameters,
-    });
-    feed.setQualities(res.qualities);
+  async #attach(channel: SignalingChannel, transport: types.Transport, feed: Feed, res: ConsumeData, resume: boolean): Promise<types.Consumer> {
+    let consumer: types.Consumer;
+    try {
+      consumer = await transport.consume({
+        id: res.consumerId,
+        producerId: res.producerId,
+        kind: res.kind,
+        rtpParameters: res.rtpParameters as unknown as types.RtpParameters,
+      });
+    } catch (err) {
+      channel.request({ type: 'closeConsumer', consumerId: res.consumerId }).catch(() => {});
+      throw err;
+    }
     this.#consumerFeeds.set(consumer.id, feed);
     consumer.observer.on('close', () => this.#consumerFeeds.delete(consumer.id));
-    await channel.request({ type: 'resumeConsumer', consumerId: consumer.id });
+    if (resume) await channel.request({ type: 'resumeConsumer', consumerId: consumer.id });
     return consumer;
+  }
+
+  /** @internal FeedHost: stop media of a consumer on the server (the browser keeps the last frame). */
+  async pauseConsumer(consumer: types.Consumer): Promise<void> {
+    await this.#requireChannel().request({ type: 'pauseConsumer', consumerId: consumer.id });
+  }
+
+  /** @internal FeedHost: restart media of a paused consumer (the server requests a keyframe). */
+  async resumeConsumer(consumer: types.Consumer): Promise<void> {
+    await this.#requireChannel().request({ type: 'resumeConsumer', consumerId: consumer.id });
   }
 
   /** @internal FeedHost: closes a consumer here and on the server. */
@@ -186,8 +227,21 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
           .request({ type: 'connectTransport', transportId: transport.id, dtlsParameters: dtlsParameters as never })
           .then(() => callback(), errback);
       });
-      transport.on('connectionstatechange', (state) => {
-        if (state === 'failed' && this.#transport === transport) this.#resubscribeAll();
+      superviseIce(transport, {
+        restart: async () => {
+          const { iceParameters } = await this.#requireChannel().request({ type: 'restartIce', transportId: transport.id });
+          await transport.restartIce({ iceParameters: iceParameters as unknown as types.IceParameters });
+        },
+        onTrouble: (trouble) => {
+          if (this.#transport !== transport) return;
+          for (const f of this.#feeds) f.iceTrouble(trouble);
+        },
+        giveUp: () => {
+          // ICE restarts did not help: start over with a new session (the server drops the old one's transports).
+          if (this.#transport !== transport || !this.#channel) return;
+          this.#channel.close();
+          this.#onDisconnect();
+        },
       });
       this.#transport = transport;
       return transport;
@@ -198,11 +252,15 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   }
 
   #onNotification(n: Notification): void {
-    if (n.notification === 'consumerClosed') {
+    if (n.notification === 'cameraState') {
+      for (const f of this.#feeds) if (f.cameraId === n.cameraId) f.setCameraState(n.state);
+    } else if (n.notification === 'consumerClosed') {
       const feed = this.#consumerFeeds.get(n.consumerId);
-      feed?.consumerClosed(n.consumerId, n.reason);
+      // Only the consumer on screen matters; a quality switch's candidate times out by itself.
+      if (!feed || feed.consumer?.id !== n.consumerId) return;
+      feed.consumerClosed(n.consumerId, n.reason);
       // The camera's stream was re-ingested: consume it again (with backoff while it restarts).
-      if (feed && n.reason === 'resubscribe') this.#restart(feed, 0);
+      if (n.reason === 'resubscribe') this.#restart(feed, 0);
     } else if (n.notification === 'transportClosed') {
       if (this.#transport?.id === n.transportId) this.#resubscribeAll();
     }
@@ -217,7 +275,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       if (!this.#channel) return; // the reconnect path re-subscribes every feed
       feed.start().catch((err: unknown) => {
         if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) {
-          feed.setState('forbidden');
+          feed.markForbidden();
           return;
         }
         this.emit('error', err as Error);
@@ -234,7 +292,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       this.close();
       return;
     }
-    for (const f of this.#feeds) f.setState('reconnecting');
+    for (const f of this.#feeds) f.linkLost(true);
     this.#setState('reconnecting');
     this.#scheduleReconnect();
   }
@@ -256,8 +314,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   #resubscribeAll(): void {
     this.#closeTransport();
     for (const feed of this.#feeds) {
-      feed.consumer?.close();
-      feed.setState('reconnecting');
+      feed.linkLost(false);
       this.#restart(feed, 0);
     }
   }
