@@ -150,14 +150,15 @@ export class AutoQualityPolicy {
 
 /**
  * The quality to start `auto` with, from the Network Information API where
- * the browser has it (Chromium; WICG netinfo): `low` with Save-Data, a 2G/3G
- * effective type, or a downlink estimate under 1.5 Mbit/s; otherwise `high`.
+ * the browser has it (Chromium; WICG netinfo): `low` with Save-Data or a
+ * 2G/3G effective type (Chromium: RTT over 270 ms or downlink under 700 kbit/s),
+ * otherwise `high`. `downlink` alone is not used: without measurements
+ * Chromium reports a default of about 1.45 Mbit/s with random noise.
  */
-export function initialAutoQuality(nav: { connection?: { saveData?: boolean; effectiveType?: string; downlink?: number } } | undefined): Quality {
+export function initialAutoQuality(nav: { connection?: { saveData?: boolean; effectiveType?: string } } | undefined): Quality {
   const c = nav?.connection;
   if (!c) return 'high';
   if (c.saveData) return 'low';
   if (c.effectiveType && /(^|-)([23]g)$/.test(c.effectiveType)) return 'low';
-  if (typeof c.downlink === 'number' && c.downlink > 0 && c.downlink < 1.5) return 'low';
   return 'high';
 }

@@ -106,7 +106,7 @@ const TEMPLATE = `
          border-radius: 24px; font: 600 16px system-ui, sans-serif; color: #000; background: #fff; cursor: pointer; touch-action: manipulation; }
   [hidden] { display: none !important; }
 </style>
-<video part="video" muted playsinline autoplay disablepictureinpicture></video>
+<video part="video" muted playsinline disablepictureinpicture></video>
 <p part="status" class="status" role="status" hidden></p>
 <button part="tap" class="tap" type="button" hidden>Autoplay blocked: tap to play</button>`;
 
