@@ -71,6 +71,7 @@ export class AutoQualityPolicy {
   readonly #peakFps = new Map<Quality, number>();
   #highBitrate: number | undefined;
   #jb: number[] = [];
+  #lastQuality: Quality | undefined;
 
   constructor(options: Partial<AutoQualityOptions> = {}) {
     this.options = { ...DEFAULT_AUTO_QUALITY, ...options };
@@ -100,6 +101,13 @@ export class AutoQualityPolicy {
    * @returns the quality to switch to, or undefined to stay
    */
   observe(quality: Quality, s: IntervalStats, now: number): Quality | undefined {
+    if (quality !== this.#lastQuality) {
+      // A switch the caller did not announce with reset(): start counting afresh.
+      this.#lastQuality = quality;
+      this.#badStreak = 0;
+      this.#goodSince = undefined;
+      this.#jb = [];
+    }
     if (now < this.#settleUntil) return undefined;
     const o = this.options;
     const prevPeak = this.#peakFps.get(quality) ?? 0;
