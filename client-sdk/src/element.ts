@@ -281,7 +281,8 @@ export class VigilFeedElement extends Base {
     feed.on('autoplay', (blocked) => this.#setAutoplayBlocked(blocked));
     this.#setAutoplayBlocked(feed.autoplayBlocked);
     this.#setState(feed.state);
-    // The viewport or tab may have changed while play() was in flight.
+    // Attributes may have changed while play() was in flight.
+    if (feed.mode !== this.quality) feed.setQuality(this.quality).catch((err: unknown) => this.#error(err));
     this.#applyPause();
   }
 

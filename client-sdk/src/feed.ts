@@ -155,8 +155,10 @@ export class Feed extends Emitter<FeedEvents> {
     video.muted = true;
     video.playsInline = true;
     video.autoplay = true;
-    video.addEventListener('playing', () => this.#setAutoplayBlocked(false));
+    video.addEventListener('playing', this.#onPlaying);
   }
+
+  readonly #onPlaying = (): void => this.#setAutoplayBlocked(false);
 
   get state(): FeedState {
     return this.#state;
@@ -301,6 +303,7 @@ export class Feed extends Emitter<FeedEvents> {
     this.#host.unsubscribe(this);
     this.#consumer?.close();
     this.#consumer = undefined;
+    this.video.removeEventListener('playing', this.#onPlaying);
     this.video.srcObject = null;
     this.#update();
   }
