@@ -59,6 +59,8 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   #channel: SignalingChannel | undefined;
   #transport: types.Transport | undefined;
   #transportPending: Promise<types.Transport> | undefined;
+  /** Stops the ICE supervision of #transport. */
+  #stopIce: (() => void) | undefined;
   #consumerFeeds = new Map<string, Feed>();
   #state: ClientState = 'connecting';
   #retry = 0;
@@ -227,7 +229,8 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
           .request({ type: 'connectTransport', transportId: transport.id, dtlsParameters: dtlsParameters as never })
           .then(() => callback(), errback);
       });
-      superviseIce(transport, {
+      this.#stopIce?.();
+      this.#stopIce = superviseIce(transport, {
         restart: async () => {
           const { iceParameters } = await this.#requireChannel().request({ type: 'restartIce', transportId: transport.id });
           await transport.restartIce({ iceParameters: iceParameters as unknown as types.IceParameters });
@@ -320,6 +323,8 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   }
 
   #closeTransport(): void {
+    this.#stopIce?.();
+    this.#stopIce = undefined;
     this.#transport?.close();
     this.#transport = undefined;
   }
