@@ -7,6 +7,8 @@
  *   <script>Vigil.configure({ url: 'https://vigil.example', token: () => fetchToken() });</script>
  *   <vigil-feed camera="gate-3" quality="auto"></vigil-feed>
  *
+ * Shadow DOM: a muted `playsinline` <video> (the SDK sets `autoplay` when it
+ * attaches a stream), a status line and a "tap to play" button.
  * The token never goes in HTML: every element of the page shares one client
  * (one WebSocket, one receive transport) created from {@link configure}.
  *

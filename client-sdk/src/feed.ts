@@ -353,8 +353,9 @@ export class Feed extends Emitter<FeedEvents> {
     const prev = this.#camera;
     this.#camera = state;
     if (state === 'live' && prev !== undefined && prev !== 'live') {
-      // Media resumes on the same consumer: wait for its next frame.
+      // Media resumes on the same consumer: wait for its next frame (`connecting` until then).
       this.#hasFrame = false;
+      this.#recovering = false;
       this.#auto?.reset(performance.now());
       this.#watchFrame();
     }

@@ -115,10 +115,7 @@ describe('auto quality', () => {
     const before = (await probe(page)).framesDecoded;
     await waitFor(async () => (await probe(page)).framesDecoded > before + 20, 15_000);
     const low = await probe(page);
-    console.log(
-      `[auto] throttled to 320 kbit/s: stepped down to low after ${steppedDownIn} ms (freezes on high until then: ${down.highFreezes}); ` +
-        `low plays at ${low.fps} fps, ${Math.round(low.bitrate / 1000)} kbit/s`,
-    );
+    console.log(`[auto] throttled to 320 kbit/s: showing low ${steppedDownIn} ms later (freezes counted on high until then: ${down.highFreezes})`);
     expect(low.state).toBe('playing');
 
     // The link opens again: after upAfterMs of clean `low`, `auto` tries `high` and keeps it.
