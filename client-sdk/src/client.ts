@@ -145,9 +145,10 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       quality: feed.quality,
       rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown>,
     });
+    // Now, before awaiting anything: a `cameraState` notification processed later is newer than this answer.
+    if (res.cameraState) feed.setCameraState(res.cameraState);
     const consumer = await this.#attach(channel, transport, feed, res, !feed.paused);
     feed.setQualities(res.qualities, res.quality);
-    if (res.cameraState) feed.setCameraState(res.cameraState);
     return consumer;
   }
 

@@ -358,6 +358,11 @@ export class Feed extends Emitter<FeedEvents> {
       this.#recovering = false;
       this.#auto?.reset(performance.now());
       this.#watchFrame();
+    } else if ((state === 'stalled' || state === 'offline') && prev !== state && this.#hasFrame) {
+      // No RTP for seconds, so nothing is in flight: the next decoded frame proves the camera is back
+      // (a safety net should a `live` notification be missed).
+      this.#hasFrame = false;
+      this.#watchFrame();
     }
     this.#update();
   }
@@ -449,10 +454,13 @@ export class Feed extends Emitter<FeedEvents> {
     let baseline: number | undefined;
     const onFrame = (): void => {
       if (watch !== this.#frameWatch || this.#stopped || this.#hasFrame) return;
+      // A closed or replaced consumer's track ending can present a last frame: not a sign of life.
+      if (consumer.closed || consumer !== this.#consumer) return;
       this.#frameWatch++;
       if (this.#ttffMs === undefined && startedAt === this.#startedAt) this.#ttffMs = Math.round(performance.now() - startedAt);
       this.#hasFrame = true;
       this.#recovering = false;
+      if (this.#camera === 'stalled' || this.#camera === 'offline') this.#camera = 'live';
       this.#update();
     };
     const v = this.video as VideoWithFrameCallback;

@@ -72,16 +72,16 @@ describe('SDK recovery', () => {
 
   it('shows stalled, then offline, while the camera is silent, and plays again by itself when it returns', async () => {
     const cam = vigil.gateway.camera('gate')!;
-    push.start(vigil.gateway);
+    await push.start(vigil.gateway);
     await waitFor(() => cam.state === 'live', 10_000);
     const page = await sdkPage(browser, vigil.url);
     await play(page, 'cam', 'gate', vigil.token(['gate']));
     await waitFor(async () => (await probe(page, 'cam')).state === 'playing', 20_000);
 
-    push.killAll();
+    push.killAll(vigil.gateway);
     await waitFor(async () => (await probe(page, 'cam')).state === 'offline', 10_000);
     const returnedAt = Date.now();
-    push.start(vigil.gateway);
+    await push.start(vigil.gateway);
     await waitFor(async () => (await probe(page, 'cam')).state === 'playing', 20_000);
     const before = (await probe(page, 'cam')).framesDecoded;
     await waitFor(async () => (await probe(page, 'cam')).framesDecoded > before + 10, 10_000);

@@ -59,7 +59,7 @@ function states(c: WsClient, cameraId: string): string[] {
 describe('cameraState notifications', () => {
   it('tells the consuming session (once, however many consumers) stalled -> offline -> live; others hear nothing', async () => {
     const cam = vigil.gateway.camera('door')!;
-    push.start(vigil.gateway);
+    await push.start(vigil.gateway);
     await waitFor(() => cam.state === 'live', 10_000);
 
     const viewer = await joined(['door', 'hall']);
@@ -72,15 +72,16 @@ describe('cameraState notifications', () => {
     const bt = await transport(bystander);
     await consume(bystander, bt.id, 'hall');
 
-    push.killAll();
+    push.killAll(vigil.gateway);
     const closed = () => viewer.notifications.filter((n) => n.notification === 'consumerClosed').map((n) => 'reason' in n && n.reason);
     await waitFor(() => states(viewer, 'door').includes('offline') && closed().length === 2, 8000);
     expect(states(viewer, 'door')).toEqual(['stalled', 'offline']);
     // Going offline re-latched the ingest (new producer): both consumers were told to re-subscribe,
     // which a client does at once; the answer carries the camera's state.
     expect(closed()).toEqual(['resubscribe', 'resubscribe']);
+    await waitFor(() => !cam.producer.closed, 5000); // the re-opened ingest
     expect((await consume(viewer, t.id, 'door')).cameraState).toBe('offline');
-    push.start(vigil.gateway);
+    await push.start(vigil.gateway);
     await waitFor(() => states(viewer, 'door').includes('live'), 10_000);
 
     expect(states(viewer, 'door')).toEqual(['stalled', 'offline', 'live']);
@@ -95,13 +96,13 @@ describe('cameraState notifications', () => {
     const t = await transport(viewer);
     const { consumerId } = await consume(viewer, t.id, 'door');
     expect((await viewer.request({ type: 'closeConsumer', consumerId })).ok).toBe(true);
-    push.killAll();
+    push.killAll(vigil.gateway);
     await waitFor(() => cam.state === 'stalled', 5000);
     const late = await consume(viewer, t.id, 'door');
     expect(late.cameraState).toBe('stalled');
     await viewer.request({ type: 'closeConsumer', consumerId: late.consumerId });
     await waitFor(() => cam.state === 'offline', 5000);
-    push.start(vigil.gateway);
+    await push.start(vigil.gateway);
     await waitFor(() => cam.state === 'live', 10_000);
     expect(states(viewer, 'door')).toEqual([]);
   });
