@@ -8,17 +8,29 @@ import { build } from 'esbuild';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const common = {
-  entryPoints: [`${root}src/index.ts`],
-  bundle: true,
-  minify: true,
-  sourcemap: true,
-  target: ['chrome100', 'safari15', 'firefox100'],
-  platform: 'browser' as const,
-  legalComments: 'none' as const,
-  logLevel: 'warning' as const,
-};
-await Promise.all([
-  build({ ...common, format: 'esm', outfile: `${root}dist/vigil.esm.js` }),
-  build({ ...common, format: 'iife', globalName: 'Vigil', outfile: `${root}dist/vigil.js` }),
-]);
+
+/**
+ * Builds both bundles into `outDir` (default client-sdk/dist).
+ * @returns the paths written
+ * @throws esbuild's error when the sources do not compile
+ */
+export async function buildSdk(outDir = `${root}dist`): Promise<{ iife: string; esm: string }> {
+  const common = {
+    entryPoints: [`${root}src/index.ts`],
+    bundle: true,
+    minify: true,
+    sourcemap: true,
+    target: ['chrome100', 'safari15', 'firefox100'],
+    platform: 'browser' as const,
+    legalComments: 'none' as const,
+    logLevel: 'warning' as const,
+  };
+  const out = { iife: `${outDir}/vigil.js`, esm: `${outDir}/vigil.esm.js` };
+  await Promise.all([
+    build({ ...common, format: 'esm', outfile: out.esm }),
+    build({ ...common, format: 'iife', globalName: 'Vigil', outfile: out.iife }),
+  ]);
+  return out;
+}
+
+if (import.meta.main) await buildSdk();

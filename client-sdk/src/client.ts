@@ -2,19 +2,24 @@
  * VigilClient: one signaling connection and one WebRTC receive transport per
  * page, multiplexing any number of feeds (one consumer each).
  *
- * Reconnects by itself: when the WebSocket drops it retries with capped
- * exponential backoff (0.5 s doubling to 10 s), re-joins (asking the token
- * callback again) and re-subscribes every feed that was not stopped.
- *
- * With a token callback it also keeps the session alive across token
- * expiry: ahead of `expiresAt` (from the join/refresh answer) it asks the
- * callback for a fresh token and sends `refresh`; feeds keep playing.
+ * Recovers by itself:
+ * - WebSocket drop: retries with capped exponential backoff (0.5 s doubling
+ *   to 10 s), re-joins (asking the token callback again) and re-subscribes
+ *   every feed that was not stopped (paused feeds stay paused);
+ * - ICE disconnected for 2 s or failed: ICE restart (`restartIce`), up to 3
+ *   tries, then a fresh session (see ice-supervisor.ts);
+ * - camera stalled/offline: feeds show it (`cameraState` notifications) and
+ *   play again when the camera is live; a re-ingested stream is re-subscribed.
+ * - token expiry: with a token callback, ahead of `expiresAt` (from the
+ *   join/refresh answer) it asks the callback for a fresh token and sends
+ *   `refresh`; feeds keep playing.
  */
 import { Device, type types } from 'mediasoup-client';
 import { ErrorCode, PROTOCOL_VERSION, ProtocolError, SIGNALING_PATH, type ConsumeData, type Notification, type Quality } from '@vigil/protocol';
 import { Emitter } from './emitter.ts';
-import { Feed, type FeedHost } from './feed.ts';
+import { Feed, type FeedHost, type PlayOptions } from './feed.ts';
 import { SignalingChannel } from './signaling-channel.ts';
+import { superviseIce } from './ice-supervisor.ts';
 
 export type TokenSource = string | (() => string | Promise<string>);
 
@@ -63,11 +68,15 @@ export function signalingUrl(url: string): string {
 
 export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   readonly #opts: ConnectOptions;
-  readonly #device = new Device();
+  #device = new Device();
+  /** Router RTP capabilities the device was loaded with (JSON), to notice a different server after a reconnect. */
+  #deviceCaps: string | undefined;
   readonly #feeds = new Set<Feed>();
   #channel: SignalingChannel | undefined;
   #transport: types.Transport | undefined;
   #transportPending: Promise<types.Transport> | undefined;
+  /** Stops the ICE supervision of #transport. */
+  #stopIce: (() => void) | undefined;
   #consumerFeeds = new Map<string, Feed>();
   #state: ClientState = 'connecting';
   #retry = 0;
@@ -96,9 +105,13 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       const token = typeof this.#opts.token === 'function' ? await this.#opts.token() : this.#opts.token;
       const joined = await channel.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token });
       this.#scheduleRefresh(channel, joined.expiresAt);
-      if (!this.#device.loaded) {
-        const { rtpCapabilities } = await channel.request({ type: 'getRouterRtpCapabilities' });
+      const { rtpCapabilities } = await channel.request({ type: 'getRouterRtpCapabilities' });
+      const caps = JSON.stringify(rtpCapabilities);
+      if (caps !== this.#deviceCaps) {
+        // First join, or a server with another codec set: a device loads only once (mediasoup-client).
+        if (this.#device.loaded) this.#device = new Device();
         await this.#device.load({ routerRtpCapabilities: rtpCapabilities as unknown as types.RtpCapabilities });
+        this.#deviceCaps = caps;
       }
     } catch (err) {
       channel.close();
@@ -141,27 +154,36 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   }
 
   /**
-   * Plays a camera in a <video> element (muted, inline, autoplay).
+   * Plays a camera in a <video> element (muted, inline, autoplay), over this
+   * client's one connection and one receive transport.
+   * @param opts `quality`: `high` (default), `low` or `auto`; `paused`: subscribe
+   *   without media (resume() later)
    * @returns the feed once its consumer is attached; its `state` becomes
-   *   `playing` at the first decoded frame
+   *   `playing` at the first decoded frame (`paused` when asked so)
    * @throws ProtocolError `forbidden` (camera unknown or outside the token's
-   *   scope), `camera_offline`, `unsupported_codec`, `limit_exceeded`
+   *   scope), `camera_offline` (stream being re-ingested right now),
+   *   `unsupported_codec`, `limit_exceeded`
    */
-  async play(cameraId: string, video: HTMLVideoElement, opts: { quality?: Quality } = {}): Promise<Feed> {
+  async play(cameraId: string, video: HTMLVideoElement, opts: PlayOptions = {}): Promise<Feed> {
     if (this.#state === 'closed') throw new Error('client is closed');
-    const feed = new Feed(this, cameraId, video, opts.quality ?? 'high');
+    const feed = new Feed(this, cameraId, video, opts);
     this.#feeds.add(feed);
     try {
       await feed.start();
     } catch (err) {
       this.#feeds.delete(feed);
-      if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) feed.setState('forbidden');
+      if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) feed.markForbidden();
       throw err;
     }
     return feed;
   }
 
-  /** @internal FeedHost: consume on the shared receive transport, then resume. */
+  /** Feeds of this client that are not stopped. */
+  get feeds(): ReadonlySet<Feed> {
+    return this.#feeds;
+  }
+
+  /** @internal FeedHost: consume on the shared receive transport, then resume (unless the feed is paused). */
   async subscribe(feed: Feed): Promise<types.Consumer> {
     const channel = this.#requireChannel();
     const transport = await this.#recvTransport(channel, feed.cameraId);
@@ -172,7 +194,11 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       quality: feed.quality,
       rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown>,
     });
-    return this.#attach(channel, transport, feed, res);
+    // Now, before awaiting anything: a `cameraState` notification processed later is newer than this answer.
+    if (res.cameraState) feed.setCameraState(res.cameraState);
+    const consumer = await this.#attach(channel, transport, feed, res, !feed.paused);
+    feed.setQualities(res.qualities, res.quality);
+    return consumer;
   }
 
   /** @internal FeedHost: a second consumer of the feed's camera at another quality. */
@@ -186,21 +212,56 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       quality,
       rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown>,
     });
-    return this.#attach(channel, this.#transport, feed, res);
+    const consumer = await this.#attach(channel, this.#transport, feed, res, true);
+    feed.setQualities(res.qualities);
+    return consumer;
   }
 
-  async #attach(channel: SignalingChannel, transport: types.Transport, feed: Feed, res: ConsumeData): Promise<types.Consumer> {
-    const consumer = await transport.consume({
-      id: res.consumerId,
-      producerId: res.producerId,
-      kind: res.kind,
-      rtpParameters: res.rtpParameters as unknown as types.RtpParameters,
-    });
-    feed.setQualities(res.qualities);
+  async #attach(channel: SignalingChannel, transport: types.Transport, feed: Feed, res: ConsumeData, resume: boolean): Promise<types.Consumer> {
+    let consumer: types.Consumer;
+    // The camera's audio (if any) arrives as a paired consumer the server
+    // resumes, pauses and closes with the video one; its track joins the
+    // video element's stream (muted until the page unmutes the element).
+    let audio: types.Consumer | undefined;
+    try {
+      if (res.audio) {
+        audio = await transport.consume({
+          id: res.audio.consumerId,
+          producerId: res.audio.producerId,
+          kind: 'audio',
+          rtpParameters: res.audio.rtpParameters as unknown as types.RtpParameters,
+        });
+      }
+      consumer = await transport.consume({
+        id: res.consumerId,
+        producerId: res.producerId,
+        kind: res.kind,
+        rtpParameters: res.rtpParameters as unknown as types.RtpParameters,
+        appData: { audio },
+      });
+    } catch (err) {
+      audio?.close();
+      channel.request({ type: 'closeConsumer', consumerId: res.consumerId }).catch(() => {});
+      throw err;
+    }
+    if (audio) {
+      const paired = audio;
+      consumer.observer.on('close', () => paired.close());
+    }
     this.#consumerFeeds.set(consumer.id, feed);
     consumer.observer.on('close', () => this.#consumerFeeds.delete(consumer.id));
-    await channel.request({ type: 'resumeConsumer', consumerId: consumer.id });
+    if (resume) await channel.request({ type: 'resumeConsumer', consumerId: consumer.id });
     return consumer;
+  }
+
+  /** @internal FeedHost: stop media of a consumer on the server (the browser keeps the last frame). */
+  async pauseConsumer(consumer: types.Consumer): Promise<void> {
+    await this.#requireChannel().request({ type: 'pauseConsumer', consumerId: consumer.id });
+  }
+
+  /** @internal FeedHost: restart media of a paused consumer (the server requests a keyframe). */
+  async resumeConsumer(consumer: types.Consumer): Promise<void> {
+    await this.#requireChannel().request({ type: 'resumeConsumer', consumerId: consumer.id });
   }
 
   /** @internal FeedHost: closes a consumer here and on the server. */
@@ -245,8 +306,22 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
           .request({ type: 'connectTransport', transportId: transport.id, dtlsParameters: dtlsParameters as never })
           .then(() => callback(), errback);
       });
-      transport.on('connectionstatechange', (state) => {
-        if (state === 'failed' && this.#transport === transport) this.#resubscribeAll();
+      this.#stopIce?.();
+      this.#stopIce = superviseIce(transport, {
+        restart: async () => {
+          const { iceParameters } = await this.#requireChannel().request({ type: 'restartIce', transportId: transport.id });
+          await transport.restartIce({ iceParameters: iceParameters as unknown as types.IceParameters });
+        },
+        onTrouble: (trouble) => {
+          if (this.#transport !== transport) return;
+          for (const f of this.#feeds) f.iceTrouble(trouble);
+        },
+        giveUp: () => {
+          // ICE restarts did not help: start over with a new session (the server drops the old one's transports).
+          if (this.#transport !== transport || !this.#channel) return;
+          this.#channel.close();
+          this.#onDisconnect();
+        },
       });
       this.#transport = transport;
       return transport;
@@ -257,11 +332,15 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   }
 
   #onNotification(n: Notification): void {
-    if (n.notification === 'consumerClosed') {
+    if (n.notification === 'cameraState') {
+      for (const f of this.#feeds) if (f.cameraId === n.cameraId) f.setCameraState(n.state);
+    } else if (n.notification === 'consumerClosed') {
       const feed = this.#consumerFeeds.get(n.consumerId);
-      feed?.consumerClosed(n.consumerId, n.reason);
+      // Only the consumer on screen matters; a quality switch's candidate times out by itself.
+      if (!feed || feed.consumer?.id !== n.consumerId) return;
+      feed.consumerClosed(n.consumerId, n.reason);
       // The camera's stream was re-ingested: consume it again (with backoff while it restarts).
-      if (feed && n.reason === 'resubscribe') this.#restart(feed, 0);
+      if (n.reason === 'resubscribe') this.#restart(feed, 0);
     } else if (n.notification === 'transportClosed') {
       if (this.#transport?.id === n.transportId) this.#resubscribeAll();
     }
@@ -276,7 +355,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       if (!this.#channel) return; // the reconnect path re-subscribes every feed
       feed.start().catch((err: unknown) => {
         if (err instanceof ProtocolError && err.code === ErrorCode.Forbidden) {
-          feed.setState('forbidden');
+          feed.markForbidden();
           return;
         }
         this.emit('error', err as Error);
@@ -294,7 +373,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       this.close();
       return;
     }
-    for (const f of this.#feeds) f.setState('reconnecting');
+    for (const f of this.#feeds) f.linkLost(true);
     this.#setState('reconnecting');
     this.#scheduleReconnect();
   }
@@ -316,13 +395,14 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   #resubscribeAll(): void {
     this.#closeTransport();
     for (const feed of this.#feeds) {
-      feed.consumer?.close();
-      feed.setState('reconnecting');
+      feed.linkLost(false);
       this.#restart(feed, 0);
     }
   }
 
   #closeTransport(): void {
+    this.#stopIce?.();
+    this.#stopIce = undefined;
     this.#transport?.close();
     this.#transport = undefined;
   }

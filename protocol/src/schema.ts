@@ -121,6 +121,18 @@ export const ResumeConsumerRequestSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Restart ICE on a receive transport (RFC 8445 §9) after the browser's ICE
+ * connection failed or stayed disconnected (network change, NAT rebinding):
+ * the server answers with new ICE parameters (mediasoup `transport.restartIce()`),
+ * the client applies them (mediasoup-client `transport.restartIce({ iceParameters })`);
+ * consumers and DTLS stay as they are.
+ */
+export const RestartIceRequestSchema = Type.Object(
+  { id: RequestId, type: Type.Literal('restartIce'), transportId: ObjectId },
+  { additionalProperties: false },
+);
+
 export const CloseConsumerRequestSchema = Type.Object(
   { id: RequestId, type: Type.Literal('closeConsumer'), consumerId: ObjectId },
   { additionalProperties: false },
@@ -167,6 +179,7 @@ export const RequestSchema = DiscriminatedUnion('type', [
   SetQualityRequestSchema,
   PauseConsumerRequestSchema,
   ResumeConsumerRequestSchema,
+  RestartIceRequestSchema,
   CloseConsumerRequestSchema,
   ReportTtffRequestSchema,
   RefreshRequestSchema,
@@ -187,6 +200,7 @@ export const REQUEST_TYPES = [
   'setQuality',
   'pauseConsumer',
   'resumeConsumer',
+  'restartIce',
   'closeConsumer',
   'reportTtff',
   'refresh',
@@ -198,6 +212,14 @@ export type RtpCapabilitiesJson = Record<string, unknown>;
 export type RtpParametersJson = Record<string, unknown>;
 
 export type Quality = Static<typeof QualitySchema>;
+
+/**
+ * A camera's state as viewers see it (the gateway's lifecycle without
+ * `closed`, which viewers learn as `consumerClosed` / `camera_gone`):
+ * `connecting` (no RTP yet), `live`, `stalled` (RTP stopped briefly),
+ * `offline` (RTP gone; the gateway keeps trying to get it back).
+ */
+export type CameraLiveState = 'connecting' | 'live' | 'stalled' | 'offline';
 
 /** A consumer as the client needs it to receive one camera stream. */
 export interface ConsumeData {
@@ -218,6 +240,8 @@ export interface ConsumeData {
    * with the video consumer).
    */
   audio?: { consumerId: string; producerId: string; rtpParameters: RtpParametersJson };
+  /** The camera's state when the consumer was created; later changes come as `cameraState` notifications. */
+  cameraState?: CameraLiveState;
 }
 
 /** Successful response payload per request type. */
@@ -241,6 +265,8 @@ export interface ResponseData {
   setQuality: ConsumeData;
   pauseConsumer: Record<string, never>;
   resumeConsumer: Record<string, never>;
+  /** New ICE parameters of the server side (usernameFragment, password, iceLite). */
+  restartIce: { iceParameters: Record<string, unknown> };
   closeConsumer: Record<string, never>;
   reportTtff: Record<string, never>;
   /** The new token's expiry, ms since epoch. */
@@ -271,6 +297,16 @@ export type Notification =
       /** A receive transport died with its worker: create a new one and consume again. */
       notification: 'transportClosed';
       transportId: string;
+    }
+  | {
+      /**
+       * A camera this session consumes changed state (sent once per session
+       * and camera, however many consumers it has). Consumers stay open: when
+       * the camera is `live` again its media flows to them by itself.
+       */
+      notification: 'cameraState';
+      cameraId: string;
+      state: CameraLiveState;
     }
   | { notification: 'sessionClosed'; reason: 'token_expired' | 'server_shutdown' | 'left' | 'revoked' | 'kicked' };
 

@@ -54,7 +54,8 @@ if (config.demo.enabled && vigil.hs256Secret && vigil.gateway.cameras().length >
   process.stderr.write(
     `\nVigil is running.\n` +
       `  Demo page (token valid ${Math.round(config.demo.tokenTtlSec / 60)} min):\n` +
-      `  ${vigil.url}/#camera=${encodeURIComponent(first)}&token=${token}\n\n` +
+      `  ${vigil.url}/#camera=${encodeURIComponent(first)}&token=${token}\n` +
+      `  Wall: ${vigil.url}/wall.html#cameras=${cameras.map(encodeURIComponent).join(',')}&tiles=16&token=${token}\n\n` +
       `  Viewer token: ${token}\n\n`,
   );
 }

@@ -192,6 +192,8 @@ function template(conn: Conn): Record<string, unknown> {
       return { id, type: 'setQuality', consumerId, quality: pick(['high', 'low', 'x']), rtpCapabilities: chance(0.7) ? caps : randomValue() };
     case 'pauseConsumer':
       return { id, type: 'pauseConsumer', consumerId };
+    case 'restartIce':
+      return { id, type: 'restartIce', transportId };
     case 'reportTtff':
       return { id, type: 'reportTtff', consumerId, ttffMs: pick([0, 120, -1, 1e9, 1.5]) };
     case 'resumeConsumer':

@@ -120,4 +120,21 @@ describe('RTSP cameras', () => {
     }
     c.close();
   });
+
+  it('a browser receives the camera audio with the video (AAC camera, Opus to the browser)', async () => {
+    const page = await sdkPage(browser, vigil.url);
+    await play(page, 'av', 'with-aac', vigil.token(['with-aac']));
+    await waitFor(async () => (await probe(page, 'av')).state === 'playing', 20_000);
+    const audioPackets = () =>
+      page.evaluate(async () => {
+        const f = (window as any).feeds.av;
+        const audio = f.feed.consumer?.appData?.audio;
+        let packets = 0;
+        if (audio) (await audio.getStats()).forEach((s: any) => { if (s.type === 'inbound-rtp') packets = s.packetsReceived; });
+        return { tracks: (f.video.srcObject as MediaStream).getAudioTracks().length, packets, codec: audio?.rtpParameters.codecs[0].mimeType };
+      });
+    await waitFor(async () => (await audioPackets()).packets > 50, 10_000);
+    expect(await audioPackets()).toMatchObject({ tracks: 1, codec: 'audio/opus' });
+    await page.close();
+  });
 });

@@ -25,7 +25,6 @@ import {
   relayAudioRtpParameters,
   rtspRelayArgs,
   RtspError,
-  RELAY_AUDIO_ROUTER_CODECS,
   ROUTER_MEDIA_CODECS,
   type CameraConfig,
   type RelayDecision,
@@ -246,7 +245,7 @@ describe('RTSP relay into a real mediasoup PlainTransport', () => {
 
   beforeAll(async () => {
     worker = await mediasoup.createWorker({ logLevel: 'warn' });
-    router = await worker.createRouter({ mediaCodecs: [...ROUTER_MEDIA_CODECS, ...RELAY_AUDIO_ROUTER_CODECS] });
+    router = await worker.createRouter({ mediaCodecs: ROUTER_MEDIA_CODECS });
   });
 
   afterAll(async () => {

@@ -14,6 +14,8 @@ export interface FeedProbe {
   /** Longest gap between presented frames since the page started watching, ms. */
   maxFrameGapMs: number;
   error: string | undefined;
+  /** Every state the feed went through, with ms since play(), e.g. `playing@950` (for failure messages). */
+  states: string[];
 }
 
 /** Opens a page on Vigil's origin with `window.Vigil` loaded. */
@@ -30,7 +32,7 @@ export async function sdkPage(browser: Browser, baseUrl: string): Promise<Page> 
  * kept as `window.feeds[key]`, and a requestVideoFrameCallback loop records
  * the longest gap between frames.
  */
-export async function play(page: Page, key: string, cameraId: string, token: string, quality: 'high' | 'low' = 'high'): Promise<void> {
+export async function play(page: Page, key: string, cameraId: string, token: string, quality: 'high' | 'low' | 'auto' = 'high'): Promise<void> {
   await page.evaluate(
     async ({ key, cameraId, token, quality }) => {
       const w = window as unknown as Record<string, any>;
@@ -40,7 +42,8 @@ export async function play(page: Page, key: string, cameraId: string, token: str
       video.id = `v-${key}`;
       video.width = 320;
       document.body.append(video);
-      const rec = { maxGap: 0, last: 0, error: undefined as string | undefined };
+      const rec = { maxGap: 0, last: 0, error: undefined as string | undefined, states: [] as string[] };
+      const t0 = performance.now();
       w.feeds[key] = { rec, video };
       const tick = (now: number) => {
         if (rec.last) rec.maxGap = Math.max(rec.maxGap, now - rec.last);
@@ -49,7 +52,10 @@ export async function play(page: Page, key: string, cameraId: string, token: str
       };
       video.requestVideoFrameCallback(tick);
       try {
-        w.feeds[key].feed = await w.client.play(cameraId, video, { quality });
+        const feed = await w.client.play(cameraId, video, { quality });
+        w.feeds[key].feed = feed;
+        rec.states.push(`${feed.state}@${Math.round(performance.now() - t0)}`);
+        feed.on('state', (s: string) => rec.states.push(`${s}@${Math.round(performance.now() - t0)}`));
       } catch (err) {
         rec.error = (err as { code?: string }).code ?? String(err);
       }
@@ -72,6 +78,7 @@ export function probe(page: Page, key: string): Promise<FeedProbe> {
       ttffMs: f.feed?.ttffMs,
       maxFrameGapMs: Math.round(f.rec.maxGap),
       error: f.rec.error,
+      states: f.rec.states,
     };
   }, key);
 }

@@ -113,6 +113,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #lastKeyframeAt: number | undefined;
   #keyframeIntervalMs: number | undefined;
   #starts = 0;
+  #resync = false;
   #closed = false;
   #pollTimer: NodeJS.Timeout | undefined;
   #lastPackets = -1;
@@ -175,7 +176,10 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     stream.#driver?.on('failure', (reason) => {
       if (!stream.#closed) stream.emit('failure', reason);
     });
-    stream.#driver?.on('start', () => stream.#starts++);
+    stream.#driver?.on('start', () => {
+      // A restarted relay starts new RTP sequence numbers and timestamps on the same SSRC.
+      if (stream.#starts++ > 0) stream.#resync = true;
+    });
     stream.#log.info(
       { rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, kind: o.source.kind, routerId: router.id },
       'camera stream ingest open',
@@ -266,7 +270,28 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #setActive(active: boolean): void {
     if (active === this.#active || this.#closed) return;
     this.#active = active;
+    if (active && this.#resync) {
+      this.#resync = false;
+      void this.#resyncConsumers();
+    }
     this.emit('activity', active);
+  }
+
+  /**
+   * After a relay restart the same producer carries a new RTP sequence and
+   * timestamp space. Pausing and resuming the producer makes every consumer
+   * re-sync at the next keyframe (mediasoup SimpleProducerStreamManager
+   * OnResumed: syncRequired + keyframe request), so viewers continue with a
+   * continuous sequence instead of a jump the browser may not recover from.
+   */
+  async #resyncConsumers(): Promise<void> {
+    const producer = this.#ingest.producer;
+    try {
+      await producer.pause();
+      await producer.resume();
+    } catch {
+      // producer closed meanwhile: its consumers are gone anyway
+    }
   }
 
   /** The producer viewers consume. */

@@ -26,6 +26,7 @@ import {
 import type { ViewerGrant } from '../auth/tokens.ts';
 import type { AccessControl } from '../auth/access-control.ts';
 import type { ConsumerEndReason, SessionEndReason, SessionObserver } from './observer.ts';
+import { CameraStateWatch, liveState } from './camera-state-watch.ts';
 
 export interface SessionLimits {
   maxTransportsPerConnection: number;
@@ -72,10 +73,15 @@ export class ViewerSession {
   readonly #tokenIds = new Set<string>();
   #expiryTimer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Sends `cameraState` for the cameras this session consumes. */
+  readonly #cameraWatch: CameraStateWatch;
 
   constructor(opts: ViewerSessionOptions) {
     this.#o = opts;
     this.#log = opts.logger.child({ sessionId: this.id });
+    this.#cameraWatch = new CameraStateWatch((cameraId, state) => {
+      if (!this.#closed) opts.notify({ notification: 'cameraState', cameraId, state });
+    });
   }
 
   /** The verified grant, once joined. */
@@ -219,6 +225,12 @@ export class ViewerSession {
       return {};
     },
 
+    restartIce: async (req) => {
+      // New local ICE credentials; mediasoup keeps accepting the previous ones until the client uses the new.
+      const iceParameters = await this.#transport(req.transportId).restartIce();
+      return { iceParameters: iceParameters as unknown as Record<string, unknown> };
+    },
+
     closeConsumer: async (req) => {
       const consumer = this.#consumer(req.consumerId);
       this.#closeReasons.set(consumer.id, 'left');
@@ -304,9 +316,11 @@ export class ViewerSession {
       throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
     }
     this.#consumers.set(consumer.id, consumer);
+    this.#cameraWatch.add(camera);
     consumer.observer.once('close', () => {
       release();
       this.#consumers.delete(consumer.id);
+      this.#cameraWatch.remove(camera);
       const reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
       this.#closeReasons.delete(consumer.id);
       this.#o.observer.emit('consumerclose', { sessionId: this.id, consumerId: consumer.id, cameraId: camera.id, reason, at: Date.now() });
@@ -346,6 +360,7 @@ export class ViewerSession {
       ...(audio
         ? { audio: { consumerId: audio.id, producerId: audio.producerId, rtpParameters: audio.rtpParameters as unknown as Record<string, unknown> } }
         : {}),
+      ...(liveState(camera.state) ? { cameraState: liveState(camera.state) } : {}),
     };
   }
 
@@ -429,6 +444,7 @@ export class ViewerSession {
     this.#closed = true;
     this.#endReason = reason;
     clearTimeout(this.#expiryTimer);
+    this.#cameraWatch.close();
     for (const t of this.#transports.values()) t.close();
     this.#log.info({ reason, subject: this.#grant?.subject }, 'session closed');
     this.#o.observer.emit('sessionclose', { sessionId: this.id, subject: this.#grant?.subject, reason, at: Date.now() });

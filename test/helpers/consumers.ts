@@ -1,0 +1,32 @@
+/**
+ * Server-side view of viewer consumers, from mediasoup's own observers
+ * (router 'newtransport' -> transport 'newconsumer'): lets a test check what
+ * the gateway really does (e.g. `consumer.paused` after the SDK paused a feed).
+ */
+import type { types } from 'mediasoup';
+import type { Gateway } from '@vigil/gateway';
+
+export interface ConsumerTracker {
+  /** Open consumers of viewer transports, oldest first. */
+  live(): types.Consumer[];
+  /** Open viewer transports (WebRtcTransports), oldest first. */
+  transports(): types.WebRtcTransport[];
+}
+
+/** Starts tracking consumers created from now on, on every worker's router. */
+export function trackConsumers(gateway: Gateway): ConsumerTracker {
+  const consumers = new Set<types.Consumer>();
+  const transports = new Set<types.WebRtcTransport>();
+  for (const slot of gateway.workers.slots) {
+    slot.router.observer.on('newtransport', (t) => {
+      if (t.type !== 'webrtc') return;
+      transports.add(t as types.WebRtcTransport);
+      t.observer.once('close', () => transports.delete(t as types.WebRtcTransport));
+      t.observer.on('newconsumer', (c) => {
+        consumers.add(c);
+        c.observer.once('close', () => consumers.delete(c));
+      });
+    });
+  }
+  return { live: () => [...consumers], transports: () => [...transports] };
+}
