@@ -32,7 +32,7 @@ import {
 } from '@vigil/gateway';
 import { openPlainIngest } from '../../gateway/src/ingest/plain-ingest.ts';
 import { startRtspServer } from '../helpers/rtsp-server.ts';
-import { freeUdpPortPair } from '../helpers/udp-ports.ts';
+import { allocateUdpPortPair } from '@vigil/gateway';
 
 const windowSec = Number(process.argv[2] ?? 10);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
@@ -104,10 +104,10 @@ for (const c of cases) {
     });
     const pt = relayAudioPayloadType(decision.audio);
     await audioTransport.produce({ kind: 'audio', rtpParameters: relayAudioRtpParameters(decision.audio, ssrc + 100, pt) });
-    audio = { host: '127.0.0.1', rtpPort: audioTransport.tuple.localPort, rtcpPort: audioTransport.rtcpTuple!.localPort, ssrc: ssrc + 100, payloadType: pt, localRtpPort: await freeUdpPortPair() };
+    audio = { host: '127.0.0.1', rtpPort: audioTransport.tuple.localPort, rtcpPort: audioTransport.rtcpTuple!.localPort, ssrc: ssrc + 100, payloadType: pt, localRtpPort: await allocateUdpPortPair('127.0.0.1') };
   }
   let args = rtspRelayArgs(input, decision, {
-    video: { host: '127.0.0.1', rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, ssrc, payloadType: 102, localRtpPort: await freeUdpPortPair() },
+    video: { host: '127.0.0.1', rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, ssrc, payloadType: 102, localRtpPort: await allocateUdpPortPair('127.0.0.1') },
     ...(audio ? { audio } : {}),
   });
   if (c.preset) args = args.map((a) => (a === TRANSCODE_PRESET ? c.preset! : a));

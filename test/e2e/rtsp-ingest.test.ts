@@ -30,11 +30,11 @@ import {
   type RelayDecision,
   type RtspInput,
   type RtspSourceInput,
+  allocateUdpPortPair,
 } from '@vigil/gateway';
 import { openPlainIngest, type PlainIngest } from '../../gateway/src/ingest/plain-ingest.ts';
 import { RelayProcess } from '../../gateway/src/ingest/relay-process.ts';
 import { startRtspServer, type TestRtspServer } from '../helpers/rtsp-server.ts';
-import { freeUdpPortPair } from '../helpers/udp-ports.ts';
 import { waitFor } from '../helpers/vigil.ts';
 
 const USER = 'operator';
@@ -311,7 +311,7 @@ describe('RTSP relay into a real mediasoup PlainTransport', () => {
     expect(decision).toMatchObject({ mode: 'copy', codec: 'H264', h264Profile: 'main' });
     const ingest = await videoIngest('rtsp-copy', decision, 11_111, 102);
     const kf = keyframes(ingest.producer);
-    const localPort = await freeUdpPortPair();
+    const localPort = await allocateUdpPortPair('127.0.0.1');
     const input = await prepared(source);
     const video = { host: '127.0.0.1', rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, ssrc: 11_111, payloadType: 102, localRtpPort: localPort };
     const args = rtspRelayArgs(input, decision, { video });
@@ -332,7 +332,7 @@ describe('RTSP relay into a real mediasoup PlainTransport', () => {
 
     // A relay sending from other local ports is ignored: the transport latched the first tuple.
     await kill(relay);
-    const otherPort = await freeUdpPortPair();
+    const otherPort = await allocateUdpPortPair('127.0.0.1');
     const stranger = spawnRelay(rtspRelayArgs(input, decision, { video: { ...video, localRtpPort: otherPort } }));
     const before = await packets(ingest.producer);
     await new Promise((r) => setTimeout(r, 4000));
@@ -358,7 +358,7 @@ describe('RTSP relay into a real mediasoup PlainTransport', () => {
     expect(input.listFile).toBeUndefined();
     const relay = spawnRelay(
       rtspRelayArgs(input, decision, {
-        video: { host: '127.0.0.1', rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, ssrc: 22_222, payloadType: 103, localRtpPort: await freeUdpPortPair() },
+        video: { host: '127.0.0.1', rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, ssrc: 22_222, payloadType: 103, localRtpPort: await allocateUdpPortPair('127.0.0.1') },
       }),
     );
     await waitFor(async () => (await packets(ingest.producer)) > 50, 20_000);
@@ -437,14 +437,14 @@ describe('RTSP relay into a real mediasoup PlainTransport', () => {
       const a = await audioIngest(decision.audio, 44_444);
       const relay = spawnRelay(
         rtspRelayArgs(await prepared(source), decision, {
-          video: { host: '127.0.0.1', rtpPort: v.rtpPort, rtcpPort: v.rtcpPort, ssrc: 33_333, payloadType: 104, localRtpPort: await freeUdpPortPair() },
+          video: { host: '127.0.0.1', rtpPort: v.rtpPort, rtcpPort: v.rtcpPort, ssrc: 33_333, payloadType: 104, localRtpPort: await allocateUdpPortPair('127.0.0.1') },
           audio: {
             host: '127.0.0.1',
             rtpPort: a.transport.tuple.localPort,
             rtcpPort: a.transport.rtcpTuple!.localPort,
             ssrc: 44_444,
             payloadType: a.pt,
-            localRtpPort: await freeUdpPortPair(),
+            localRtpPort: await allocateUdpPortPair('127.0.0.1'),
           },
         }),
       );
