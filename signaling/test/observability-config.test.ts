@@ -1,16 +1,9 @@
 /** Defaults and validation of the `metrics`, `audit` and `shutdown` config keys. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../src/config/load.ts';
+import { parseConfig } from '../src/config/load.ts';
+import { configIssues } from './config-issues.ts';
 
-function issues(raw: unknown): string[] {
-  try {
-    parseConfig(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues;
-    throw err;
-  }
-  return [];
-}
+const issues = configIssues;
 
 describe('observability config', () => {
   it('has defaults: metrics on (5 min unwatched threshold), audit in .vigil/, 10 s shutdown bound', () => {
