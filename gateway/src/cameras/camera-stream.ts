@@ -118,6 +118,8 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #pollTimer: NodeJS.Timeout | undefined;
   #lastPackets = -1;
   #lastRtpAt = 0;
+  /** The last producer stats the activity poll read (reused by metrics, see recentStats). */
+  #lastStats: { producer: types.Producer; stats: types.ProducerStat[]; at: number } | undefined;
   /** fps measurements in progress per producer (they share its `rtp` trace). */
   readonly #rtpTracers = new WeakMap<types.Producer, number>();
 
@@ -145,8 +147,10 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     const producer = this.#ingest.producer;
     try {
       if (!producer.closed) {
-        const packets = (await producer.getStats()).reduce((n, st) => n + st.packetCount, 0);
+        const stats = await producer.getStats();
         const now = Date.now();
+        this.#lastStats = { producer, stats, at: now };
+        const packets = stats.reduce((n, st) => n + st.packetCount, 0);
         if (packets !== this.#lastPackets && packets > 0) {
           if (this.#ingest.producer === producer) this.#lastRtpAt = now;
           this.#setActive(true);
@@ -301,6 +305,15 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
 
   get router(): types.Router {
     return this.#router;
+  }
+
+  /**
+   * The producer stats the activity poll read at most `maxAgeMs` ago, if they
+   * are of `producer` (so readers such as /metrics need no IPC of their own).
+   */
+  recentStats(producer: types.Producer, maxAgeMs: number): types.ProducerStat[] | undefined {
+    const last = this.#lastStats;
+    return last && last.producer === producer && Date.now() - last.at <= maxAgeMs ? last.stats : undefined;
   }
 
   /** RTP is arriving. */

@@ -3,6 +3,7 @@
  * public camera API only:
  *
  * - bitrate, packets, packets lost: `producer.getStats()` of the main stream
+ *   (reused from the gateway's own activity poll when at most 1.5 s old)
  *   (mediasoup RtpStreamRecvStats: `bitrate` in bps, `packetCount`,
  *   `packetsLost` as in RTCP receiver reports, RFC 3550 §6.4.1), refreshed by
  *   {@link refresh} round-robin with a concurrency cap and a time budget, so
@@ -42,6 +43,9 @@ interface Entry extends CameraIngest {
   wasLive: boolean;
   onState: (transition: CameraTransition) => void;
 }
+
+/** Producer stats no older than this are taken from the gateway's activity poll instead of a new request, ms. */
+const FRESH_STATS_MS = 1500;
 
 export interface CameraIngestStatsOptions {
   gateway: Gateway;
@@ -154,7 +158,10 @@ export class CameraIngestStats {
         this.#statsCursor = e.id;
         const producer = e.producer!;
         try {
-          const stats = await withTimeout(producer.getStats(), Math.max(1, deadline - performance.now()));
+          // The gateway's activity poll reads these stats every <= 1 s: reuse them when fresh.
+          const stats =
+            e.camera.stream('high').recentStats(producer, FRESH_STATS_MS) ??
+            (await withTimeout(producer.getStats(), Math.max(1, deadline - performance.now())));
           if (!stats || producer !== e.producer) continue;
           let bitrate = 0;
           let packets = 0;
