@@ -1,15 +1,14 @@
 /**
  * Admin routes for cameras (camera ids may contain `/`: `/cameras/site-a/gate-1`): list, read (state, history, per-stream stats),
  * add, update, remove at runtime, and reload the camera set from the config
- * file. Bodies are validated against the same schema as the config file.
+ * file. Bodies are validated like a `cameras[]` entry of the config file, with
+ * the same messages.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { Ajv } from 'ajv';
-import { CameraConfigSchema, CameraConflictError, type Camera, type CameraConfig } from '@vigil/gateway';
+import { CameraConflictError, type Camera } from '@vigil/gateway';
+import { checkCameraConfig } from '../config/load.ts';
 import type { AdminDeps } from './admin-api.ts';
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false });
-const validateCamera = ajv.compile<CameraConfig>(CameraConfigSchema);
 
 function summary(camera: Camera, viewers: number) {
   return {
@@ -51,8 +50,7 @@ async function streamStats(camera: Camera, deps: AdminDeps) {
   );
 }
 
-function badBody(reply: FastifyReply) {
-  const issues = (validateCamera.errors ?? []).map((e) => `${e.instancePath || '(body)'} ${e.message ?? 'invalid'}`);
+function badBody(reply: FastifyReply, issues: string[]) {
   return reply.code(400).send({ code: 'bad_request', message: 'invalid camera', issues });
 }
 
@@ -76,10 +74,10 @@ export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps
 
   /** POST /cameras: add a camera (body: a camera config entry). 409 if the id exists. */
   app.post('/cameras', async (req, reply) => {
-    const body = structuredClone(req.body);
-    if (!validateCamera(body)) return badBody(reply);
+    const checked = checkCameraConfig(req.body);
+    if ('issues' in checked) return badBody(reply, checked.issues);
     try {
-      const camera = await gateway.addCamera(body);
+      const camera = await gateway.addCamera(checked.camera);
       return reply.code(201).send(summary(camera, 0));
     } catch (err) {
       if (err instanceof CameraConflictError) return reply.code(409).send({ code: 'conflict', message: err.message });
@@ -89,8 +87,9 @@ export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps
 
   /** PUT /cameras/:id: replace a camera's config; its viewers re-subscribe by themselves. */
   app.put<{ Params: { '*': string } }>('/cameras/*', async (req, reply) => {
-    const body = structuredClone(req.body) as CameraConfig;
-    if (!validateCamera(body)) return badBody(reply);
+    const checked = checkCameraConfig(req.body);
+    if ('issues' in checked) return badBody(reply, checked.issues);
+    const body = checked.camera;
     if (body.id !== req.params['*']) return reply.code(400).send({ code: 'bad_request', message: 'id in body and path differ' });
     if (!gateway.camera(body.id)) return reply.code(404).send({ code: 'not_found', message: 'no such camera' });
     try {

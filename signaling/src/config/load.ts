@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
+import { CameraConfigSchema, type CameraConfig } from '@vigil/gateway';
 import { VigilConfigSchema, type VigilConfig } from './schema.ts';
 import { DEFAULT_CONFIG_FILE } from './defaults.ts';
 import { authIssues } from './auth-checks.ts';
@@ -20,6 +21,7 @@ export class ConfigError extends Error {
 
 const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false });
 const validate = ajv.compile<VigilConfig>(VigilConfigSchema);
+const validateCamera = ajv.compile<CameraConfig>(CameraConfigSchema);
 
 /** `/cameras/0/source/port` -> `cameras[0].source.port` */
 function keyPath(path: string): string {
@@ -70,6 +72,17 @@ function describeAll(errors: ErrorObject[]): string[] {
     lines.push(describe(e));
   }
   return [...new Set(lines)];
+}
+
+/**
+ * Validates one `cameras[]` entry (admin API bodies) with the config file's
+ * rules and messages; defaults are filled into a copy.
+ * @returns the camera, or the issues naming each bad key (relative to the entry)
+ */
+export function checkCameraConfig(raw: unknown): { camera: CameraConfig } | { issues: string[] } {
+  const cloned = structuredClone(raw);
+  if (validateCamera(cloned)) return { camera: cloned };
+  return { issues: describeAll(validateCamera.errors ?? []) };
 }
 
 /**
