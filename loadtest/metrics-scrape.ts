@@ -11,7 +11,7 @@
  * Numbers go to stdout; nothing is asserted.
  */
 import { pino } from 'pino';
-import { parseConfig, startVigil } from '@vigil/signaling';
+import { parseConfig, startVigil } from '@vigil/server';
 
 const cameras = Number(process.argv[2] ?? 3700);
 const workers = Number(process.argv[3] ?? 2);

@@ -16,7 +16,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { Gateway } from '@vigil/gateway';
-import { parseConfig } from '@vigil/signaling';
+import { parseConfig } from '@vigil/server';
 import type { types } from 'mediasoup';
 
 const { values } = parseArgs({ options: { steps: { type: 'string', default: '50,100,200,400' }, seconds: { type: 'string', default: '10' } } });

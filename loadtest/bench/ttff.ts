@@ -12,7 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { parseConfig, signViewerToken, startVigil } from '@vigil/signaling';
+import { parseConfig, signViewerToken, startVigil } from '@vigil/server';
 import { launchChromium } from '../../test/helpers/browser.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '8' } } });

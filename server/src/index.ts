@@ -1,4 +1,4 @@
-/** @vigil/signaling: HTTP + WebSocket signaling, viewer auth, composition root. */
+/** @vigil/server: the Vigil server (composition root, signaling, auth, admin, audit, oversight, metrics). */
 export { startVigil, type Vigil } from './vigil.ts';
 export { loadConfig, parseConfig, ConfigError } from './config/load.ts';
 export { VigilConfigSchema, type VigilConfig } from './config/schema.ts';

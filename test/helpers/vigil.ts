@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { parseConfig, startVigil, signViewerToken, type Vigil, type VigilConfig } from '@vigil/signaling';
+import { parseConfig, startVigil, signViewerToken, type Vigil, type VigilConfig } from '@vigil/server';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789-abcdefghijklmn';

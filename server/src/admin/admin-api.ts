@@ -11,7 +11,7 @@ import type { ReconcileResult } from '@vigil/gateway';
 import { registerCameraRoutes } from './cameras.ts';
 import { registerSessionRoutes } from './sessions.ts';
 import type { AuditStore } from '../audit/audit-store.ts';
-import type { Oversight } from '../metrics/oversight.ts';
+import type { Oversight } from '../oversight/oversight.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
 import { registerOversightRoutes } from './oversight-routes.ts';
 import { registerRevocationRoutes } from './revocations.ts';

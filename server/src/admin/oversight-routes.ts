@@ -5,7 +5,7 @@
  * which cameras nobody is watching. 404 `metrics_disabled` without metrics.
  */
 import type { FastifyInstance } from 'fastify';
-import type { Oversight } from '../metrics/oversight.ts';
+import type { Oversight } from '../oversight/oversight.ts';
 
 /** Registers GET /oversight. */
 export async function registerOversightRoutes(app: FastifyInstance, oversight: Oversight | undefined): Promise<void> {

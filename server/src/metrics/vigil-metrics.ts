@@ -19,7 +19,7 @@ import { CAMERA_STATES, type Gateway } from '@vigil/gateway';
 import type { SessionObserver } from '../session/observer.ts';
 import type { SignalingServer } from '../ws/signaling-server.ts';
 import { CameraIngestStats, type CameraIngest } from './camera-ingest-stats.ts';
-import { Oversight, type CameraOversight, type OversightSnapshot } from './oversight.ts';
+import { Oversight, type CameraOversight, type OversightSnapshot } from '../oversight/oversight.ts';
 import { WorkerStats, type WorkerCounts } from './worker-stats.ts';
 
 export interface VigilMetricsOptions {
