@@ -15,7 +15,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { Gateway } from '@vigil/gateway';
+import { Gateway } from '@vigil/gateway/internals';
 import { parseConfig } from '@vigil/server';
 import type { types } from 'mediasoup';
 

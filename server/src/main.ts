@@ -10,6 +10,7 @@ import { loadConfig, ConfigError } from './config/load.ts';
 import { createLogger } from './log/logger.ts';
 import { signViewerToken } from './auth/tokens.ts';
 import { startVigil } from './vigil.ts';
+import { handleProcessSignals } from './lifecycle.ts';
 
 const { values } = parseArgs({ options: { config: { type: 'string' } } });
 const configPath = values.config ?? process.env['VIGIL_CONFIG'];
@@ -41,10 +42,10 @@ try {
   );
   process.exit(inUse ? 2 : 1);
 }
-logger.info({ url: vigil.url, cameras: vigil.gateway.cameras().map((c) => c.id) }, 'vigil started');
+logger.info({ url: vigil.url, cameras: vigil.media.cameras().map((c) => c.id) }, 'vigil started');
 
-if (config.demo.enabled && vigil.hs256Secret && vigil.gateway.cameras().length > 0) {
-  const cameras = vigil.gateway.cameras().map((c) => c.id);
+if (config.demo.enabled && vigil.hs256Secret && vigil.media.cameras().length > 0) {
+  const cameras = vigil.media.cameras().map((c) => c.id);
   const token = signViewerToken(
     vigil.hs256Secret,
     { subject: 'demo-viewer', cameras, ttlSec: config.demo.tokenTtlSec },
@@ -60,39 +61,14 @@ if (config.demo.enabled && vigil.hs256Secret && vigil.gateway.cameras().length >
   );
 }
 
-// SIGHUP: reload the camera set from the config file (unchanged cameras keep their viewers).
-process.on('SIGHUP', () => {
-  vigil.reloadCameras().then(
-    (result) => logger.info({ result }, 'config reloaded'),
-    (err: unknown) => logger.error({ err: (err as Error).message }, 'config reload failed'),
-  );
+// This root owns the process's signals (the worker pool removes the handler
+// mediasoup installs per worker: it would close workers before the drain).
+// SIGINT/SIGTERM: graceful shutdown (vigil.close()), bounded by
+// shutdown.timeoutMs, past which the process exits with code 1. SIGHUP: reload
+// the camera set from the config file (unchanged cameras keep their viewers).
+handleProcessSignals({
+  logger,
+  stop: () => vigil.close(),
+  timeoutMs: config.shutdown.timeoutMs,
+  reload: () => vigil.reloadCameras(),
 });
-
-// Graceful shutdown (vigil.close()), bounded by shutdown.timeoutMs: past it the process exits with code 1.
-// This root owns the process's signals: the worker pool removes the handler
-// mediasoup installs per worker (it would close workers before the drain),
-// and vigil.close() closes the workers last.
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    const started = Date.now();
-    logger.info({ signal, timeoutMs: config.shutdown.timeoutMs }, 'shutting down');
-    const force = setTimeout(() => {
-      logger.error({ timeoutMs: config.shutdown.timeoutMs }, 'shutdown timed out; exiting');
-      process.exit(1);
-    }, config.shutdown.timeoutMs);
-    force.unref();
-    vigil.close().then(
-      () => {
-        logger.info({ durationMs: Date.now() - started }, 'shutdown complete');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err: (err as Error).message }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  });
-}

@@ -1,12 +1,16 @@
 /**
- * Composition root: one process running the gateway (mediasoup workers,
- * cameras) and signaling (HTTP + WebSocket), wired from one config.
+ * Composition root: one process running the media side (the media API on
+ * this node's mediasoup workers and cameras) and the server side (HTTP,
+ * WebSocket signaling, admin API, audit trail, oversight, metrics), wired
+ * from one config. Every part is started in dependency order and owned by one
+ * {@link Lifecycle}, so a failed start and a shutdown close the same parts in
+ * the same (reverse) order, each exactly once.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { Gateway, type ReconcileResult } from '@vigil/gateway';
+import { LocalMedia, type MediaApi, type ReconcileResult } from '@vigil/gateway';
 import { loadConfig } from './config/load.ts';
 import { TokenVerifier } from './auth/tokens.ts';
 import { StaticKeySource, type KeySource } from './auth/keys.ts';
@@ -17,16 +21,20 @@ import type { VigilConfig } from './config/schema.ts';
 import { buildHttpApp } from './http/app.ts';
 import { adminApi } from './admin/admin-api.ts';
 import { SignalingServer } from './ws/signaling-server.ts';
+import { SessionObserver } from './session/observer.ts';
 import { AuditStore } from './audit/audit-store.ts';
 import { AuditRecorder } from './audit/audit-recorder.ts';
+import { Oversight } from './oversight/oversight.ts';
 import { VigilMetrics } from './metrics/vigil-metrics.ts';
 import { registerMetricsRoute } from './metrics/metrics-route.ts';
 import { Readiness } from './health/readiness.ts';
+import { startOwned } from './lifecycle.ts';
 
 export interface Vigil {
   /** The fastify app (HTTP API, admin API, static files); `app.inject()` in tests. */
   app: Awaited<ReturnType<typeof buildHttpApp>>;
-  gateway: Gateway;
+  /** The media API (this node's cameras and viewers' media). */
+  media: MediaApi;
   signaling: SignalingServer;
   /** Token checks, deny list, rate limits, stream quota, TURN credentials. */
   access: AccessControl;
@@ -45,15 +53,18 @@ export interface Vigil {
   reloadCameras(): Promise<ReconcileResult>;
   /** The audit trail (undefined when `audit.enabled` is false). */
   audit: AuditStore | undefined;
-  /** Prometheus metrics and oversight (undefined when `metrics.enabled` is false). */
+  /** Who watches what (always on). */
+  oversight: Oversight;
+  /** Prometheus metrics (undefined when `metrics.enabled` is false). */
   metrics: VigilMetrics | undefined;
   readiness: Readiness;
   /**
    * Graceful shutdown: /readyz turns 503 and new viewers are refused; after
    * `shutdown.drainDelayMs` every session is closed (clients are told
    * `sessionClosed: server_shutdown` and reconnect elsewhere), which closes
-   * its consumers and writes their audit ends; then HTTP, the gateway and the
-   * audit store close. Idempotent (later calls share the first one's promise).
+   * its consumers and writes their audit ends; then, last started first:
+   * metrics, HTTP, oversight, media (cameras, workers), the audit trail, the
+   * deny list. Idempotent (later calls share the first one's promise).
    */
   close(): Promise<void>;
 }
@@ -69,145 +80,143 @@ export interface StartOptions {
 }
 
 export async function startVigil(config: VigilConfig, logger: Logger, opts: StartOptions = {}): Promise<Vigil> {
-  const { auth } = config;
-  let keys: KeySource;
-  let hs256Secret: string | undefined;
-  if (auth.algorithm === 'HS256') {
-    hs256Secret = auth.secret ?? randomBytes(32).toString('base64url');
-    if (!auth.secret) logger.warn('auth.secret not set: generated a random HS256 secret for this process (demo mode)');
-    keys = new StaticKeySource('HS256', hs256Secret);
-  } else if (auth.jwks) {
-    const jwks = new JwksKeySource({
+  return startOwned(logger, async (life) => {
+    const { auth } = config;
+    let keys: KeySource;
+    let hs256Secret: string | undefined;
+    if (auth.algorithm === 'HS256') {
+      hs256Secret = auth.secret ?? randomBytes(32).toString('base64url');
+      if (!auth.secret) logger.warn('auth.secret not set: generated a random HS256 secret for this process (demo mode)');
+      keys = new StaticKeySource('HS256', hs256Secret);
+    } else if (auth.jwks) {
+      const jwks = new JwksKeySource({
+        algorithm: auth.algorithm,
+        file: auth.jwks.file,
+        url: auth.jwks.url,
+        minRefetchIntervalMs: auth.jwks.minRefetchIntervalSec * 1000,
+        maxAgeMs: auth.jwks.maxAgeSec * 1000,
+        timeoutMs: auth.jwks.timeoutMs,
+        logger,
+      });
+      await jwks.start();
+      keys = jwks;
+    } else {
+      keys = new StaticKeySource(auth.algorithm, await readFile(auth.publicKeyFile!, 'utf8'));
+    }
+    const verifier = new TokenVerifier({
       algorithm: auth.algorithm,
-      file: auth.jwks.file,
-      url: auth.jwks.url,
-      minRefetchIntervalMs: auth.jwks.minRefetchIntervalSec * 1000,
-      maxAgeMs: auth.jwks.maxAgeSec * 1000,
-      timeoutMs: auth.jwks.timeoutMs,
-      logger,
+      keys,
+      issuer: auth.issuer,
+      audience: auth.audience,
+      clockToleranceSec: auth.clockToleranceSec,
+      groups: auth.groups,
     });
-    await jwks.start();
-    keys = jwks;
-  } else {
-    keys = new StaticKeySource(auth.algorithm, await readFile(auth.publicKeyFile!, 'utf8'));
-  }
-  const verifier = new TokenVerifier({
-    algorithm: auth.algorithm,
-    keys,
-    issuer: auth.issuer,
-    audience: auth.audience,
-    clockToleranceSec: auth.clockToleranceSec,
-    groups: auth.groups,
-  });
-  const denyList = await DenyList.open(config.revocations.file, logger);
-  const access = new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn });
-  const tls = config.http.tls
-    ? { cert: await readFile(config.http.tls.certFile), key: await readFile(config.http.tls.keyFile) }
-    : undefined;
+    const denyList = life.own('deny list', await DenyList.open(config.revocations.file, logger), (d) => d.flush());
+    const access = new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn });
+    const tls = config.http.tls
+      ? { cert: await readFile(config.http.tls.certFile), key: await readFile(config.http.tls.keyFile) }
+      : undefined;
 
-  let audit: AuditStore | undefined;
-  if (config.audit.enabled) {
-    const opened = AuditStore.open(config.audit.path);
-    audit = opened.store;
-    const log = logger.child({ component: 'audit' });
-    log.info({ path: config.audit.path }, 'audit trail open');
-    if (opened.recovered > 0) log.warn({ recovered: opened.recovered }, 'viewings left open by the previous process closed as unknown');
-  }
-  let gateway: Gateway;
-  try {
-    gateway = await Gateway.start({ config, logger });
-  } catch (err) {
-    audit?.close();
-    throw err;
-  }
-  let recorder: AuditRecorder | undefined;
-  let metrics: VigilMetrics | undefined;
-  try {
-    let readiness: Readiness | undefined;
-    const app = await buildHttpApp({ logger, tls, ready: () => readiness!.report() });
-    const signaling = new SignalingServer({
-      gateway,
-      access,
-      limits: config.limits,
-      allowedOrigins: config.http.allowedOrigins,
-      logger,
-    });
-    signaling.attach(app.server);
+    // Session facts (joins, viewings, refusals): the audit trail, oversight and metrics listen.
+    const observer = new SessionObserver();
+    let recorder: AuditRecorder | undefined;
+    let audit: AuditStore | undefined;
+    if (config.audit.enabled) {
+      const opened = AuditStore.open(config.audit.path);
+      audit = opened.store;
+      const log = logger.child({ component: 'audit' });
+      log.info({ path: config.audit.path }, 'audit trail open');
+      if (opened.recovered > 0) log.warn({ recovered: opened.recovered }, 'viewings left open by the previous process closed as unknown');
+      // Closing the recorder closes the store (after the sessions wrote their ends).
+      recorder = life.own(
+        'audit trail',
+        new AuditRecorder({
+          store: audit,
+          observer,
+          logger,
+          heartbeatMs: config.audit.heartbeatSec * 1000,
+          retentionMs: config.audit.retentionDays * 86_400_000,
+        }),
+        (r) => r.close(),
+      );
+    }
+    const media = life.own('media', await LocalMedia.start({ config, logger }), (m) => m.close());
+    const oversight = life.own('oversight', new Oversight(media, observer, config.metrics.unwatchedAfterSec), (o) => o.close());
+    const auditRecorder = recorder;
+    const readiness = new Readiness(media, auditRecorder && (() => auditRecorder.healthy));
+    const app = life.own('http', await buildHttpApp({ logger, tls, ready: () => readiness.report() }), (a) => a.close());
     const { configPath } = opts;
     const reloadCameras = async (): Promise<ReconcileResult> => {
       if (!configPath) throw new Error('started without a config file');
       const fresh = await loadConfig(configPath);
-      return gateway.reconcile(fresh.cameras);
+      return media.reconcile(fresh.cameras);
     };
-    if (audit) {
-      recorder = new AuditRecorder({
-        store: audit,
-        observer: signaling.observer,
-        logger,
-        heartbeatMs: config.audit.heartbeatSec * 1000,
-        retentionMs: config.audit.retentionDays * 86_400_000,
-      });
-    }
-    const auditRecorder = recorder;
-    readiness = new Readiness(gateway, auditRecorder && (() => auditRecorder.healthy));
+    let metrics: VigilMetrics | undefined;
+    let signaling: SignalingServer | undefined;
     if (config.metrics.enabled) {
-      metrics = new VigilMetrics({
-        gateway,
-        signaling,
-        logger,
-        unwatchedAfterSec: config.metrics.unwatchedAfterSec,
-        statsConcurrency: config.metrics.statsConcurrency,
-        statsBudgetMs: config.metrics.statsBudgetMs,
-        fpsSampleCameras: config.metrics.fpsSampleCameras,
-        fpsSampleWindowMs: config.metrics.fpsSampleWindowMs,
-        ...(auditRecorder ? { auditWriteErrors: () => auditRecorder.writeErrors } : {}),
-      });
+      metrics = life.own(
+        'metrics',
+        new VigilMetrics({
+          media,
+          observer,
+          oversight,
+          connections: () => {
+            let joined = 0;
+            for (const s of signaling?.sessions ?? []) if (s.grant && !s.closed) joined++;
+            return { open: signaling?.sessions.size ?? 0, joined };
+          },
+          logger,
+          unwatchedAfterSec: config.metrics.unwatchedAfterSec,
+          statsConcurrency: config.metrics.statsConcurrency,
+          statsBudgetMs: config.metrics.statsBudgetMs,
+          fpsSampleCameras: config.metrics.fpsSampleCameras,
+          fpsSampleWindowMs: config.metrics.fpsSampleWindowMs,
+          ...(auditRecorder ? { auditWriteErrors: () => auditRecorder.writeErrors } : {}),
+        }),
+        (m) => m.close(),
+      );
       registerMetricsRoute(app, metrics, config.metrics.bearerToken);
     }
+    const { drainDelayMs, socketGraceMs } = config.shutdown;
+    const server = life.own(
+      'signaling',
+      new SignalingServer({ media, access, limits: config.limits, allowedOrigins: config.http.allowedOrigins, logger, observer }),
+      (s) => s.close(socketGraceMs),
+    );
+    signaling = server;
+    server.attach(app.server);
     if (config.admin.apiKey) {
       await app.register(adminApi, {
         prefix: '/admin/v1',
         apiKey: config.admin.apiKey,
-        deps: { gateway, signaling, access, audit, oversight: metrics?.oversight, reloadCameras: configPath ? reloadCameras : undefined },
+        deps: { media, sessions: server.sessions, access, audit, oversight, reloadCameras: configPath ? reloadCameras : undefined },
       });
     }
     await app.listen({ host: config.http.host, port: config.http.port });
     const { port } = app.server.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
-    const ready = readiness;
-    const { drainDelayMs, socketGraceMs } = config.shutdown;
     let closing: Promise<void> | undefined;
     return {
       app,
-      gateway,
-      signaling,
+      media,
+      signaling: server,
       access,
       url: `${tls ? 'https' : 'http'}://${host}:${port}`,
       hs256Secret,
       reloadCameras,
       audit,
+      oversight,
       metrics,
-      readiness: ready,
+      readiness,
       close() {
         closing ??= (async () => {
-          ready.drain();
-          signaling.stopAccepting();
+          readiness.drain();
+          server.stopAccepting();
           if (drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
-          await signaling.close(socketGraceMs);
-          metrics?.close();
-          await app.close();
-          await denyList.flush();
-          await gateway.close();
-          recorder?.close();
+          await life.close();
         })();
         return closing;
       },
     };
-  } catch (err) {
-    metrics?.close();
-    await gateway.close();
-    if (recorder) recorder.close();
-    else audit?.close();
-    throw err;
-  }
+  });
 }

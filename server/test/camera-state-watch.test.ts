@@ -1,17 +1,17 @@
 /**
  * CameraStateWatch: per-session, reference-counted watching of the cameras a
  * session consumes, over ONE 'statechange' listener per camera whatever the
- * number of sessions. A plain EventEmitter stands in for the gateway Camera
+ * number of sessions. A plain EventEmitter stands in for the media API's camera view
  * (only `id`, `on`, `off` and the event are used); the notifications against a
  * real camera are tested in test/e2e/signaling-recovery.test.ts.
  */
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import type { Camera } from '@vigil/gateway';
+import type { CameraView } from '@vigil/gateway';
 import { CameraStateWatch, liveState } from '../src/session/camera-state-watch.ts';
 
-function standInCamera(id: string): Camera & EventEmitter {
-  return Object.assign(new EventEmitter(), { id }) as unknown as Camera & EventEmitter;
+function standInCamera(id: string): CameraView & EventEmitter {
+  return Object.assign(new EventEmitter(), { id }) as unknown as CameraView & EventEmitter;
 }
 
 describe('CameraStateWatch', () => {

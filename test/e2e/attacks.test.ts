@@ -76,7 +76,7 @@ beforeAll(async () => {
     turn: { urls: ['turn:127.0.0.1:3478?transport=udp'], secret: TURN_SECRET, ttlSec: 600 },
   });
   caps = vigil.gateway.rtpCapabilities as unknown as Record<string, unknown>;
-  await waitFor(() => vigil.gateway.camera('lobby/1')?.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('lobby/1')?.state === 'live', 15_000);
 });
 
 afterAll(async () => {

@@ -31,7 +31,7 @@ beforeAll(async () => {
     cameras: [{ id: 'yard', codec: 'H264', source: pattern(640, 360, 25, 500_000), subSource: pattern(160, 90, 15, 100_000) }],
   });
   consumers = trackConsumers(vigil.gateway);
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
   browser = await launchChromium();
   mkdirSync('test-results', { recursive: true });
 });

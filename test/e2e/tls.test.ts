@@ -30,7 +30,7 @@ beforeAll(async () => {
     http: { host: '127.0.0.1', port: 0, tls: { certFile, keyFile } },
     cameras: [testCamera('tls/1', 'VP8')],
   });
-  await waitFor(() => vigil.gateway.camera('tls/1')?.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('tls/1')?.state === 'live', 15_000);
 });
 
 afterAll(async () => {

@@ -58,7 +58,7 @@ beforeAll(async () => {
     cameras: [testCamera('relay/1', 'VP8')],
     turn: { urls: [`turn:127.0.0.1:${turnPort}?transport=udp`], secret: SECRET, ttlSec: 600 },
   });
-  await waitFor(() => vigil.gateway.camera('relay/1')?.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('relay/1')?.state === 'live', 15_000);
 });
 
 afterAll(async () => {

@@ -18,19 +18,8 @@ import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Quality } from '@vigil/protocol';
 import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.ts';
+import type { CameraState, CameraTransition, CameraView } from '../media/media-types.ts';
 import { CameraStream, defaultDriverFactory, type DriverFactory } from './camera-stream.ts';
-
-/** Every camera state, in lifecycle order (for metrics that enumerate them). */
-export const CAMERA_STATES = ['connecting', 'live', 'stalled', 'offline', 'closed'] as const;
-export type CameraState = (typeof CAMERA_STATES)[number];
-
-/** One lifecycle transition. */
-export interface CameraTransition {
-  state: CameraState;
-  /** ms since epoch */
-  at: number;
-  reason?: string | undefined;
-}
 
 export interface CameraEvents {
   /** State changed. */
@@ -42,13 +31,17 @@ export interface CameraEvents {
 const HISTORY_LENGTH = 20;
 
 export interface CameraOptions {
+  /** The incarnation number (see CameraView.epoch). */
+  epoch: number;
   ingest: IngestConfig;
   logger: Logger;
   driverFactory?: DriverFactory;
 }
 
-export class Camera extends EventEmitter<CameraEvents> {
+/** A camera incarnation; seen from outside the gateway as a {@link CameraView}. */
+export class Camera extends EventEmitter<CameraEvents> implements CameraView {
   readonly config: CameraConfig;
+  readonly epoch: number;
   readonly #streams = new Map<Quality, CameraStream>();
   readonly #o: CameraOptions;
   readonly #log: Logger;
@@ -64,6 +57,7 @@ export class Camera extends EventEmitter<CameraEvents> {
   private constructor(config: CameraConfig, o: CameraOptions, log: Logger) {
     super();
     this.config = config;
+    this.epoch = o.epoch;
     this.#o = o;
     this.#log = log;
     this.#history.push({ state: 'connecting', at: this.#stateAt });
@@ -210,6 +204,17 @@ export class Camera extends EventEmitter<CameraEvents> {
   /** The main stream's producer. */
   get producer(): types.Producer {
     return this.stream('high').producer;
+  }
+
+  /** Id of the main stream's current producer (undefined while closed). */
+  get ingestId(): string | undefined {
+    const p = this.#streams.get('high')?.producer;
+    return p && !p.closed ? p.id : undefined;
+  }
+
+  /** Last keyframe seen on the main stream, ms since epoch. */
+  get lastKeyframeAt(): number | undefined {
+    return this.#streams.get('high')?.keyframes.lastAt;
   }
 
   /** The router the camera's producers live on. */

@@ -5,30 +5,12 @@
  */
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
-import type { Gateway } from '@vigil/gateway';
-import type { SignalingServer } from '../ws/signaling-server.ts';
-import type { ReconcileResult } from '@vigil/gateway';
 import { registerCameraRoutes } from './cameras.ts';
 import { registerSessionRoutes } from './sessions.ts';
-import type { AuditStore } from '../audit/audit-store.ts';
-import type { Oversight } from '../oversight/oversight.ts';
 import { registerAuditRoutes } from './audit-routes.ts';
 import { registerOversightRoutes } from './oversight-routes.ts';
 import { registerRevocationRoutes } from './revocations.ts';
-import type { AccessControl } from '../auth/access-control.ts';
-
-export interface AdminDeps {
-  gateway: Gateway;
-  signaling: SignalingServer;
-  /** Re-reads the config file and reconciles cameras; undefined when running on embedded defaults. */
-  reloadCameras?: (() => Promise<ReconcileResult>) | undefined;
-  /** The audit trail (undefined when `audit.enabled` is false). */
-  audit?: AuditStore | undefined;
-  /** Who watches what (undefined when `metrics.enabled` is false). */
-  oversight?: Oversight | undefined;
-  /** Deny list, rate limits, stream quota. */
-  access: AccessControl;
-}
+import type { AdminDeps } from './admin-types.ts';
 
 export interface AdminApiOptions {
   apiKey: string;

@@ -5,12 +5,14 @@
  * the same messages.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { CameraConflictError, type Camera } from '@vigil/gateway';
+import { CameraConflictError, type CameraView } from '@vigil/gateway';
 import { checkCameraConfig } from '../config/load.ts';
-import type { AdminDeps } from './admin-api.ts';
+import type { Oversight } from '../oversight/oversight.ts';
+import type { AdminDeps } from './admin-types.ts';
 
-
-function summary(camera: Camera, viewers: number) {
+/** `viewers`: sessions watching the camera; `consumers`: their viewings (oversight's counts). */
+function summary(camera: CameraView, oversight: Oversight) {
+  const { viewers, consumers } = oversight.watching(camera.id);
   return {
     id: camera.id,
     site: camera.config.site ?? null,
@@ -20,34 +22,8 @@ function summary(camera: Camera, viewers: number) {
     reason: camera.reason ?? null,
     qualities: camera.qualities,
     viewers,
+    consumers,
   };
-}
-
-/**
- * Stats of each stream: bitrate (bps) and packets from mediasoup's producer
- * stats, fps measured over 1 s of RTP, keyframe age and interval (ms).
- */
-async function streamStats(camera: Camera, deps: AdminDeps) {
-  return Promise.all(
-    camera.streams().map(async (stream) => {
-      const [stats, fps] = await Promise.all([stream.producer.getStats().catch(() => []), stream.measureFps(1000)]);
-      const s = stats[0];
-      const { lastAt, intervalMs } = stream.keyframes;
-      return {
-        quality: stream.quality,
-        source: stream.source.kind,
-        workerIndex: deps.gateway.workers.slotOfRouter(stream.router.id)?.index ?? null,
-        bitrate: s?.bitrate ?? 0,
-        packetCount: s?.packetCount ?? 0,
-        packetsLost: s?.packetsLost ?? 0,
-        jitter: s?.jitter ?? 0,
-        fps,
-        msSinceKeyframe: lastAt === undefined ? null : Date.now() - lastAt,
-        keyframeIntervalMs: intervalMs ?? null,
-        relayStarts: stream.relayStarts,
-      };
-    }),
-  );
 }
 
 function badBody(reply: FastifyReply, issues: string[]) {
@@ -55,20 +31,21 @@ function badBody(reply: FastifyReply, issues: string[]) {
 }
 
 export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps): Promise<void> {
-  const { gateway, signaling } = deps;
+  const { media, oversight } = deps;
 
   /** GET /cameras: every camera's summary. */
-  app.get('/cameras', async () => ({ cameras: gateway.cameras().map((c) => summary(c, signaling.viewersOf(c.id))) }));
+  app.get('/cameras', async () => ({ cameras: media.cameras().map((c) => summary(c, oversight)) }));
 
   /** GET /cameras/:id: summary, config, lifecycle history and stream stats. */
   app.get<{ Params: { '*': string } }>('/cameras/*', async (req, reply) => {
-    const camera = gateway.camera(req.params['*']);
+    const camera = media.camera(req.params['*']);
     if (!camera) return reply.code(404).send({ code: 'not_found', message: 'no such camera' });
     return {
-      ...summary(camera, signaling.viewersOf(camera.id)),
+      ...summary(camera, oversight),
       recoveries: camera.recoveries,
       history: camera.history.map((t) => ({ state: t.state, at: new Date(t.at).toISOString(), reason: t.reason ?? null })),
-      streams: await streamStats(camera, deps),
+      // Per stream: bitrate (bps) and packets from the producer stats, fps over 1 s of RTP, keyframe age and interval (ms).
+      streams: (await media.streamStats(camera.id, 1000)) ?? [],
     };
   });
 
@@ -77,8 +54,8 @@ export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps
     const checked = checkCameraConfig(req.body);
     if ('issues' in checked) return badBody(reply, checked.issues);
     try {
-      const camera = await gateway.addCamera(checked.camera);
-      return reply.code(201).send(summary(camera, 0));
+      const camera = await media.addCamera(checked.camera);
+      return reply.code(201).send(summary(camera, oversight));
     } catch (err) {
       if (err instanceof CameraConflictError) return reply.code(409).send({ code: 'conflict', message: err.message });
       return reply.code(422).send({ code: 'camera_failed', message: (err as Error).message });
@@ -91,9 +68,9 @@ export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps
     if ('issues' in checked) return badBody(reply, checked.issues);
     const body = checked.camera;
     if (body.id !== req.params['*']) return reply.code(400).send({ code: 'bad_request', message: 'id in body and path differ' });
-    if (!gateway.camera(body.id)) return reply.code(404).send({ code: 'not_found', message: 'no such camera' });
+    if (!media.camera(body.id)) return reply.code(404).send({ code: 'not_found', message: 'no such camera' });
     try {
-      return summary(await gateway.updateCamera(body), signaling.viewersOf(body.id));
+      return summary(await media.updateCamera(body), oversight);
     } catch (err) {
       return reply.code(422).send({ code: 'camera_failed', message: (err as Error).message });
     }
@@ -101,7 +78,7 @@ export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps
 
   /** DELETE /cameras/:id: remove a camera; its viewers get `consumerClosed` (camera_gone). */
   app.delete<{ Params: { '*': string } }>('/cameras/*', async (req, reply) => {
-    const removed = await gateway.removeCamera(req.params['*']);
+    const removed = await media.removeCamera(req.params['*']);
     return removed ? reply.code(204).send() : reply.code(404).send({ code: 'not_found', message: 'no such camera' });
   });
 

@@ -12,9 +12,8 @@
  */
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
-import type { AdminDeps } from './admin-api.ts';
+import type { AdminDeps } from './admin-types.ts';
 import { DenyListError, type DenyKind } from '../auth/deny-list.ts';
-import { holdsDenied } from '../ws/signaling-server.ts';
 
 /**
  * Strict validation for these routes: fastify's default ajv silently drops
@@ -46,7 +45,7 @@ interface RevokeRequest {
 }
 
 /** Registers the revocation routes on the admin plugin. */
-export async function registerRevocationRoutes(app: FastifyInstance, { signaling, access }: AdminDeps): Promise<void> {
+export async function registerRevocationRoutes(app: FastifyInstance, { sessions, access }: AdminDeps): Promise<void> {
   const denyList = access.denyList;
 
   app.post<{ Body: RevokeRequest }>('/revocations', { schema: { body: RevokeBody }, validatorCompiler: strict }, async (req, reply) => {
@@ -57,7 +56,7 @@ export async function registerRevocationRoutes(app: FastifyInstance, { signaling
     // Adding emits `added`, on which SignalingServer ends the matching live
     // sessions synchronously; count them for the answer.
     const entry = { kind, value, createdAt: now };
-    const holders = [...signaling.sessions].filter((s) => !s.closed && holdsDenied(s, entry));
+    const holders = [...sessions].filter((s) => !s.closed && s.holdsDenied(entry));
     let revocation;
     try {
       revocation = await denyList.add({ kind, value, reason, expiresAt: ttlSec === undefined ? undefined : now + ttlSec * 1000 }, now);

@@ -1,11 +1,11 @@
 /** Admin routes for live viewer sessions. */
 import type { FastifyInstance } from 'fastify';
-import type { AdminDeps } from './admin-api.ts';
+import type { AdminDeps } from './admin-types.ts';
 
 /** GET /sessions: live sessions `{ sessions: [{ id, subject, consumers }] }`. */
-export async function registerSessionRoutes(app: FastifyInstance, { signaling }: AdminDeps): Promise<void> {
+export async function registerSessionRoutes(app: FastifyInstance, { sessions }: AdminDeps): Promise<void> {
   app.get('/sessions', async () => ({
-    sessions: [...signaling.sessions].map((s) => ({
+    sessions: [...sessions].map((s) => ({
       id: s.id,
       subject: s.grant?.subject ?? null,
       consumers: s.consumerCount,

@@ -4,7 +4,7 @@
  * would not have started), the audit trail is writable (when enabled) and no
  * shutdown has begun. Liveness (/healthz) is only "the process answers".
  */
-import type { Gateway } from '@vigil/gateway';
+import type { MediaApi } from '@vigil/gateway';
 
 /** Result of one readiness check: overall verdict and each check by name. */
 export interface ReadinessReport {
@@ -13,15 +13,15 @@ export interface ReadinessReport {
 }
 
 export class Readiness {
-  readonly #gateway: Gateway;
+  readonly #media: MediaApi;
   readonly #audit: (() => boolean) | undefined;
   #draining = false;
 
   /**
    * @param audit returns false while the audit store cannot write; omitted when audit is disabled
    */
-  constructor(gateway: Gateway, audit?: () => boolean) {
-    this.#gateway = gateway;
+  constructor(media: MediaApi, audit?: () => boolean) {
+    this.#media = media;
     this.#audit = audit;
   }
 
@@ -37,7 +37,7 @@ export class Readiness {
   /** Evaluates every check now (no I/O). */
   report(): ReadinessReport {
     const checks: Record<string, boolean> = {
-      workers: this.#gateway.workers.slots.some((s) => !s.worker.closed),
+      workers: this.#media.workerLoads().some((w) => w.alive),
       config: true,
       accepting: !this.#draining,
     };

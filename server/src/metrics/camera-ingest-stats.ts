@@ -1,22 +1,20 @@
 /**
- * Per-camera ingest statistics for /metrics, read through the gateway's
- * public camera API only:
+ * Per-camera ingest statistics for /metrics, read through the media API only:
  *
- * - bitrate, packets, packets lost: `producer.getStats()` of the main stream
- *   (reused from the gateway's own activity poll when at most 1.5 s old)
+ * - bitrate, packets, packets lost: `media.ingestStats()` of the main stream
+ *   (the producer's stats, reused from the gateway's own activity poll when at most 1.5 s old)
  *   (mediasoup RtpStreamRecvStats: `bitrate` in bps, `packetCount`,
  *   `packetsLost` as in RTCP receiver reports, RFC 3550 §6.4.1), refreshed by
  *   {@link refresh} round-robin with a concurrency cap and a time budget, so
  *   the work of one scrape is bounded however many cameras there are;
- * - last keyframe: tracked by the gateway (`stream.keyframes`, from the
+ * - last keyframe: tracked by the gateway (`camera.lastKeyframeAt`, from the
  *   producer's always-on `keyframe` trace event);
- * - frame rate: `stream.measureFps()` (the gateway owns the producer's trace
+ * - frame rate: `media.measureFps()` (the gateway owns the producer's trace
  *   events) on a few cameras at a time, round-robin;
  * - reconnects: transitions back to `live` after the camera had been live.
  */
-import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
-import type { Camera, CameraTransition, Gateway } from '@vigil/gateway';
+import type { CameraTransition, CameraView, MediaApi } from '@vigil/gateway';
 
 /** What is known about one camera's ingest; times in ms since epoch. */
 export interface CameraIngest {
@@ -38,8 +36,9 @@ export interface CameraIngest {
 }
 
 interface Entry extends CameraIngest {
-  camera: Camera;
-  producer: types.Producer | undefined;
+  camera: CameraView;
+  /** The main stream's ingest the counters belong to (a re-ingest starts them again). */
+  ingestId: string | undefined;
   wasLive: boolean;
   onState: (transition: CameraTransition) => void;
 }
@@ -48,7 +47,7 @@ interface Entry extends CameraIngest {
 const FRESH_STATS_MS = 1500;
 
 export interface CameraIngestStatsOptions {
-  gateway: Gateway;
+  media: MediaApi;
   logger: Logger;
   /** Cameras traced at once for frame rate (0: no frame-rate sampling). */
   fpsSampleCameras: number;
@@ -76,7 +75,7 @@ export class CameraIngestStats {
   /** Current entries (after {@link sync}); `lastKeyframeAt` is read from the gateway now. */
   get cameras(): IterableIterator<CameraIngest> {
     for (const e of this.#entries.values()) {
-      e.lastKeyframeAt = e.producer ? e.camera.stream('high').keyframes.lastAt : undefined;
+      e.lastKeyframeAt = e.ingestId ? e.camera.lastKeyframeAt : undefined;
     }
     return this.#entries.values();
   }
@@ -84,17 +83,17 @@ export class CameraIngestStats {
   /** Picks up added and removed cameras and replaced producers (no IPC). */
   sync(): void {
     const seen = new Set<string>();
-    for (const camera of this.#o.gateway.cameras()) {
+    for (const camera of this.#o.media.cameras()) {
       seen.add(camera.id);
       let e = this.#entries.get(camera.id);
-      if (e && e.camera !== camera) {
+      if (e && e.camera.epoch !== camera.epoch) {
         this.#detach(e);
         e = undefined;
       }
       if (!e) e = this.#attach(camera);
-      const producer = currentProducer(camera);
-      if (producer !== e.producer) {
-        e.producer = producer;
+      const ingestId = camera.state === 'closed' ? undefined : camera.ingestId;
+      if (ingestId !== e.ingestId) {
+        e.ingestId = ingestId;
         e.packets = 0;
         e.packetsLost = 0;
         e.bitrateBps = undefined;
@@ -103,11 +102,11 @@ export class CameraIngestStats {
     for (const [id, e] of this.#entries) if (!seen.has(id)) this.#detach(e);
   }
 
-  #attach(camera: Camera): Entry {
+  #attach(camera: CameraView): Entry {
     const e: Entry = {
       id: camera.id,
       camera,
-      producer: undefined,
+      ingestId: undefined,
       bitrateBps: undefined,
       packets: 0,
       packetsLost: 0,
@@ -148,7 +147,7 @@ export class CameraIngestStats {
    */
   async refresh(budgetMs: number, concurrency: number): Promise<{ refreshed: number; deferred: number }> {
     this.sync();
-    const queue = this.#rotation(this.#statsCursor).filter((e) => e.producer && !e.producer.closed);
+    const queue = this.#rotation(this.#statsCursor).filter((e) => e.ingestId !== undefined);
     const deadline = performance.now() + budgetMs;
     let refreshed = 0;
     let next = 0;
@@ -156,28 +155,16 @@ export class CameraIngestStats {
       while (next < queue.length && performance.now() < deadline && !this.#closed) {
         const e = queue[next++]!;
         this.#statsCursor = e.id;
-        const producer = e.producer!;
         try {
-          // The gateway's activity poll reads these stats every <= 1 s: reuse them when fresh.
-          const stats =
-            e.camera.stream('high').recentStats(producer, FRESH_STATS_MS) ??
-            (await withTimeout(producer.getStats(), Math.max(1, deadline - performance.now())));
-          if (!stats || producer !== e.producer) continue;
-          let bitrate = 0;
-          let packets = 0;
-          let lost = 0;
-          for (const s of stats) {
-            bitrate += s.bitrate;
-            packets += s.packetCount;
-            lost += Math.max(0, s.packetsLost);
-          }
-          e.bitrateBps = bitrate;
-          e.packets = packets;
-          e.packetsLost = lost;
+          const stats = await this.#o.media.ingestStats(e.id, { maxAgeMs: FRESH_STATS_MS, timeoutMs: deadline - performance.now() });
+          if (!stats || stats.ingestId !== e.ingestId) continue;
+          e.bitrateBps = stats.bitrateBps;
+          e.packets = stats.packets;
+          e.packetsLost = stats.packetsLost;
           e.statsAt = Date.now();
           refreshed++;
         } catch (err) {
-          if (!producer.closed) this.#log.debug({ cameraId: e.id, err: (err as Error).message }, 'producer getStats failed');
+          this.#log.debug({ cameraId: e.id, err: (err as Error).message }, 'producer getStats failed');
         }
       }
     };
@@ -195,16 +182,16 @@ export class CameraIngestStats {
   async #sampleFps(): Promise<void> {
     this.sync();
     const picked = this.#rotation(this.#fpsCursor)
-      .filter((e) => e.producer && !e.producer.closed && e.camera.state === 'live')
+      .filter((e) => e.ingestId !== undefined && e.camera.state === 'live')
       .slice(0, this.#o.fpsSampleCameras);
     if (picked.length === 0) return this.#scheduleFps(this.#o.fpsSampleWindowMs);
     this.#fpsCursor = picked[picked.length - 1]!.id;
     await Promise.all(
       picked.map(async (e) => {
-        const producer = e.producer;
+        const ingestId = e.ingestId;
         try {
-          const fps = await e.camera.stream('high').measureFps(this.#o.fpsSampleWindowMs);
-          if (producer === e.producer) e.fps = fps;
+          const fps = await this.#o.media.measureFps(e.id, this.#o.fpsSampleWindowMs);
+          if (fps !== undefined && ingestId === e.ingestId) e.fps = fps;
         } catch (err) {
           this.#log.debug({ cameraId: e.id, err: (err as Error).message }, 'fps sampling failed');
         }
@@ -219,19 +206,4 @@ export class CameraIngestStats {
     clearTimeout(this.#fpsTimer);
     for (const e of [...this.#entries.values()]) this.#detach(e);
   }
-}
-
-function currentProducer(camera: Camera): types.Producer | undefined {
-  try {
-    const p = camera.producer;
-    return p && !p.closed ? p : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Resolves with `p`, or with undefined after `ms` (the late result is dropped). */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]).finally(() => clearTimeout(timer));
 }

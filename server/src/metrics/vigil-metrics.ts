@@ -15,18 +15,22 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
-import { CAMERA_STATES, type Gateway } from '@vigil/gateway';
+import { CAMERA_STATES, type MediaApi, type WorkerLoad } from '@vigil/gateway';
 import type { SessionObserver } from '../session/observer.ts';
-import type { SignalingServer } from '../ws/signaling-server.ts';
 import { CameraIngestStats, type CameraIngest } from './camera-ingest-stats.ts';
-import { Oversight, type CameraOversight, type OversightSnapshot } from '../oversight/oversight.ts';
-import { WorkerStats, type WorkerCounts } from './worker-stats.ts';
+import type { CameraOversight, Oversight, OversightSnapshot } from '../oversight/oversight.ts';
 
 export interface VigilMetricsOptions {
-  gateway: Gateway;
-  signaling: SignalingServer;
+  /** Camera state and ingest stats, worker load. */
+  media: MediaApi;
+  /** Session facts (joins, requests, refusals, TTFF, viewings). */
+  observer: SessionObserver;
+  /** Signaling connections now: all open, and joined. */
+  connections: () => { open: number; joined: number };
+  /** Who watches what. */
+  oversight: Oversight;
   logger: Logger;
-  /** Live cameras unwatched for longer than this count as unwatched, s. */
+  /** Live cameras unwatched for longer than this count as unwatched, s (oversight's threshold, exported as a gauge). */
   unwatchedAfterSec: number;
   /** Producer stats requests in flight at once per scrape. */
   statsConcurrency: number;
@@ -48,7 +52,7 @@ interface CameraRow {
 interface Scrape {
   oversight: OversightSnapshot;
   cameras: CameraRow[];
-  workers: WorkerCounts[];
+  workers: WorkerLoad[];
   cpu: Map<number, { user: number; system: number }>;
   deferred: number;
   durationS: number;
@@ -62,25 +66,20 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 export class VigilMetrics {
   /** The registry served at /metrics. */
   readonly registry = new Registry();
-  /** Who watches what (also behind the admin oversight route). */
-  readonly oversight: Oversight;
   readonly #o: VigilMetricsOptions;
   readonly #ingest: CameraIngestStats;
-  readonly #workers: WorkerStats;
   readonly #off: () => void;
   #pending: Promise<Scrape> | undefined;
 
   constructor(o: VigilMetricsOptions) {
     this.#o = o;
-    const observer: SessionObserver = o.signaling.observer;
-    this.oversight = new Oversight(o.gateway, observer, o.unwatchedAfterSec);
+    const observer = o.observer;
     this.#ingest = new CameraIngestStats({
-      gateway: o.gateway,
+      media: o.media,
       logger: o.logger,
       fpsSampleCameras: o.fpsSampleCameras,
       fpsSampleWindowMs: o.fpsSampleWindowMs,
     });
-    this.#workers = new WorkerStats(o.gateway.workers);
     collectDefaultMetrics({ register: this.registry });
     // prom-client's handle/request/resource counts are gauges named *_total, which
     // `promtool check metrics` rejects ("non-counter metrics should not have _total").
@@ -89,7 +88,6 @@ export class VigilMetrics {
     }
     const registers = [this.registry];
     const scrape = (): Promise<Scrape> => this.#scrape();
-    const sessions = o.signaling.sessions;
 
     // --- cameras -------------------------------------------------------------
     new Gauge({
@@ -162,7 +160,7 @@ export class VigilMetrics {
     // --- fan-out ---------------------------------------------------------------
     perCamera('vigil_camera_viewers', 'Viewer sessions watching the camera.', (c) => c.watch.viewers);
     perCamera('vigil_camera_consumers', 'Consumers (viewings) of the camera.', (c) => c.watch.consumers);
-    const perWorker = (name: string, help: string, value: (w: WorkerCounts) => number): void => {
+    const perWorker = (name: string, help: string, value: (w: WorkerLoad) => number): void => {
       new Gauge({
         name,
         help,
@@ -228,9 +226,7 @@ export class VigilMetrics {
       help: 'Active viewer sessions (joined).',
       registers,
       collect() {
-        let n = 0;
-        for (const s of sessions) if (s.grant && !s.closed) n++;
-        this.set(n);
+        this.set(o.connections().joined);
       },
     });
     new Gauge({
@@ -238,7 +234,7 @@ export class VigilMetrics {
       help: 'Open signaling WebSocket connections (joined or not).',
       registers,
       collect() {
-        this.set(sessions.size);
+        this.set(o.connections().open);
       },
     });
 
@@ -341,16 +337,16 @@ export class VigilMetrics {
     const t0 = performance.now();
     const [{ deferred }, cpu] = await Promise.all([
       this.#ingest.refresh(this.#o.statsBudgetMs, this.#o.statsConcurrency),
-      this.#workers.cpu(this.#o.statsBudgetMs),
+      this.#o.media.workerCpu(this.#o.statsBudgetMs),
     ]);
     const now = Date.now();
-    const oversight = this.oversight.snapshot(now);
+    const oversight = this.#o.oversight.snapshot(now);
     const ingest = new Map<string, CameraIngest>();
     for (const e of this.#ingest.cameras) ingest.set(e.id, e);
     return {
       oversight,
       cameras: oversight.cameras.map((watch) => ({ id: watch.camera, watch, ingest: ingest.get(watch.camera) })),
-      workers: this.#workers.counts(),
+      workers: this.#o.media.workerLoads(),
       cpu,
       deferred,
       durationS: (performance.now() - t0) / 1000,
@@ -367,6 +363,5 @@ export class VigilMetrics {
   close(): void {
     this.#off();
     this.#ingest.close();
-    this.oversight.close();
   }
 }

@@ -1,12 +1,15 @@
 /**
- * Oversight: who is watching which camera. Counts viewings (consumers) and
- * viewers (distinct sessions) per camera from session facts, and tells which
- * live cameras nobody has watched for longer than a threshold.
+ * Oversight: who is watching which camera, the one owner of that picture
+ * (admin camera list, /oversight, metrics all read it; it runs whether or
+ * not metrics are on). Counts viewings (`consumers`) and viewers (distinct
+ * sessions: the one meaning of "viewers" in Vigil) per camera from session
+ * facts, and tells which live cameras nobody has watched for longer than a
+ * threshold.
  *
  * A live camera's "unwatched for" clock starts at the latest of: its last
  * viewing ending, its becoming live, and this process starting.
  */
-import type { Gateway } from '@vigil/gateway';
+import type { MediaApi } from '@vigil/gateway';
 import type { SessionObserver, SessionObserverEvents } from '../session/observer.ts';
 
 interface Watch {
@@ -42,7 +45,7 @@ export interface OversightSnapshot {
 }
 
 export class Oversight {
-  readonly #gateway: Gateway;
+  readonly #media: MediaApi;
   readonly #unwatchedAfterMs: number;
   readonly #startedAt: number;
   readonly #watch = new Map<string, Watch>();
@@ -51,8 +54,8 @@ export class Oversight {
   /**
    * @param unwatchedAfterSec threshold for `unwatched`, s
    */
-  constructor(gateway: Gateway, observer: SessionObserver, unwatchedAfterSec: number, now = Date.now()) {
-    this.#gateway = gateway;
+  constructor(media: MediaApi, observer: SessionObserver, unwatchedAfterSec: number, now = Date.now()) {
+    this.#media = media;
     this.#unwatchedAfterMs = unwatchedAfterSec * 1000;
     this.#startedAt = now;
     const onConsume = (e: SessionObserverEvents['consume'][0]): void => {
@@ -79,6 +82,12 @@ export class Oversight {
     };
   }
 
+  /** Who watches `cameraId` now: distinct sessions (`viewers`) and their viewings (`consumers`). O(1). */
+  watching(cameraId: string): { viewers: number; consumers: number } {
+    const w = this.#watch.get(cameraId);
+    return { viewers: w?.sessions.size ?? 0, consumers: w?.consumers ?? 0 };
+  }
+
   /** Computes the picture now; O(cameras), no I/O. Forgets cameras that are gone and unwatched. */
   snapshot(now = Date.now()): OversightSnapshot {
     const cameras: CameraOversight[] = [];
@@ -86,7 +95,7 @@ export class Oversight {
     let watched = 0;
     let unwatched = 0;
     const present = new Set<string>();
-    for (const camera of this.#gateway.cameras()) {
+    for (const camera of this.#media.cameras()) {
       present.add(camera.id);
       const w = this.#watch.get(camera.id);
       const consumers = w?.consumers ?? 0;

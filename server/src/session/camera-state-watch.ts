@@ -6,25 +6,25 @@
  * Every session watching a camera shares ONE 'statechange' listener on that
  * camera (a fan-out set per camera), so a camera with thousands of viewers
  * carries one listener, not thousands (no MaxListenersExceededWarning, and
- * the gateway's Camera stays untouched).
+ * the camera view stays untouched).
  */
-import type { Camera, CameraTransition } from '@vigil/gateway';
+import type { CameraTransition, CameraView } from '@vigil/gateway';
 import type { CameraLiveState } from '@vigil/protocol';
 
 type StateCallback = (state: CameraLiveState) => void;
 
 /** Per camera: the callbacks of the sessions watching it, and how to unhook the one listener. */
-const hubs = new WeakMap<Camera, { callbacks: Set<StateCallback>; off: () => void }>();
+const hubs = new WeakMap<CameraView, { callbacks: Set<StateCallback>; off: () => void }>();
 
 /**
  * The viewer-facing state of a camera: its lifecycle state, or undefined for
  * `closed` (viewers learn that as `consumerClosed` with `camera_gone`).
  */
-export function liveState(state: Camera['state']): CameraLiveState | undefined {
+export function liveState(state: CameraView['state']): CameraLiveState | undefined {
   return state === 'closed' ? undefined : state;
 }
 
-function subscribe(camera: Camera, cb: StateCallback): () => void {
+function subscribe(camera: CameraView, cb: StateCallback): () => void {
   let hub = hubs.get(camera);
   if (!hub) {
     const callbacks = new Set<StateCallback>();
@@ -51,7 +51,7 @@ function subscribe(camera: Camera, cb: StateCallback): () => void {
 /** One session's watch over the cameras it consumes (reference-counted per camera). */
 export class CameraStateWatch {
   readonly #notify: (cameraId: string, state: CameraLiveState) => void;
-  readonly #watched = new Map<Camera, { consumers: number; unsubscribe: () => void }>();
+  readonly #watched = new Map<CameraView, { consumers: number; unsubscribe: () => void }>();
 
   /** @param notify sends the `cameraState` notification to this session's client */
   constructor(notify: (cameraId: string, state: CameraLiveState) => void) {
@@ -59,7 +59,7 @@ export class CameraStateWatch {
   }
 
   /** A consumer of `camera` was created: start watching it (if not already). */
-  add(camera: Camera): void {
+  add(camera: CameraView): void {
     const w = this.#watched.get(camera);
     if (w) {
       w.consumers++;
@@ -70,7 +70,7 @@ export class CameraStateWatch {
   }
 
   /** A consumer of `camera` closed: stop watching it when it was the last one. */
-  remove(camera: Camera): void {
+  remove(camera: CameraView): void {
     const w = this.#watched.get(camera);
     if (!w) return;
     if (--w.consumers > 0) return;

@@ -1,7 +1,8 @@
 /**
  * One viewer's signaling session (one WebSocket connection): its grant, its
- * receive transports and consumers. Owns them: `close()` closes the
- * transports, which closes their consumers (mediasoup ownership cascade).
+ * receive transports and consumers, as media API handles (@vigil/gateway).
+ * Owns them: `close()` closes the transports, which closes their consumers
+ * (the media API's ownership cascade).
  *
  * Scope is checked on every `consume` against the camera's current config,
  * not cached from `join`. `refresh` swaps in a fresh token of the same
@@ -9,9 +10,8 @@
  * covers are closed); without one the session ends at `exp` + clock tolerance.
  */
 import { randomUUID } from 'node:crypto';
-import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
-import type { Camera, Gateway } from '@vigil/gateway';
+import type { CameraView, MediaApi, MediaJson, ViewerConsumer, ViewerTransport } from '@vigil/gateway';
 import {
   ErrorCode,
   PROTOCOL_VERSION,
@@ -25,6 +25,7 @@ import {
 } from '@vigil/protocol';
 import type { ViewerGrant } from '../auth/tokens.ts';
 import type { AccessControl } from '../auth/access-control.ts';
+import { entryMatches, type DenyEntry } from '../auth/deny-list.ts';
 import type { ConsumerEndReason, SessionEndReason, SessionObserver } from './observer.ts';
 import { CameraStateWatch, liveState } from './camera-state-watch.ts';
 
@@ -34,7 +35,8 @@ export interface SessionLimits {
 }
 
 export interface ViewerSessionOptions {
-  gateway: Gateway;
+  /** The media API (cameras, viewer transports and consumers). */
+  media: MediaApi;
   /** Token checks, deny list, rate limits, stream quota, TURN credentials. */
   access: AccessControl;
   limits: SessionLimits;
@@ -59,10 +61,8 @@ export class ViewerSession {
   readonly id = randomUUID();
   readonly #o: ViewerSessionOptions;
   readonly #log: Logger;
-  readonly #transports = new Map<string, types.WebRtcTransport>();
-  readonly #consumers = new Map<string, types.Consumer>();
-  /** Audio consumer paired with each video consumer (by video consumer id). */
-  readonly #audioOf = new Map<string, types.Consumer>();
+  readonly #transports = new Map<string, ViewerTransport>();
+  readonly #consumers = new Map<string, ViewerConsumer>();
   /** Why each consumer is being closed, recorded just before closing it. */
   readonly #closeReasons = new Map<string, ConsumerEndReason>();
   /** Consumers whose time to first frame was reported (one report each). */
@@ -103,6 +103,11 @@ export class ViewerSession {
     return this.#closed;
   }
 
+  /** True when the session's subject or one of its token ids is what `entry` revokes. */
+  holdsDenied(entry: DenyEntry): boolean {
+    return this.#grant !== undefined && entryMatches(entry, { subject: this.#grant.subject, tokenIds: this.#tokenIds });
+  }
+
   /**
    * Handles one validated request.
    * @returns the response payload for its type
@@ -141,7 +146,7 @@ export class ViewerSession {
     },
 
     getRouterRtpCapabilities: async () => ({
-      rtpCapabilities: this.#o.gateway.rtpCapabilities as unknown as Record<string, unknown>,
+      rtpCapabilities: await this.#o.media.routerRtpCapabilities(),
     }),
 
     createRecvTransport: async (req) => {
@@ -150,42 +155,23 @@ export class ViewerSession {
       }
       // The hint only places the transport near a camera the viewer may see; it reveals nothing.
       const near = req.cameraId ? this.#visibleCamera(req.cameraId) : undefined;
-      const transport = await this.#o.gateway.fanout.createRecvTransport({ sessionId: this.id }, near);
+      const transport = await this.#o.media.createViewerTransport({ owner: this.id, nearCameraId: near?.id });
       if (this.#closed) {
         transport.close();
         throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
       }
       this.#transports.set(transport.id, transport);
       const iceServers = this.#o.access.iceServers(this.#grant!.subject);
-      transport.on('dtlsstatechange', (state) => {
-        this.#log.debug({ transportId: transport.id, dtlsState: state }, 'dtls state');
-        if (state === 'failed' || state === 'closed') transport.close();
+      transport.once('close', (reason) => {
+        this.#transports.delete(transport.id);
+        // Its worker died: the client must create a new transport and consume again.
+        if (reason === 'worker_died' && !this.#closed) this.#o.notify({ notification: 'transportClosed', transportId: transport.id });
       });
-      // Its worker died: the client must create a new transport and consume again.
-      transport.on('routerclose', () => {
-        if (!this.#closed) this.#o.notify({ notification: 'transportClosed', transportId: transport.id });
-      });
-      transport.observer.once('close', () => this.#transports.delete(transport.id));
-      return {
-        id: transport.id,
-        iceParameters: transport.iceParameters as unknown as Record<string, unknown>,
-        iceCandidates: transport.iceCandidates as unknown as Record<string, unknown>[],
-        dtlsParameters: transport.dtlsParameters as unknown as Record<string, unknown>,
-        ...(iceServers ? { iceServers } : {}),
-      };
+      return { id: transport.id, ...transport.params, ...(iceServers ? { iceServers } : {}) };
     },
 
     connectTransport: async (req) => {
-      const transport = this.#transport(req.transportId);
-      try {
-        await transport.connect({ dtlsParameters: req.dtlsParameters as unknown as types.DtlsParameters });
-      } catch (err) {
-        if (err instanceof TypeError) throw new ProtocolError(ErrorCode.BadRequest, 'dtlsParameters are invalid');
-        if (err instanceof Error && /connect\(\) already called/i.test(err.message)) {
-          throw new ProtocolError(ErrorCode.BadRequest, 'transport already connected');
-        }
-        throw err;
-      }
+      await this.#transport(req.transportId).connect(req.dtlsParameters as MediaJson);
       return {};
     },
 
@@ -203,22 +189,21 @@ export class ViewerSession {
     setQuality: async (req) => {
       const old = this.#consumer(req.consumerId);
       this.#o.access.admitConsume(this.#o.remoteAddress, this.#grant!.subject);
-      const transport = this.#transportOf(old);
+      const transport = this.#transport(old.transportId);
       // Scope is checked again: the camera may have left the token's scope since.
-      const camera = this.#visibleCamera(String(old.appData.cameraId));
+      const camera = this.#visibleCamera(old.cameraId);
       if (!camera) throw new ProtocolError(ErrorCode.Forbidden, 'camera not available to this token');
       return this.#consume(transport, camera, req.quality, req.rtpCapabilities, true);
     },
 
     pauseConsumer: async (req) => {
-      const consumer = this.#consumer(req.consumerId);
-      await Promise.all([consumer.pause(), this.#audioOf.get(consumer.id)?.pause()]);
+      await this.#consumer(req.consumerId).pause();
       return {};
     },
 
     resumeConsumer: async (req) => {
       const consumer = this.#consumer(req.consumerId);
-      await Promise.all([consumer.resume(), this.#audioOf.get(consumer.id)?.resume()]);
+      await consumer.resume();
       // A new viewer needs a keyframe; mediasoup sends PLI/FIR upstream (RFC 4585, RFC 5104)
       // and the source answers if it honours them (otherwise the next GOP serves).
       await consumer.requestKeyFrame();
@@ -227,8 +212,7 @@ export class ViewerSession {
 
     restartIce: async (req) => {
       // New local ICE credentials; mediasoup keeps accepting the previous ones until the client uses the new.
-      const iceParameters = await this.#transport(req.transportId).restartIce();
-      return { iceParameters: iceParameters as unknown as Record<string, unknown> };
+      return { iceParameters: await this.#transport(req.transportId).restartIce() };
     },
 
     closeConsumer: async (req) => {
@@ -242,9 +226,8 @@ export class ViewerSession {
       const consumer = this.#consumer(req.consumerId);
       if (this.#ttffReported.has(consumer.id)) return {};
       this.#ttffReported.add(consumer.id);
-      consumer.observer.once('close', () => this.#ttffReported.delete(consumer.id));
-      const cameraId = String(consumer.appData['cameraId']);
-      this.#o.observer.emit('ttff', { sessionId: this.id, consumerId: consumer.id, cameraId, ttffMs: req.ttffMs, at: Date.now() });
+      consumer.once('close', () => this.#ttffReported.delete(consumer.id));
+      this.#o.observer.emit('ttff', { sessionId: this.id, consumerId: consumer.id, cameraId: consumer.cameraId, ttffMs: req.ttffMs, at: Date.now() });
       return {};
     },
 
@@ -270,14 +253,10 @@ export class ViewerSession {
   };
 
   /** The camera if it exists AND is in scope; undefined otherwise (the two are indistinguishable to callers). */
-  #visibleCamera(cameraId: string): Camera | undefined {
-    const camera = this.#o.gateway.camera(cameraId);
+  #visibleCamera(cameraId: string): CameraView | undefined {
+    const camera = this.#o.media.camera(cameraId);
     if (!camera || !this.#grant!.scope.allows({ id: camera.id, site: camera.config.site })) return undefined;
     return camera;
-  }
-
-  #transportOf(consumer: types.Consumer): types.WebRtcTransport {
-    return this.#transport(String(consumer.appData.transportId));
   }
 
   /**
@@ -285,8 +264,8 @@ export class ViewerSession {
    * @param replacing true for a quality switch (the old consumer stays until the client closes it)
    */
   async #consume(
-    transport: types.WebRtcTransport,
-    camera: Camera,
+    transport: ViewerTransport,
+    camera: CameraView,
     quality: Quality,
     rtpCapabilities: Record<string, unknown>,
     replacing = false,
@@ -297,33 +276,39 @@ export class ViewerSession {
     }
     // The subject's concurrent-stream quota (`maxStreams`); a quality switch may hold one more briefly.
     const release = this.#o.access.acquireStream(this.#grant!, replacing ? 1 : 0);
-    let consumer: types.Consumer;
+    let consumer: ViewerConsumer;
     try {
-      consumer = await this.#o.gateway.fanout.consume(
-        transport,
-        camera,
-        quality,
-        rtpCapabilities as unknown as types.RtpCapabilities,
-        { sessionId: this.id, cameraId: camera.id, transportId: transport.id },
-      );
+      consumer = await transport.consume({ cameraId: camera.id, quality, rtpCapabilities });
     } catch (err) {
       release();
       throw err;
     }
-    if (this.#closed) {
+    if (this.#closed || consumer.closed) {
       release();
       consumer.close();
-      throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
+      if (this.#closed) throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
+      throw new ProtocolError(ErrorCode.CameraOffline, 'camera stream is restarting');
     }
     this.#consumers.set(consumer.id, consumer);
     this.#cameraWatch.add(camera);
-    consumer.observer.once('close', () => {
+    consumer.once('close', (why) => {
       release();
       this.#consumers.delete(consumer.id);
       this.#cameraWatch.remove(camera);
-      const reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
+      let reason: ConsumerEndReason;
+      if (why === 'camera_gone' || why === 'resubscribe') reason = why;
+      else if (why === 'transport_closed' && !this.#closed) reason = 'resubscribe';
+      else reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
       this.#closeReasons.delete(consumer.id);
       this.#o.observer.emit('consumerclose', { sessionId: this.id, consumerId: consumer.id, cameraId: camera.id, reason, at: Date.now() });
+      // The camera went away or was re-ingested (restart, worker replaced, config
+      // update), or the consumer's transport died with its worker: the client
+      // re-creates what it needs and consumes again.
+      if (why === 'camera_gone' || why === 'resubscribe') {
+        this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: why });
+      } else if (why === 'transport_closed' && !this.#closed) {
+        this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'transport_closed' });
+      }
     });
     this.#o.observer.emit('consume', {
       sessionId: this.id,
@@ -332,74 +317,27 @@ export class ViewerSession {
       cameraId: camera.id,
       at: Date.now(),
     });
-    consumer.on('producerclose', () => {
-      // The camera still exists: its stream was re-ingested (restart, worker
-      // replaced, config update), so the client should consume it again.
-      const gone = camera.closedFor === 'removed' || (camera.closedFor === undefined && this.#o.gateway.camera(camera.id) !== camera);
-      this.#closeReasons.set(consumer.id, gone ? 'camera_gone' : 'resubscribe');
-      consumer.close();
-      this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: gone ? 'camera_gone' : 'resubscribe' });
-    });
-    consumer.on('transportclose', () => {
-      if (this.#closed) return;
-      // Its transport died with its worker: the client re-creates it and consumes again.
-      this.#closeReasons.set(consumer.id, 'resubscribe');
-      this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'transport_closed' });
-    });
     this.#log.info({ cameraId: camera.id, consumerId: consumer.id, quality }, 'consumer created');
-    const audio = await this.#pairAudio(consumer, transport, camera, rtpCapabilities);
-    const stream = camera.stream(quality);
     return {
       consumerId: consumer.id,
       producerId: consumer.producerId,
       kind: consumer.kind,
-      rtpParameters: consumer.rtpParameters as unknown as Record<string, unknown>,
-      quality: stream.quality,
+      rtpParameters: consumer.rtpParameters,
+      quality: consumer.quality,
       qualities: camera.qualities,
-      ...camera.frameSize(stream.quality),
-      ...(audio
-        ? { audio: { consumerId: audio.id, producerId: audio.producerId, rtpParameters: audio.rtpParameters as unknown as Record<string, unknown> } }
-        : {}),
+      ...camera.frameSize(consumer.quality),
+      ...(consumer.audio ? { audio: { consumerId: consumer.audio.id, producerId: consumer.audio.producerId, rtpParameters: consumer.audio.rtpParameters } } : {}),
       ...(liveState(camera.state) ? { cameraState: liveState(camera.state) } : {}),
     };
   }
 
-  /**
-   * Consumes the camera's audio next to `video` (paused; resumed, paused and
-   * closed with it). Audio never counts against the stream limits.
-   */
-  async #pairAudio(
-    video: types.Consumer,
-    transport: types.WebRtcTransport,
-    camera: Camera,
-    rtpCapabilities: Record<string, unknown>,
-  ): Promise<types.Consumer | undefined> {
-    const audio = await this.#o.gateway.fanout
-      .consumeAudio(transport, camera, rtpCapabilities as unknown as types.RtpCapabilities, { sessionId: this.id, cameraId: camera.id, pairedWith: video.id })
-      .catch((err: unknown) => {
-        this.#log.warn({ cameraId: camera.id, err: (err as Error).message }, 'audio consumer failed; video only');
-        return undefined;
-      });
-    if (!audio) return undefined;
-    if (video.closed) {
-      audio.close();
-      return undefined;
-    }
-    this.#audioOf.set(video.id, audio);
-    video.observer.once('close', () => {
-      audio.close();
-      this.#audioOf.delete(video.id);
-    });
-    return audio;
-  }
-
-  #transport(id: string): types.WebRtcTransport {
+  #transport(id: string): ViewerTransport {
     const t = this.#transports.get(id);
     if (!t) throw new ProtocolError(ErrorCode.NotFound, 'no such transport in this session');
     return t;
   }
 
-  #consumer(id: string): types.Consumer {
+  #consumer(id: string): ViewerConsumer {
     const c = this.#consumers.get(id);
     if (!c) throw new ProtocolError(ErrorCode.NotFound, 'no such consumer in this session');
     return c;
@@ -416,7 +354,7 @@ export class ViewerSession {
   /** Closes consumers of cameras the current grant no longer covers (after a refresh narrowed it). */
   #closeOutOfScope(): void {
     for (const consumer of [...this.#consumers.values()]) {
-      const camera = this.#o.gateway.camera(String(consumer.appData['cameraId']));
+      const camera = this.#o.media.camera(consumer.cameraId);
       if (camera && this.#grant!.scope.allows({ id: camera.id, site: camera.config.site })) continue;
       this.#closeReasons.set(consumer.id, 'scope_changed');
       consumer.close();

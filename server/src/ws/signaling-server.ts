@@ -13,25 +13,28 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket, type RawData } from 'ws';
 import type { Logger } from 'pino';
-import type { Gateway } from '@vigil/gateway';
+import type { MediaApi } from '@vigil/gateway';
 import { ErrorCode, MAX_MESSAGE_BYTES, ProtocolError, SIGNALING_PATH, type ServerMessage } from '@vigil/protocol';
 import type { AccessControl } from '../auth/access-control.ts';
 import { addressKey } from '../limits/rate-limiter.ts';
 import { Heartbeat } from './heartbeat.ts';
-import { entryMatches, type DenyEntry } from '../auth/deny-list.ts';
+import type { DenyEntry } from '../auth/deny-list.ts';
 import { ViewerSession, type SessionLimits } from '../session/viewer-session.ts';
 import { isOriginAllowed } from './origin.ts';
 import { parseRequest } from './parse-request.ts';
 import { SessionObserver, type SessionEndReason } from '../session/observer.ts';
 
 export interface SignalingServerOptions {
-  gateway: Gateway;
+  /** The media API viewer sessions consume cameras through. */
+  media: MediaApi;
   /** Token checks, deny list, rate limits, stream quota, TURN credentials. */
   access: AccessControl;
   limits: SignalingLimits;
   /** Extra allowed origins beyond same-origin. */
   allowedOrigins: readonly string[];
   logger: Logger;
+  /** Where session facts go (default: a new one); the composition root shares one with audit, oversight and metrics. */
+  observer?: SessionObserver | undefined;
 }
 
 /** Per-connection limits (config `limits`). */
@@ -58,20 +61,12 @@ export class SignalingServer {
   readonly #heartbeat: Heartbeat;
   /** Open sockets per client address key (see addressKey). */
   readonly #perAddress = new Map<string, number>();
-  /** Session facts for metrics and audit (join, consume, consumerclose, sessionclose, refused). */
-  readonly observer = new SessionObserver();
-
-  /** Open consumers per camera id (kept from observer events). */
-  readonly #viewers = new Map<string, number>();
+  /** Session facts for metrics, oversight and audit (join, consume, consumerclose, sessionclose, refused). */
+  readonly observer: SessionObserver;
 
   constructor(opts: SignalingServerOptions) {
     this.#o = opts;
-    this.observer.on('consume', ({ cameraId }) => this.#viewers.set(cameraId, (this.#viewers.get(cameraId) ?? 0) + 1));
-    this.observer.on('consumerclose', ({ cameraId }) => {
-      const n = (this.#viewers.get(cameraId) ?? 1) - 1;
-      if (n > 0) this.#viewers.set(cameraId, n);
-      else this.#viewers.delete(cameraId);
-    });
+    this.observer = opts.observer ?? new SessionObserver();
     this.#log = opts.logger.child({ component: 'signaling' });
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES, perMessageDeflate: false });
     this.#heartbeat = new Heartbeat(opts.limits.pingIntervalMs);
@@ -80,7 +75,7 @@ export class SignalingServer {
   }
 
   readonly #onRevoked = (entry: DenyEntry): void => {
-    const n = this.endSessions((s) => holdsDenied(s, entry), 'revoked');
+    const n = this.endSessions((s) => s.holdsDenied(entry), 'revoked');
     if (n > 0) this.#log.info({ kind: entry.kind, sessions: n }, 'sessions ended by revocation');
   };
 
@@ -96,11 +91,6 @@ export class SignalingServer {
       n++;
     }
     return n;
-  }
-
-  /** Open consumers (viewers) of a camera. */
-  viewersOf(cameraId: string): number {
-    return this.#viewers.get(cameraId) ?? 0;
   }
 
   /** Live sessions. */
@@ -141,7 +131,7 @@ export class SignalingServer {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
     };
     const session = new ViewerSession({
-      gateway: this.#o.gateway,
+      media: this.#o.media,
       access: this.#o.access,
       limits: this.#o.limits,
       logger: this.#log.child({ remoteAddress: req.socket.remoteAddress }),
@@ -246,11 +236,6 @@ export class SignalingServer {
     clearTimeout(timer);
     for (const ws of open) if (ws.readyState !== ws.CLOSED) ws.terminate();
   }
-}
-
-/** True when the session's subject or one of its token ids is what `entry` revokes. */
-export function holdsDenied(s: ViewerSession, entry: DenyEntry): boolean {
-  return s.grant !== undefined && entryMatches(entry, { subject: s.grant.subject, tokenIds: s.tokenIds });
 }
 
 function reject(socket: Duplex, status: number, text: string): void {
