@@ -20,14 +20,14 @@ import { AccessControl } from './auth/access-control.ts';
 import type { VigilConfig } from './config/schema.ts';
 import { buildHttpApp } from './http/app.ts';
 import { adminApi } from './admin/admin-api.ts';
-import { SignalingServer } from './ws/signaling-server.ts';
-import { SessionObserver } from './session/observer.ts';
+import { SignalingServer } from './signaling/signaling-server.ts';
+import { SessionObserver } from './signaling/session-observer.ts';
 import { AuditStore } from './audit/audit-store.ts';
 import { AuditRecorder } from './audit/audit-recorder.ts';
 import { Oversight } from './oversight/oversight.ts';
 import { VigilMetrics } from './metrics/vigil-metrics.ts';
 import { registerMetricsRoute } from './metrics/metrics-route.ts';
-import { Readiness } from './health/readiness.ts';
+import { Readiness } from './http/readiness.ts';
 import { startOwned } from './lifecycle.ts';
 
 export interface Vigil {

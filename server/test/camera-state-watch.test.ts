@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { CameraView } from '@vigil/gateway';
-import { CameraStateWatch, liveState } from '../src/session/camera-state-watch.ts';
+import { CameraStateWatch, liveState } from '../src/signaling/camera-state-watch.ts';
 
 function standInCamera(id: string): CameraView & EventEmitter {
   return Object.assign(new EventEmitter(), { id }) as unknown as CameraView & EventEmitter;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_MESSAGE_BYTES } from '@vigil/protocol';
-import { parseRequest } from '../src/ws/parse-request.ts';
+import { parseRequest } from '../src/signaling/parse-request.ts';
 
 const refused = (frame: string | Buffer, isBinary = false) => {
   const r = parseRequest(frame, isBinary);

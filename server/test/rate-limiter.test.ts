@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimiter, addressKey } from '../src/limits/rate-limiter.ts';
-import { StreamQuota } from '../src/limits/stream-quota.ts';
+import { RateLimiter, addressKey } from '../src/auth/rate-limiter.ts';
+import { StreamQuota } from '../src/auth/stream-quota.ts';
 
 describe('rate limiter (token bucket)', () => {
   it('admits a burst, then refills at the configured rate, per key', () => {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { turnCredentials } from '../src/turn/credentials.ts';
+import { turnCredentials } from '../src/auth/turn-credentials.ts';
 
 describe('TURN REST API credentials', () => {
   it('username is "<expiry unix s>:<user>", credential base64(HMAC-SHA1(secret, username))', () => {

@@ -101,7 +101,7 @@ describe('TURN credentials (coturn, use-auth-secret)', () => {
     expect(await allocate(`${Number(expiry) + 86_400}:guard-7`, s.credential)).not.toBe(0);
     expect(await allocate(`${expiry}:chief`, s.credential)).not.toBe(0);
     // A credential that lapsed (made by the same convention, expiry in the past).
-    const { turnCredentials } = await import('../../server/src/turn/credentials.ts');
+    const { turnCredentials } = await import('../../server/src/auth/turn-credentials.ts');
     const old = turnCredentials({ urls: s.urls, secret: SECRET, ttlSec: 60 }, 'guard-7', Date.now() - 120_000).iceServer;
     expect(await allocate(old.username, old.credential)).not.toBe(0);
   }, 60_000);

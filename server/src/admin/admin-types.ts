@@ -6,7 +6,7 @@ import type { MediaApi, ReconcileResult } from '@vigil/gateway';
 import type { AccessControl } from '../auth/access-control.ts';
 import type { AuditStore } from '../audit/audit-store.ts';
 import type { Oversight } from '../oversight/oversight.ts';
-import type { ViewerSession } from '../session/viewer-session.ts';
+import type { ViewerSession } from '../signaling/viewer-session.ts';
 
 export interface AdminDeps {
   /** Cameras: list, stats, add, update, remove. */

@@ -6,7 +6,7 @@
  * but never breaks the viewer's request.
  */
 import type { Logger } from 'pino';
-import type { ConsumerEndReason, SessionObserver, SessionObserverEvents } from '../session/observer.ts';
+import type { ConsumerEndReason, SessionObserver, SessionObserverEvents } from '../signaling/session-observer.ts';
 import type { AuditEndReason, AuditStore } from './audit-store.ts';
 
 /**

@@ -11,9 +11,9 @@
  */
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import type { RateLimitsConfig } from '../config/schema.ts';
-import { RateLimiter, addressKey } from '../limits/rate-limiter.ts';
-import { StreamQuota } from '../limits/stream-quota.ts';
-import { turnCredentials, type TurnIceServer, type TurnServerConfig } from '../turn/credentials.ts';
+import { RateLimiter, addressKey } from './rate-limiter.ts';
+import { StreamQuota } from './stream-quota.ts';
+import { turnCredentials, type TurnIceServer, type TurnServerConfig } from './turn-credentials.ts';
 import type { DenyList } from './deny-list.ts';
 import type { TokenVerifier, ViewerGrant } from './tokens.ts';
 

@@ -16,7 +16,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
 import { CAMERA_STATES, type MediaApi, type WorkerLoad } from '@vigil/gateway';
-import type { SessionObserver } from '../session/observer.ts';
+import type { SessionObserver } from '../signaling/session-observer.ts';
 import { CameraIngestStats, type CameraIngest } from './camera-ingest-stats.ts';
 import type { CameraOversight, Oversight, OversightSnapshot } from '../oversight/oversight.ts';
 

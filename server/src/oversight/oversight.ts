@@ -10,7 +10,7 @@
  * viewing ending, its becoming live, and this process starting.
  */
 import type { MediaApi } from '@vigil/gateway';
-import type { SessionObserver, SessionObserverEvents } from '../session/observer.ts';
+import type { SessionObserver, SessionObserverEvents } from '../signaling/session-observer.ts';
 
 interface Watch {
   consumers: number;

@@ -16,13 +16,13 @@ import type { Logger } from 'pino';
 import type { MediaApi } from '@vigil/gateway';
 import { ErrorCode, MAX_MESSAGE_BYTES, ProtocolError, SIGNALING_PATH, type ServerMessage } from '@vigil/protocol';
 import type { AccessControl } from '../auth/access-control.ts';
-import { addressKey } from '../limits/rate-limiter.ts';
+import { addressKey } from '../auth/rate-limiter.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { DenyEntry } from '../auth/deny-list.ts';
-import { ViewerSession, type SessionLimits } from '../session/viewer-session.ts';
+import { ViewerSession, type SessionLimits } from './viewer-session.ts';
 import { isOriginAllowed } from './origin.ts';
 import { parseRequest } from './parse-request.ts';
-import { SessionObserver, type SessionEndReason } from '../session/observer.ts';
+import { SessionObserver, type SessionEndReason } from './session-observer.ts';
 
 export interface SignalingServerOptions {
   /** The media API viewer sessions consume cameras through. */

@@ -26,7 +26,7 @@ import {
 import type { ViewerGrant } from '../auth/tokens.ts';
 import type { AccessControl } from '../auth/access-control.ts';
 import { entryMatches, type DenyEntry } from '../auth/deny-list.ts';
-import type { ConsumerEndReason, SessionEndReason, SessionObserver } from './observer.ts';
+import type { ConsumerEndReason, SessionEndReason, SessionObserver } from './session-observer.ts';
 import { CameraStateWatch, liveState } from './camera-state-watch.ts';
 
 export interface SessionLimits {
