@@ -8,7 +8,9 @@
  *   measure mediasoup directly (loadtest/bench) and tests may;
  * - no import cycles, type-only imports included (a cycle is a module pair
  *   that cannot be read, changed or tested apart);
- * - the gateway's config is a leaf (the schema never imports what it configures);
+ * - the gateway's config is a leaf (the schema never imports what it configures),
+ *   so is the media API contract (no implementation behind it leaks in), and
+ *   no concept folder imports the composition root above it;
  * - the gateway's public entry exports the media API and the config schema only.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -135,6 +137,19 @@ describe('architecture', () => {
   it("keeps the gateway's config a leaf: it imports no gateway module outside config/", () => {
     const upward = graph.edges
       .filter((e) => e.from.startsWith('gateway/src/config/') && e.to?.startsWith('gateway/src/') && !e.to.startsWith('gateway/src/config/'))
+      .map((e) => `${e.from} -> ${e.specifier}`);
+    expect(upward).toEqual([]);
+  });
+
+  it('keeps the media API contract (media-types.ts) apart from any implementation: it imports only config types and the protocol', () => {
+    const deps = graph.edges.filter((e) => e.from === 'gateway/src/media/media-types.ts').map((e) => e.to ?? e.specifier);
+    expect(deps.sort()).toEqual(['gateway/src/config/schema.ts', 'protocol/src/index.ts']);
+  });
+
+  it('no concept folder imports its package root (server/src/*.ts: the composition root; gateway/src/index.ts, internals.ts)', () => {
+    const roots = ['server/src/vigil.ts', 'server/src/main.ts', 'server/src/index.ts', 'server/src/lifecycle.ts', 'gateway/src/index.ts', 'gateway/src/internals.ts'];
+    const upward = graph.edges
+      .filter((e) => /^(server|gateway)\/src\/[^/]+\//.test(e.from) && e.to && roots.includes(e.to) && e.to.split('/')[0] === e.from.split('/')[0])
       .map((e) => `${e.from} -> ${e.specifier}`);
     expect(upward).toEqual([]);
   });
