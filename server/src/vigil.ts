@@ -28,7 +28,7 @@ import { Oversight } from './oversight/oversight.ts';
 import { VigilMetrics } from './metrics/vigil-metrics.ts';
 import { registerMetricsRoute } from './metrics/metrics-route.ts';
 import { Readiness } from './http/readiness.ts';
-import { startOwned } from './lifecycle.ts';
+import { startOwned, type Lifecycle } from './lifecycle.ts';
 
 export interface Vigil {
   /** The fastify app (HTTP API, admin API, static files); `app.inject()` in tests. */
@@ -81,69 +81,16 @@ export interface StartOptions {
 
 export async function startVigil(config: VigilConfig, logger: Logger, opts: StartOptions = {}): Promise<Vigil> {
   return startOwned(logger, async (life) => {
-    const { auth } = config;
-    let keys: KeySource;
-    let hs256Secret: string | undefined;
-    if (auth.algorithm === 'HS256') {
-      hs256Secret = auth.secret ?? randomBytes(32).toString('base64url');
-      if (!auth.secret) logger.warn('auth.secret not set: generated a random HS256 secret for this process (demo mode)');
-      keys = new StaticKeySource('HS256', hs256Secret);
-    } else if (auth.jwks) {
-      const jwks = new JwksKeySource({
-        algorithm: auth.algorithm,
-        file: auth.jwks.file,
-        url: auth.jwks.url,
-        minRefetchIntervalMs: auth.jwks.minRefetchIntervalSec * 1000,
-        maxAgeMs: auth.jwks.maxAgeSec * 1000,
-        timeoutMs: auth.jwks.timeoutMs,
-        logger,
-      });
-      await jwks.start();
-      keys = jwks;
-    } else {
-      keys = new StaticKeySource(auth.algorithm, await readFile(auth.publicKeyFile!, 'utf8'));
-    }
-    const verifier = new TokenVerifier({
-      algorithm: auth.algorithm,
-      keys,
-      issuer: auth.issuer,
-      audience: auth.audience,
-      clockToleranceSec: auth.clockToleranceSec,
-      groups: auth.groups,
-    });
-    const denyList = life.own('deny list', await DenyList.open(config.revocations.file, logger), (d) => d.flush());
-    const access = new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn });
+    const { access, hs256Secret } = await startAccess(config, logger, life);
     const tls = config.http.tls
       ? { cert: await readFile(config.http.tls.certFile), key: await readFile(config.http.tls.keyFile) }
       : undefined;
-
     // Session facts (joins, viewings, refusals): the audit trail, oversight and metrics listen.
     const observer = new SessionObserver();
-    let recorder: AuditRecorder | undefined;
-    let audit: AuditStore | undefined;
-    if (config.audit.enabled) {
-      const opened = AuditStore.open(config.audit.path);
-      audit = opened.store;
-      const log = logger.child({ component: 'audit' });
-      log.info({ path: config.audit.path }, 'audit trail open');
-      if (opened.recovered > 0) log.warn({ recovered: opened.recovered }, 'viewings left open by the previous process closed as unknown');
-      // Closing the recorder closes the store (after the sessions wrote their ends).
-      recorder = life.own(
-        'audit trail',
-        new AuditRecorder({
-          store: audit,
-          observer,
-          logger,
-          heartbeatMs: config.audit.heartbeatSec * 1000,
-          retentionMs: config.audit.retentionDays * 86_400_000,
-        }),
-        (r) => r.close(),
-      );
-    }
+    const { audit, recorder } = startAudit(config, observer, logger, life);
     const media = life.own('media', await LocalMedia.start({ config, logger }), (m) => m.close());
     const oversight = life.own('oversight', new Oversight(media, observer, config.metrics.unwatchedAfterSec), (o) => o.close());
-    const auditRecorder = recorder;
-    const readiness = new Readiness(media, auditRecorder && (() => auditRecorder.healthy));
+    const readiness = new Readiness(media, recorder && (() => recorder.healthy));
     const app = life.own('http', await buildHttpApp({ logger, tls, ready: () => readiness.report() }), (a) => a.close());
     const { configPath } = opts;
     const reloadCameras = async (): Promise<ReconcileResult> => {
@@ -151,27 +98,28 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       const fresh = await loadConfig(configPath);
       return media.reconcile(fresh.cameras);
     };
-    let metrics: VigilMetrics | undefined;
     let signaling: SignalingServer | undefined;
+    let metrics: VigilMetrics | undefined;
     if (config.metrics.enabled) {
+      const connections = (): { open: number; joined: number } => {
+        let joined = 0;
+        for (const s of signaling?.sessions ?? []) if (s.grant && !s.closed) joined++;
+        return { open: signaling?.sessions.size ?? 0, joined };
+      };
       metrics = life.own(
         'metrics',
         new VigilMetrics({
           media,
           observer,
           oversight,
-          connections: () => {
-            let joined = 0;
-            for (const s of signaling?.sessions ?? []) if (s.grant && !s.closed) joined++;
-            return { open: signaling?.sessions.size ?? 0, joined };
-          },
+          connections,
           logger,
           unwatchedAfterSec: config.metrics.unwatchedAfterSec,
           statsConcurrency: config.metrics.statsConcurrency,
           statsBudgetMs: config.metrics.statsBudgetMs,
           fpsSampleCameras: config.metrics.fpsSampleCameras,
           fpsSampleWindowMs: config.metrics.fpsSampleWindowMs,
-          ...(auditRecorder ? { auditWriteErrors: () => auditRecorder.writeErrors } : {}),
+          ...(recorder ? { auditWriteErrors: () => recorder.writeErrors } : {}),
         }),
         (m) => m.close(),
       );
@@ -219,4 +167,75 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       },
     };
   });
+}
+
+/**
+ * Token verification (keys from config: an HS256 secret, a PEM file or a
+ * JWKS), the deny list and the access decisions built on them.
+ * @returns the access control and the HS256 secret in use (generated when none is configured)
+ */
+async function startAccess(config: VigilConfig, logger: Logger, life: Lifecycle): Promise<{ access: AccessControl; hs256Secret: string | undefined }> {
+  const { auth } = config;
+  let keys: KeySource;
+  let hs256Secret: string | undefined;
+  if (auth.algorithm === 'HS256') {
+    hs256Secret = auth.secret ?? randomBytes(32).toString('base64url');
+    if (!auth.secret) logger.warn('auth.secret not set: generated a random HS256 secret for this process (demo mode)');
+    keys = new StaticKeySource('HS256', hs256Secret);
+  } else if (auth.jwks) {
+    const jwks = new JwksKeySource({
+      algorithm: auth.algorithm,
+      file: auth.jwks.file,
+      url: auth.jwks.url,
+      minRefetchIntervalMs: auth.jwks.minRefetchIntervalSec * 1000,
+      maxAgeMs: auth.jwks.maxAgeSec * 1000,
+      timeoutMs: auth.jwks.timeoutMs,
+      logger,
+    });
+    await jwks.start();
+    keys = jwks;
+  } else {
+    keys = new StaticKeySource(auth.algorithm, await readFile(auth.publicKeyFile!, 'utf8'));
+  }
+  const verifier = new TokenVerifier({
+    algorithm: auth.algorithm,
+    keys,
+    issuer: auth.issuer,
+    audience: auth.audience,
+    clockToleranceSec: auth.clockToleranceSec,
+    groups: auth.groups,
+  });
+  const denyList = life.own('deny list', await DenyList.open(config.revocations.file, logger), (d) => d.flush());
+  return { access: new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn }), hs256Secret };
+}
+
+/**
+ * The audit trail (when `audit.enabled`): its store and the recorder writing
+ * viewings from session facts. Closing the recorder closes the store, after
+ * the sessions wrote their ends (it is owned before media and signaling, so
+ * it closes after them).
+ */
+function startAudit(
+  config: VigilConfig,
+  observer: SessionObserver,
+  logger: Logger,
+  life: Lifecycle,
+): { audit: AuditStore | undefined; recorder: AuditRecorder | undefined } {
+  if (!config.audit.enabled) return { audit: undefined, recorder: undefined };
+  const opened = AuditStore.open(config.audit.path);
+  const log = logger.child({ component: 'audit' });
+  log.info({ path: config.audit.path }, 'audit trail open');
+  if (opened.recovered > 0) log.warn({ recovered: opened.recovered }, 'viewings left open by the previous process closed as unknown');
+  const recorder = life.own(
+    'audit trail',
+    new AuditRecorder({
+      store: opened.store,
+      observer,
+      logger,
+      heartbeatMs: config.audit.heartbeatSec * 1000,
+      retentionMs: config.audit.retentionDays * 86_400_000,
+    }),
+    (r) => r.close(),
+  );
+  return { audit: opened.store, recorder };
 }
