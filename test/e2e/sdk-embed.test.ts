@@ -199,7 +199,9 @@ describe('<vigil-feed> in Firefox', () => {
           const el = document.querySelector('vigil-feed') as HTMLElement & { state: string; video: HTMLVideoElement; getStats(): Promise<{ framesDecoded: number } | undefined> };
           return { state: el.state, videoWidth: el.video.videoWidth, framesDecoded: (await el.getStats())?.framesDecoded ?? 0, origin: location.origin };
         });
+      const t0 = Date.now();
       await waitFor(async () => (await probeEl()).state === 'playing', 20_000);
+      console.log(`[embed] firefox playing ${Date.now() - t0} ms after the page loaded`);
       const first = await probeEl();
       expect(first.origin).toBe(app.origin);
       expect(first.origin).not.toBe(new URL(vigil.url).origin);
