@@ -84,7 +84,7 @@ describe('HTTPS / WSS', () => {
 });
 
 // What turns this red: the server accepting TLS 1.0/1.1. Two things refuse
-// them today: Vigil's own `minVersion: 'TLSv1.2'` (signaling/src/http/app.ts)
+// them today: Vigil's own `minVersion: 'TLSv1.2'` (server/src/http/app.ts)
 // and OpenSSL 3's default security level (TLS < 1.2 needs SECLEVEL=0 on the
 // server). Lowering Vigil's minVersion alone keeps this green on OpenSSL 3;
 // lowering it together with a server cipher string at SECLEVEL=0 turns it red
