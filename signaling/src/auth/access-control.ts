@@ -5,9 +5,12 @@
  * credentials for authorized viewers.
  *
  * Order matters and is fixed here: the per-address join limit is taken before
- * the (CPU-costly) signature check; the per-subject one after it, so an
- * attacker cannot drain a victim's bucket with forged tokens. Refusals are
- * typed (`rate_limited`, `unauthorized`, `limit_exceeded`) and never say more.
+ * the (CPU-costly) signature check; then the deny list, before any
+ * per-subject budget, so a revoked token replayed in a loop is refused
+ * without charging its subject (which would lock the real user out); the
+ * per-subject limit last, so an attacker cannot drain a victim's bucket with
+ * forged or revoked tokens. Refusals are typed (`rate_limited`,
+ * `unauthorized`, `limit_exceeded`) and never say more.
  */
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import type { RateLimitsConfig } from '../config/schema.ts';
@@ -56,8 +59,8 @@ export class AccessControl {
   async admitToken(token: string, remoteAddress: string | undefined): Promise<ViewerGrant> {
     if (!this.#joinPerIp.take(addressKey(remoteAddress))) throw rateLimited();
     const grant = await this.verifier.verify(token);
-    if (!this.#joinPerSubject.take(grant.subject)) throw rateLimited();
     if (this.isDenied(grant.subject, [grant.tokenId])) throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
+    if (!this.#joinPerSubject.take(grant.subject)) throw rateLimited();
     return grant;
   }
 
@@ -88,10 +91,14 @@ export class AccessControl {
     return release;
   }
 
-  /** TURN servers with fresh credentials for `subject`; undefined when none are configured. */
-  iceServers(subject: string): TurnIceServer[] | undefined {
+  /**
+   * TURN servers with fresh credentials for the grant's subject, valid for
+   * `turn.ttlSec` but never past the token's `exp` (a refresh issues new
+   * ones); undefined when none are configured.
+   */
+  iceServers(grant: ViewerGrant): TurnIceServer[] | undefined {
     if (!this.#turn) return undefined;
-    return [turnCredentials(this.#turn, subject).iceServer];
+    return [turnCredentials(this.#turn, grant.subject, Date.now(), grant.expiresAt).iceServer];
   }
 }
 

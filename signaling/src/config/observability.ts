@@ -11,9 +11,24 @@ export const MetricsConfigSchema = Type.Object(
     /**
      * When set, GET /metrics requires `Authorization: Bearer <bearerToken>`
      * (Prometheus scrape config `authorization.credentials`). /metrics names
-     * every camera, which viewers are otherwise never told.
+     * every camera, its viewers and which cameras nobody watches, so without
+     * it /metrics is served only on a loopback `http.host` or on the separate
+     * `listen` address; on any other address it is refused (401).
      */
     bearerToken: Type.Optional(Type.String({ minLength: 32, maxLength: 4096 })),
+    /**
+     * Serve /metrics on its own listener (e.g. an internal interface)
+     * instead of the viewer HTTP port. Port 0: any free port.
+     */
+    listen: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ minLength: 1, maxLength: 253, default: '127.0.0.1' }),
+          port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /**
      * A live camera nobody has watched for longer than this counts as
      * unwatched (`vigil_cameras_unwatched`), s. Default 5 minutes.

@@ -125,10 +125,9 @@ export class ViewerSession {
       if (this.#closed) throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
       if (this.#grant) throw new ProtocolError(ErrorCode.AlreadyJoined, 'already joined');
       if (this.#o.access.isDenied(grant.subject, [grant.tokenId])) throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
-      this.#grant = grant;
-      this.#rememberTokenId(grant.tokenId);
-      this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'viewer joined');
-      this.#armExpiry(grant.validUntil);
+      // Every check is done: from here on nothing throws, so a refused join leaves the session unjoined (all or nothing).
+      this.#install(grant);
+      this.#log.info({ subject: grant.subject, expiresAt: grant.expiresAt }, 'viewer joined');
       this.#o.observer.emit('join', {
         sessionId: this.id,
         subject: grant.subject,
@@ -156,7 +155,7 @@ export class ViewerSession {
         throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
       }
       this.#transports.set(transport.id, transport);
-      const iceServers = this.#o.access.iceServers(this.#grant!.subject);
+      const iceServers = this.#o.access.iceServers(this.#grant!);
       transport.on('dtlsstatechange', (state) => {
         this.#log.debug({ transportId: transport.id, dtlsState: state }, 'dtls state');
         if (state === 'failed' || state === 'closed') transport.close();
@@ -255,12 +254,13 @@ export class ViewerSession {
       if (this.#o.access.isDenied(grant.subject, [grant.tokenId, ...this.#tokenIds])) {
         throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
       }
-      this.#grant = grant;
-      this.#rememberTokenId(grant.tokenId);
-      this.#armExpiry(grant.validUntil);
+      // Checks done; installing the new grant cannot fail half-way.
+      this.#install(grant);
       this.#closeOutOfScope();
-      this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'token refreshed');
-      return { expiresAt: grant.expiresAt };
+      this.#log.info({ subject: grant.subject, expiresAt: grant.expiresAt }, 'token refreshed');
+      // TURN credentials end with the token they were issued for: hand out ones that last as long as the new token.
+      const iceServers = this.#transports.size > 0 ? this.#o.access.iceServers(grant) : undefined;
+      return { expiresAt: grant.expiresAt, ...(iceServers ? { iceServers } : {}) };
     },
 
     leave: async () => {
@@ -403,6 +403,13 @@ export class ViewerSession {
     const c = this.#consumers.get(id);
     if (!c) throw new ProtocolError(ErrorCode.NotFound, 'no such consumer in this session');
     return c;
+  }
+
+  /** Makes `grant` the session's (join, refresh): remembers its token id and arms its expiry. Never throws. */
+  #install(grant: ViewerGrant): void {
+    this.#grant = grant;
+    this.#rememberTokenId(grant.tokenId);
+    this.#armExpiry(grant.validUntil);
   }
 
   /** Keeps the most recent MAX_TOKEN_IDS token ids presented on this session. */
