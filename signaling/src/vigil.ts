@@ -153,6 +153,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
         logger,
         heartbeatMs: config.audit.heartbeatSec * 1000,
         retentionMs: config.audit.retentionDays * 86_400_000,
+        maxBytes: config.audit.maxSizeMb * 1_000_000,
       });
     }
     const auditRecorder = recorder;
@@ -167,7 +168,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
         statsBudgetMs: config.metrics.statsBudgetMs,
         fpsSampleCameras: config.metrics.fpsSampleCameras,
         fpsSampleWindowMs: config.metrics.fpsSampleWindowMs,
-        ...(auditRecorder ? { auditWriteErrors: () => auditRecorder.writeErrors } : {}),
+        ...(auditRecorder ? { auditWriteErrors: () => auditRecorder.writeErrors, auditStoreBytes: () => auditRecorder.sizeBytes } : {}),
       });
       const { listen, bearerToken } = config.metrics;
       const access = metricsAccess(listen?.host ?? config.http.host, listen !== undefined, bearerToken);

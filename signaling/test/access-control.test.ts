@@ -23,7 +23,7 @@ async function access(turnTtlSec = 3600): Promise<AccessControl> {
   return new AccessControl({
     verifier: new TokenVerifier({ algorithm: 'HS256', key: SECRET, issuer: 'vigil', audience: 'vigil-viewer', clockToleranceSec: 0 }),
     denyList,
-    rateLimits: { joinPerIp: bucket(1000), joinPerSubject: bucket(3), consumePerIp: bucket(1000), consumePerSubject: bucket(1000) },
+    rateLimits: { joinPerIp: bucket(1000), joinPerSubject: bucket(3), consumePerIp: bucket(1000), consumePerSubject: bucket(1000), viewingsPerSubject: bucket(1000) },
     turn: { urls: ['turn:127.0.0.1:3478'], secret: 'turn-secret-0123456789', ttlSec: turnTtlSec },
   });
 }

@@ -37,6 +37,7 @@ export class AccessControl {
   readonly #joinPerSubject: RateLimiter;
   readonly #consumePerIp: RateLimiter;
   readonly #consumePerSubject: RateLimiter;
+  readonly #viewingsPerSubject: RateLimiter;
 
   constructor(opts: AccessControlOptions) {
     this.verifier = opts.verifier;
@@ -46,6 +47,7 @@ export class AccessControl {
     this.#joinPerSubject = new RateLimiter(opts.rateLimits.joinPerSubject);
     this.#consumePerIp = new RateLimiter(opts.rateLimits.consumePerIp);
     this.#consumePerSubject = new RateLimiter(opts.rateLimits.consumePerSubject);
+    this.#viewingsPerSubject = new RateLimiter(opts.rateLimits.viewingsPerSubject);
   }
 
   /**
@@ -76,6 +78,17 @@ export class AccessControl {
   admitConsume(remoteAddress: string | undefined, subject: string): void {
     if (!this.#consumePerIp.take(addressKey(remoteAddress))) throw rateLimited();
     if (!this.#consumePerSubject.take(subject)) throw rateLimited();
+  }
+
+  /**
+   * Takes one new viewing (one audit trail row) from the subject's bucket:
+   * bounds how fast one viewer can grow the audit trail by opening and
+   * closing consumers. Continuing a viewing (quality switch, re-subscribe)
+   * does not take one.
+   * @throws ProtocolError `rate_limited`
+   */
+  admitViewing(subject: string): void {
+    if (!this.#viewingsPerSubject.take(subject)) throw rateLimited();
   }
 
   /**

@@ -63,6 +63,11 @@ export const AuditConfigSchema = Type.Object(
     heartbeatSec: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
     /** Viewings that ended longer ago than this are deleted (daily), days; 0 keeps everything. */
     retentionDays: Type.Integer({ minimum: 0, maximum: 36_500, default: 400 }),
+    /**
+     * Size bound of the store, MB (10^6 bytes): above it the oldest ended
+     * viewings are deleted (checked every minute); 0: no bound. Default 2 GB.
+     */
+    maxSizeMb: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 2000 }),
   },
   { additionalProperties: false, default: {} },
 );

@@ -125,6 +125,13 @@ export const RateLimitsConfigSchema = Type.Object(
     joinPerSubject: Bucket(20, 0.5),
     consumePerIp: Bucket(200, 20),
     consumePerSubject: Bucket(100, 10),
+    /**
+     * New viewings (audit trail rows) per subject: a consume that starts
+     * watching a camera, not one that continues a viewing (quality switch,
+     * re-subscribe within 10 s). Bounds the audit growth one viewer can cause
+     * (default: a wall of 128 at once, then 12 a minute).
+     */
+    viewingsPerSubject: Bucket(128, 0.2),
   },
   { additionalProperties: false, default: {} },
 );

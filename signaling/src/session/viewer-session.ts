@@ -25,7 +25,7 @@ import {
 } from '@vigil/protocol';
 import type { ViewerGrant } from '../auth/tokens.ts';
 import type { AccessControl } from '../auth/access-control.ts';
-import type { ConsumerEndReason, SessionEndReason, SessionObserver } from './observer.ts';
+import { VIEWING_COALESCE_MS, type ConsumerEndReason, type SessionEndReason, type SessionObserver } from './observer.ts';
 import { CameraStateWatch, liveState } from './camera-state-watch.ts';
 
 export interface SessionLimits {
@@ -50,6 +50,19 @@ export interface ViewerSessionOptions {
   end: () => void;
 }
 
+/**
+ * One camera watched by this session: its consumers (a quality switch briefly
+ * holds two) count as one viewing, audited as one row, and a viewing that
+ * ended less than VIEWING_COALESCE_MS ago is continued rather than started anew.
+ */
+interface Viewing {
+  /** The id of its first consumer (the audit row's key). */
+  id: string;
+  open: number;
+  /** When its last consumer closed, ms since epoch (undefined while open). */
+  endedAt: number | undefined;
+}
+
 /** Token ids a session remembers for revocation (a long session refreshes many times). */
 const MAX_TOKEN_IDS = 256;
 
@@ -65,6 +78,8 @@ export class ViewerSession {
   readonly #audioOf = new Map<string, types.Consumer>();
   /** Why each consumer is being closed, recorded just before closing it. */
   readonly #closeReasons = new Map<string, ConsumerEndReason>();
+  /** Viewings by camera id: open ones and those that ended within VIEWING_COALESCE_MS. */
+  readonly #viewings = new Map<string, Viewing>();
   /** Consumers whose time to first frame was reported (one report each). */
   readonly #ttffReported = new Set<string>();
   #endReason: SessionEndReason | undefined;
@@ -196,6 +211,8 @@ export class ViewerSession {
         this.#log.info({ cameraId: req.cameraId }, 'consume refused: forbidden');
         throw new ProtocolError(ErrorCode.Forbidden, 'camera not available to this token');
       }
+      // A new viewing (an audit row) costs the subject's viewing budget; continuing one does not.
+      if (!this.#viewingOf(camera.id)) this.#o.access.admitViewing(this.#grant!.subject);
       return this.#consume(transport, camera, req.quality ?? 'high', req.rtpCapabilities);
     },
 
@@ -317,19 +334,37 @@ export class ViewerSession {
     }
     this.#consumers.set(consumer.id, consumer);
     this.#cameraWatch.add(camera);
+    const continuing = this.#viewingOf(camera.id);
+    const viewing: Viewing = continuing ?? { id: consumer.id, open: 0, endedAt: undefined };
+    viewing.open++;
+    viewing.endedAt = undefined;
+    this.#viewings.set(camera.id, viewing);
     consumer.observer.once('close', () => {
       release();
       this.#consumers.delete(consumer.id);
       this.#cameraWatch.remove(camera);
+      const at = Date.now();
+      viewing.open--;
+      if (viewing.open === 0) viewing.endedAt = at;
       const reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
       this.#closeReasons.delete(consumer.id);
-      this.#o.observer.emit('consumerclose', { sessionId: this.id, consumerId: consumer.id, cameraId: camera.id, reason, at: Date.now() });
+      this.#o.observer.emit('consumerclose', {
+        sessionId: this.id,
+        consumerId: consumer.id,
+        cameraId: camera.id,
+        viewingId: viewing.id,
+        viewingEnded: viewing.open === 0,
+        reason,
+        at,
+      });
     });
     this.#o.observer.emit('consume', {
       sessionId: this.id,
       subject: this.#grant!.subject,
       consumerId: consumer.id,
       cameraId: camera.id,
+      viewingId: viewing.id,
+      continued: continuing !== undefined,
       at: Date.now(),
     });
     consumer.on('producerclose', () => {
@@ -391,6 +426,18 @@ export class ViewerSession {
       this.#audioOf.delete(video.id);
     });
     return audio;
+  }
+
+  /**
+   * The camera's viewing in this session if it is open or ended less than
+   * VIEWING_COALESCE_MS ago (a new consumer then continues it); forgets
+   * viewings older than that.
+   */
+  #viewingOf(cameraId: string, now = Date.now()): Viewing | undefined {
+    for (const [id, v] of this.#viewings) {
+      if (v.endedAt !== undefined && now - v.endedAt >= VIEWING_COALESCE_MS) this.#viewings.delete(id);
+    }
+    return this.#viewings.get(cameraId);
   }
 
   #transport(id: string): types.WebRtcTransport {
