@@ -661,6 +661,9 @@ describe('attack suite: review findings (issue 14)', () => {
     const jwtPattern = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
     const withSecret = await spawnVigil(writeConfig(dir, { demo: { enabled: true }, cameras: [camera] }, 'with-secret.json'));
     try {
+      // The banner (or the line saying why there is none) comes right after `vigil started`.
+      const notPrinted = () => withSecret.logs().some((l) => String(l['msg']).startsWith('demo token not printed'));
+      await waitFor(() => notPrinted() || /Viewer token/.test(withSecret.stderr()), 5000, 50);
       expect(withSecret.stderr()).not.toMatch(jwtPattern);
       expect(withSecret.stdout()).not.toMatch(jwtPattern);
       expect(withSecret.logs().some((l) => String(l['msg']).startsWith('demo token not printed'))).toBe(true);
