@@ -770,6 +770,33 @@ describe('attack suite: review findings (issue 14)', () => {
     expect(await (await fetch(`${vigil.url}/metrics`)).text()).toMatch(/^vigil_audit_store_bytes [1-9]\d*$/m);
   });
 
+  it('stream quota as a class: switches and re-subscribes share their camera\'s slot; a refresh lowering maxStreams is enforced', async () => {
+    const consumerIdOf = (r: Response): string => {
+      if (!r.ok) throw new Error(`refused: ${r.error.code}`);
+      return (r.data as { consumerId: string }).consumerId;
+    };
+    const claims = { sub: 'quota-class', cameras: ['**'], maxStreams: 2 };
+    const a = await withTransport(claims);
+    const b = await withTransport(claims);
+    const a1 = consumerIdOf(await consume(a.c, a.transportId, 'lobby/1'));
+    const b1 = consumerIdOf(await consume(b.c, b.transportId, 'lobby/10'));
+    expect(vigil.access.streams.count('quota-class')).toBe(2);
+    // Quality switches on both connections at once (old consumers still open): same cameras, no new slot.
+    const setQuality = (c: WsClient, consumerId: string) => c.request({ type: 'setQuality', consumerId, quality: 'low', rtpCapabilities: caps });
+    consumerIdOf(await setQuality(a.c, a1));
+    consumerIdOf(await setQuality(b.c, b1));
+    expect(vigil.access.streams.count('quota-class')).toBe(2);
+    // A third camera is over the limit on either connection.
+    expect(errorCode(await consume(b.c, b.transportId, 'vault/secret'))).toBe('limit_exceeded');
+    // A refresh down to maxStreams 1: this session gives up its camera (both of its consumers).
+    const r = await a.c.request({ type: 'refresh', token: sign({ ...claims, maxStreams: 1 }) });
+    expect(r.ok).toBe(true);
+    await waitFor(() => a.c.notifications.filter((n) => n.notification === 'consumerClosed').length === 2, 1000, 20);
+    expect(a.c.notifications.every((n) => n.notification !== 'consumerClosed' || n.reason === 'scope_changed')).toBe(true);
+    expect(vigil.access.streams.count('quota-class')).toBe(1);
+    expect(errorCode(await consume(a.c, a.transportId, 'lobby/1'))).toBe('limit_exceeded');
+  });
+
   it('JWKS: a plain-http URL to another host and a refetch interval under the floor are refused at start', () => {
     const rs = (jwks: Record<string, unknown>) => testConfig({ auth: { algorithm: 'RS256', jwks } });
     expect(() => parseConfig(rs({ url: 'http://idp.example/.well-known/jwks.json' }))).toThrow(ConfigError);

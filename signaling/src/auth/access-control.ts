@@ -92,14 +92,14 @@ export class AccessControl {
   }
 
   /**
-   * Reserves one concurrent stream for the grant's subject (`maxStreams` claim).
-   * @param allowance streams allowed beyond maxStreams (1 during a quality
-   *   switch, which holds the old and the new consumer for up to one GOP)
+   * Reserves one concurrent stream (one camera watched) for the grant's
+   * subject (`maxStreams` claim). Sessions call it once per viewing, so a
+   * quality switch or re-subscribe of a camera already watched takes none.
    * @returns the release function
    * @throws ProtocolError `limit_exceeded` when the subject already holds maxStreams
    */
-  acquireStream(grant: ViewerGrant, allowance = 0): () => void {
-    const release = this.streams.acquire(grant.subject, grant.maxStreams === undefined ? undefined : grant.maxStreams + allowance);
+  acquireStream(grant: ViewerGrant): () => void {
+    const release = this.streams.acquire(grant.subject, grant.maxStreams);
     if (!release) throw new ProtocolError(ErrorCode.LimitExceeded, 'too many concurrent streams for this token');
     return release;
   }

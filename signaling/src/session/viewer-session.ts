@@ -61,6 +61,8 @@ interface Viewing {
   open: number;
   /** When its last consumer closed, ms since epoch (undefined while open). */
   endedAt: number | undefined;
+  /** Gives back its stream-quota slot (held while it is open). */
+  release: (() => void) | undefined;
 }
 
 /** Token ids a session remembers for revocation (a long session refreshes many times). */
@@ -274,6 +276,7 @@ export class ViewerSession {
       // Checks done; installing the new grant cannot fail half-way.
       this.#install(grant);
       this.#closeOutOfScope();
+      this.#closeOverQuota();
       this.#log.info({ subject: grant.subject, expiresAt: grant.expiresAt }, 'token refreshed');
       // TURN credentials end with the token they were issued for: hand out ones that last as long as the new token.
       const iceServers = this.#transports.size > 0 ? this.#o.access.iceServers(grant) : undefined;
@@ -312,8 +315,11 @@ export class ViewerSession {
     if (this.#consumers.size >= this.#o.limits.maxConsumersPerConnection + (replacing ? 1 : 0)) {
       throw new ProtocolError(ErrorCode.LimitExceeded, 'too many consumers on this connection');
     }
-    // The subject's concurrent-stream quota (`maxStreams`); a quality switch may hold one more briefly.
-    const release = this.#o.access.acquireStream(this.#grant!, replacing ? 1 : 0);
+    // The subject's concurrent-stream quota (`maxStreams`) counts viewings (cameras watched), one slot
+    // each however it is held: a first consume takes the slot, a quality switch or a re-subscribe of a
+    // camera this session is watching shares it, and it is given back when the viewing's last consumer closes.
+    const held = this.#viewingOf(camera.id);
+    let release = held && held.open > 0 ? undefined : this.#o.access.acquireStream(this.#grant!);
     let consumer: types.Consumer;
     try {
       consumer = await this.#o.gateway.fanout.consume(
@@ -324,28 +330,35 @@ export class ViewerSession {
         { sessionId: this.id, cameraId: camera.id, transportId: transport.id },
       );
     } catch (err) {
-      release();
+      release?.();
       throw err;
     }
     if (this.#closed) {
-      release();
+      release?.();
       consumer.close();
       throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
     }
     this.#consumers.set(consumer.id, consumer);
     this.#cameraWatch.add(camera);
     const continuing = this.#viewingOf(camera.id);
-    const viewing: Viewing = continuing ?? { id: consumer.id, open: 0, endedAt: undefined };
+    const viewing: Viewing = continuing ?? { id: consumer.id, open: 0, endedAt: undefined, release: undefined };
     viewing.open++;
     viewing.endedAt = undefined;
+    // Two first consumes of one camera raced: the viewing keeps one slot.
+    if (viewing.release && release) release();
+    else if (release) viewing.release = release;
+    release = undefined;
     this.#viewings.set(camera.id, viewing);
     consumer.observer.once('close', () => {
-      release();
       this.#consumers.delete(consumer.id);
       this.#cameraWatch.remove(camera);
       const at = Date.now();
       viewing.open--;
-      if (viewing.open === 0) viewing.endedAt = at;
+      if (viewing.open === 0) {
+        viewing.endedAt = at;
+        viewing.release?.();
+        viewing.release = undefined;
+      }
       const reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
       this.#closeReasons.delete(consumer.id);
       this.#o.observer.emit('consumerclose', {
@@ -475,6 +488,27 @@ export class ViewerSession {
       this.#closeReasons.set(consumer.id, 'scope_changed');
       consumer.close();
       this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'scope_changed' });
+    }
+  }
+
+  /**
+   * After a refresh lowered `maxStreams`: closes this session's newest
+   * viewings (all their consumers) until the subject is within the new limit
+   * or this session holds none (`consumerClosed: scope_changed`).
+   */
+  #closeOverQuota(): void {
+    const max = this.#grant!.maxStreams;
+    if (max === undefined) return;
+    const subject = this.#grant!.subject;
+    const open = [...this.#viewings.entries()].filter(([, v]) => v.open > 0).reverse();
+    for (const [cameraId] of open) {
+      if (this.#o.access.streams.count(subject) <= max) return;
+      for (const consumer of [...this.#consumers.values()]) {
+        if (String(consumer.appData['cameraId']) !== cameraId) continue;
+        this.#closeReasons.set(consumer.id, 'scope_changed');
+        consumer.close();
+        this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'scope_changed' });
+      }
     }
   }
 
