@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import fastify, { type FastifyInstance } from 'fastify';
 import { LocalMedia, type MediaApi, type ReconcileResult } from '@vigil/gateway';
 import { loadConfig } from './config/load.ts';
 import { TokenVerifier } from './auth/tokens.ts';
@@ -26,7 +27,7 @@ import { AuditStore } from './audit/audit-store.ts';
 import { AuditRecorder } from './audit/audit-recorder.ts';
 import { Oversight } from './oversight/oversight.ts';
 import { VigilMetrics } from './metrics/vigil-metrics.ts';
-import { registerMetricsRoute } from './metrics/metrics-route.ts';
+import { metricsAccess, registerMetricsRoute } from './metrics/metrics-route.ts';
 import { Readiness } from './http/readiness.ts';
 import { startOwned, type Lifecycle } from './lifecycle.ts';
 
@@ -45,6 +46,8 @@ export interface Vigil {
    * none is configured); undefined for RS256/ES256. Never logged.
    */
   hs256Secret: string | undefined;
+  /** True when {@link hs256Secret} was generated for this process (no `auth.secret` configured): only then is a demo token printed. */
+  hs256SecretGenerated: boolean;
   /**
    * Re-reads the config file and reconciles the camera set (added, removed,
    * updated cameras; unchanged ones keep their viewers). Other keys need a restart.
@@ -57,6 +60,8 @@ export interface Vigil {
   oversight: Oversight;
   /** Prometheus metrics (undefined when `metrics.enabled` is false). */
   metrics: VigilMetrics | undefined;
+  /** Base URL of the separate metrics listener (`metrics.listen`), when configured. */
+  metricsUrl: string | undefined;
   readiness: Readiness;
   /**
    * Graceful shutdown: /readyz turns 503 and new viewers are refused; after
@@ -100,6 +105,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     };
     let signaling: SignalingServer | undefined;
     let metrics: VigilMetrics | undefined;
+    let metricsApp: FastifyInstance | undefined;
     if (config.metrics.enabled) {
       const connections = (): { open: number; joined: number } => {
         let joined = 0;
@@ -119,11 +125,31 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
           statsBudgetMs: config.metrics.statsBudgetMs,
           fpsSampleCameras: config.metrics.fpsSampleCameras,
           fpsSampleWindowMs: config.metrics.fpsSampleWindowMs,
-          ...(recorder ? { auditWriteErrors: () => recorder.writeErrors } : {}),
+          ...(recorder ? { auditWriteErrors: () => recorder.writeErrors, auditStoreBytes: () => recorder.sizeBytes } : {}),
         }),
         (m) => m.close(),
       );
-      registerMetricsRoute(app, metrics, config.metrics.bearerToken);
+      const { listen, bearerToken } = config.metrics;
+      const access = metricsAccess(listen?.host ?? config.http.host, listen !== undefined, bearerToken);
+      if (listen) {
+        metricsApp = life.own(
+          'metrics http',
+          fastify({ loggerInstance: logger.child({ component: 'metrics-http' }) }) as unknown as FastifyInstance,
+          (a) => a.close(),
+        );
+        registerMetricsRoute(metricsApp, metrics, access, bearerToken);
+      } else {
+        registerMetricsRoute(app as unknown as FastifyInstance, metrics, access, bearerToken);
+      }
+      const log = logger.child({ component: 'metrics' });
+      if (access === 'refused') {
+        log.warn(
+          { host: config.http.host },
+          'GET /metrics is refused: http.host is not loopback and metrics.bearerToken is not set (set it, or serve metrics on metrics.listen)',
+        );
+      } else {
+        log.info({ access: access === 'token' ? 'bearer token required' : listen ? 'open on its own listener' : 'open on loopback' }, 'GET /metrics served');
+      }
     }
     const { drainDelayMs, socketGraceMs } = config.shutdown;
     const server = life.own(
@@ -143,6 +169,13 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     await app.listen({ host: config.http.host, port: config.http.port });
     const { port } = app.server.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+    let metricsUrl: string | undefined;
+    if (metricsApp && config.metrics.listen) {
+      await metricsApp.listen({ host: config.metrics.listen.host, port: config.metrics.listen.port });
+      const m = metricsApp.server.address() as AddressInfo;
+      const mh = config.metrics.listen.host.includes(':') ? `[${config.metrics.listen.host}]` : config.metrics.listen.host;
+      metricsUrl = `http://${mh}:${m.port}`;
+    }
     let closing: Promise<void> | undefined;
     return {
       app,
@@ -151,10 +184,12 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       access,
       url: `${tls ? 'https' : 'http'}://${host}:${port}`,
       hs256Secret,
+      hs256SecretGenerated: config.auth.algorithm === 'HS256' && config.auth.secret === undefined,
       reloadCameras,
       audit,
       oversight,
       metrics,
+      metricsUrl,
       readiness,
       close() {
         closing ??= (async () => {
@@ -203,6 +238,7 @@ async function startAccess(config: VigilConfig, logger: Logger, life: Lifecycle)
     issuer: auth.issuer,
     audience: auth.audience,
     clockToleranceSec: auth.clockToleranceSec,
+    maxTokenLifetimeSec: auth.maxTokenLifetimeSec,
     groups: auth.groups,
   });
   const denyList = life.own('deny list', await DenyList.open(config.revocations.file, logger), (d) => d.flush());
@@ -234,6 +270,7 @@ function startAudit(
       logger,
       heartbeatMs: config.audit.heartbeatSec * 1000,
       retentionMs: config.audit.retentionDays * 86_400_000,
+      maxBytes: config.audit.maxSizeMb * 1_000_000,
     }),
     (r) => r.close(),
   );
