@@ -2,17 +2,25 @@
  * One stream of a camera (main = `high` or sub = `low`): its ingest
  * (PlainTransport + producer on the camera's current router) and the driver
  * feeding it. Reports RTP activity, keyframes and source failures; can be
- * re-opened on another router (worker replaced) or re-latched (comedia) on
- * the same one.
+ * re-opened on another router (worker replaced).
  *
- * RTP activity: the comedia transport's `tuple` event marks the first packet;
- * after that the producer's packet count is polled (`producer.getStats()`),
+ * Every PlainTransport is connected to a fixed local sender (no comedia): a
+ * relay's fixed ports, or for an RTP-push camera its push gate
+ * (ingest/push-gate.ts), which owns the camera-facing port, accepts only the
+ * camera, survives camera restarts, and counts strangers and reordered frames.
+ *
+ * RTP activity: a push gate's first packet marks it at once; otherwise the
+ * producer's packet count is polled (`producer.getStats()`),
  * every 250 ms while the stream is inactive (a returning camera is seen
  * quickly) and every min(stallTimeoutMs / 3, 1000) ms while it is active.
  * mediasoup runs its own RTP inactivity check only for simulcast producers
  * with several encodings (worker src/RTC/Producer.cpp), and its score does not
  * drop when packets simply stop, so it cannot be used here.
  * Keyframes come from the producer's `keyframe` trace event.
+ *
+ * Degraded: a stream that plays but badly (frames out of order: B-frames over
+ * RTP push) says why in {@link CameraStream.degraded}, while its lifecycle
+ * state stays what RTP arrival makes it.
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
@@ -22,6 +30,8 @@ import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.
 import { openPlainAudioIngest, openPlainIngest, type PlainIngest } from '../ingest/plain-ingest.ts';
 import { relayAudioPayloadType, relayAudioRtpParameters } from '../ingest/rtsp/audio-rtp.ts';
 import type { AudioPlan } from '../ingest/rtsp/decide.ts';
+import { PushGate } from '../ingest/push-gate.ts';
+import { udpSocketDrops } from '../ingest/socket-buffers.ts';
 import { testPatternDriver, type SourceDriver } from '../ingest/source-driver.ts';
 import { RtspDriver } from '../ingest/rtsp-driver.ts';
 import type { RtpTarget } from '../ingest/test-pattern.ts';
@@ -32,8 +42,41 @@ export interface CameraStreamEvents {
   activity: [active: boolean];
   /** The source failed to deliver; reason is safe to show (no credentials). */
   failure: [reason: string];
-  /** The producer was replaced (reopen/relatch): consumers of the old one are gone. */
+  /** The producer was replaced (reopen): consumers of the old one are gone. */
   producerchange: [producer: types.Producer];
+  /** The stream became degraded (with why) or recovered (undefined). */
+  degraded: [degraded: StreamDegradation | undefined];
+}
+
+/** Why a stream that plays does not play well; `reason` is a closed set for metrics. */
+export interface StreamDegradation {
+  reason: 'b_frames';
+  /** In words, safe to show operators (no addresses, no credentials). */
+  message: string;
+  /** ms since epoch */
+  since: number;
+}
+
+/** Ingest counters of a stream (admin API, metrics). */
+export interface StreamIngestCounters {
+  /** Packets from senders other than the camera (RTP push), dropped. */
+  foreignPackets: number;
+  /** Times an RTP-push camera's stream restarted (new source port or sequence). */
+  restarts: number;
+  /** Frames received out of timestamp order (RTP push). */
+  reorderedFrames: number;
+  /** Datagrams the kernel dropped on the stream's ingest sockets (receive buffer full), since they opened. */
+  socketDrops: number;
+}
+
+/** Reordered frames within {@link REORDER_WINDOW_MS} that make a stream degraded. */
+const REORDER_THRESHOLD = 2;
+/** Window for reordered frames; a stream recovers after this long without one, ms. */
+const REORDER_WINDOW_MS = 10_000;
+
+/** Loopback of the listen IP's family: where a push gate forwards to its PlainTransport. */
+function loopbackOf(listenIp: string): string {
+  return listenIp.includes(':') ? '::1' : '127.0.0.1';
 }
 
 /** SSRC base and payload type for relay-fed streams (the relay is told to send with them). */
@@ -109,6 +152,10 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #driver: SourceDriver | undefined;
   #localRtpPort: number | undefined;
   #audio: AudioIngest | undefined;
+  /** RTP push: the camera-facing front (owns the camera's ports; outlives transports). */
+  #gate: PushGate | undefined;
+  #reorderedAt: number[] = [];
+  #degraded: StreamDegradation | undefined;
   #active = false;
   #lastKeyframeAt: number | undefined;
   #keyframeIntervalMs: number | undefined;
@@ -123,8 +170,15 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   /** fps measurements in progress per producer (they share its `rtp` trace). */
   readonly #rtpTracers = new WeakMap<types.Producer, number>();
 
-  private constructor(o: CameraStreamOptions, router: types.Router, ingest: PlainIngest, localRtpPort: number | undefined) {
+  private constructor(
+    o: CameraStreamOptions,
+    router: types.Router,
+    ingest: PlainIngest,
+    localRtpPort: number | undefined,
+    gate: PushGate | undefined,
+  ) {
     super();
+    this.#gate = gate;
     this.#o = o;
     this.quality = o.quality;
     this.source = o.source;
@@ -159,6 +213,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
         }
         this.#lastPackets = packets;
       }
+      this.#checkDegraded(Date.now());
     } catch {
       // producer closed under us (reopen / worker death): next poll sees the new one
     }
@@ -170,10 +225,33 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
    * @throws Error when the ingest port is taken (nothing is left open)
    */
   static async open(o: CameraStreamOptions, router: types.Router): Promise<CameraStream> {
-    const relayed = o.source.kind !== 'rtp-push';
-    const localRtpPort = relayed ? await allocateUdpPortPair(o.ingest.listenIp) : undefined;
-    const ingest = await CameraStream.#openIngest(o, router, localRtpPort);
-    const stream = new CameraStream(o, router, ingest, localRtpPort);
+    const src = o.source;
+    const gate =
+      src.kind === 'rtp-push'
+        ? await PushGate.open({
+            listenIp: o.ingest.listenIp,
+            port: src.port,
+            ssrc: src.ssrc,
+            sourceIp: src.sourceIp,
+            forwardIp: loopbackOf(o.ingest.listenIp),
+            recvBufferSize: o.ingest.recvBufferSize,
+            sendBufferSize: 262_144,
+            logger: o.logger.child({ stream: o.quality, role: 'push-gate' }),
+          })
+        : undefined;
+    let ingest: PlainIngest;
+    let localRtpPort: number | undefined;
+    try {
+      localRtpPort = gate ? gate.forwardSource.rtpPort : await allocateUdpPortPair(o.ingest.listenIp);
+      ingest = await CameraStream.#openIngest(o, router, localRtpPort);
+    } catch (err) {
+      gate?.close();
+      throw err;
+    }
+    gate?.retarget({ rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort });
+    const stream = new CameraStream(o, router, ingest, localRtpPort, gate);
+    gate?.on('source', (restart) => stream.#onGateSource(restart));
+    gate?.on('reordered', () => stream.#onReordered());
     stream.#driver = o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, stream.#log.child({ role: 'relay' }), {
       openAudio: (plan) => stream.#openAudio(plan),
     });
@@ -185,20 +263,90 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
       if (stream.#starts++ > 0) stream.#resync = true;
     });
     stream.#log.info(
-      { rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, kind: o.source.kind, routerId: router.id },
+      {
+        rtpPort: stream.ports.rtpPort,
+        rtcpPort: stream.ports.rtcpPort,
+        kind: o.source.kind,
+        routerId: router.id,
+        ...(gate ? { recvBufferSize: gate.recvBufferSize } : {}),
+      },
       'camera stream ingest open',
     );
     return stream;
   }
 
-  static #openIngest(o: CameraStreamOptions, router: types.Router, localRtpPort: number | undefined): Promise<PlainIngest> {
+  static #openIngest(o: CameraStreamOptions, router: types.Router, localRtpPort: number): Promise<PlainIngest> {
     const src = o.source;
-    return src.kind === 'rtp-push'
-      ? openPlainIngest(router, o.camera, o.ingest.listenIp, src.port, src.ssrc, src.payloadType)
-      : openPlainIngest(router, o.camera, o.ingest.listenIp, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE, {
-          ip: relayHost(o.ingest.listenIp),
-          rtpPort: localRtpPort!,
-        });
+    const { recvBufferSize } = o.ingest;
+    if (src.kind === 'rtp-push') {
+      // Only the push gate sends here, over loopback: the transport is not reachable from outside.
+      const ip = loopbackOf(o.ingest.listenIp);
+      return openPlainIngest(router, o.camera, ip, 0, src.ssrc, src.payloadType, { ip, rtpPort: localRtpPort }, recvBufferSize);
+    }
+    return openPlainIngest(router, o.camera, o.ingest.listenIp, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE, {
+      ip: relayHost(o.ingest.listenIp),
+      rtpPort: localRtpPort,
+    }, recvBufferSize);
+  }
+
+  /** The push gate saw the camera's first packet, or the camera restarting (new port / sequence). */
+  #onGateSource(restart: boolean): void {
+    if (this.#closed) return;
+    this.#lastRtpAt = Date.now();
+    // The gate keeps sequence and timestamps continuous; consumers still wait for the new stream's keyframe.
+    if (restart) {
+      this.#reorderedAt = [];
+      void this.#resyncConsumers();
+    }
+    this.#setActive(true);
+  }
+
+  #onReordered(): void {
+    const now = Date.now();
+    this.#reorderedAt.push(now);
+    while (this.#reorderedAt.length > 0 && now - this.#reorderedAt[0]! > REORDER_WINDOW_MS) this.#reorderedAt.shift();
+    this.#checkDegraded(now);
+  }
+
+  #checkDegraded(now: number): void {
+    while (this.#reorderedAt.length > 0 && now - this.#reorderedAt[0]! > REORDER_WINDOW_MS) this.#reorderedAt.shift();
+    const reordering = this.#reorderedAt.length >= REORDER_THRESHOLD;
+    if (reordering && !this.#degraded) {
+      this.#degraded = {
+        reason: 'b_frames',
+        message:
+          'the camera sends frames out of order (H.264 B-frames), which WebRTC receivers play as freezes; ' +
+          'turn B-frames off in the camera, or set transcode: "h264" on its source',
+        since: now,
+      };
+      this.#log.warn({ reason: this.#degraded.reason }, this.#degraded.message);
+      this.emit('degraded', this.#degraded);
+    } else if (!reordering && this.#degraded && this.#reorderedAt.length === 0) {
+      this.#degraded = undefined;
+      this.#log.info('camera stream no longer degraded');
+      this.emit('degraded', undefined);
+    }
+  }
+
+  /** Why the stream plays badly, or undefined. */
+  get degraded(): StreamDegradation | undefined {
+    return this.#degraded;
+  }
+
+  /**
+   * Ingest counters: the push gate's (strangers, restarts, reordered frames)
+   * and the kernel's drops on the stream's ingest sockets (/proc/net/udp).
+   */
+  async ingestCounters(): Promise<StreamIngestCounters> {
+    const g = this.#gate?.stats;
+    const ports = [this.#ingest.rtpPort, ...(this.#gate ? [this.#gate.ports.rtpPort] : [])];
+    const drops = await udpSocketDrops(ports);
+    return {
+      foreignPackets: g?.foreignPackets ?? 0,
+      restarts: g?.restarts ?? 0,
+      reorderedFrames: g?.reorderedFrames ?? 0,
+      socketDrops: [...drops.values()].reduce((a, b) => a + b, 0),
+    };
   }
 
   #target(): RtpTarget {
@@ -228,7 +376,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #openAudioIngest(plan: AudioPlan, router: types.Router, localRtpPort: number): Promise<PlainIngest> {
     const pt = relayAudioPayloadType(plan);
     const source = { ip: relayHost(this.#o.ingest.listenIp), rtpPort: localRtpPort };
-    return openPlainAudioIngest(router, this.#o.camera.id, this.#o.ingest.listenIp, relayAudioRtpParameters(plan, RELAY_AUDIO_SSRC, pt), source);
+    return openPlainAudioIngest(router, this.#o.camera.id, this.#o.ingest.listenIp, relayAudioRtpParameters(plan, RELAY_AUDIO_SSRC, pt), source, this.#o.ingest.recvBufferSize);
   }
 
   #audioTarget(): RtpTarget | undefined {
@@ -251,17 +399,6 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   }
 
   #watch(ingest: PlainIngest): void {
-    ingest.transport.on('tuple', (tuple) => {
-      const pinned = this.source.kind === 'rtp-push' ? this.source.sourceIp : undefined;
-      if (pinned && tuple.remoteIp !== pinned) {
-        // comedia latched a sender that is not the camera: drop the latch and wait for the camera.
-        this.#log.warn({ remoteIp: tuple.remoteIp }, 'RTP from an address other than the pinned source refused');
-        this.reopen(this.#router).catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 're-latch failed'));
-        return;
-      }
-      this.#lastRtpAt = Date.now();
-      this.#setActive(true);
-    });
     void ingest.producer.enableTraceEvent(['keyframe']).catch(() => {});
     ingest.producer.on('trace', (trace) => {
       if (trace.type !== 'keyframe') return;
@@ -321,9 +458,9 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     return this.#active;
   }
 
-  /** Local RTP/RTCP ports the source sends to. */
+  /** Local RTP/RTCP ports the source sends to (an RTP-push camera: its push gate's). */
   get ports(): { rtpPort: number; rtcpPort: number } {
-    return { rtpPort: this.#ingest.rtpPort, rtcpPort: this.#ingest.rtcpPort };
+    return this.#gate?.ports ?? { rtpPort: this.#ingest.rtpPort, rtcpPort: this.#ingest.rtcpPort };
   }
 
   /** Last keyframe seen, ms since epoch; measured keyframe interval (GOP), ms. */
@@ -342,15 +479,15 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   }
 
   /**
-   * Re-opens the ingest on `router` (the same one to re-latch a comedia
-   * tuple) and points the driver at it. The old producer closes; `producerchange` fires.
+   * Re-opens the ingest on `router` (its worker was replaced) and points the
+   * driver (or push gate) at it. The old producer closes; `producerchange` fires.
    * @throws Error when the new ingest cannot open (the stream then has no producer until retried)
    */
   async reopen(router: types.Router): Promise<void> {
     if (this.#closed) return;
     if (!this.#ingest.transport.closed) this.#ingest.transport.close();
     this.#setActive(false);
-    const ingest = await CameraStream.#openIngest(this.#o, router, this.#localRtpPort);
+    const ingest = await CameraStream.#openIngest(this.#o, router, this.#localRtpPort!);
     if (this.#closed) {
       ingest.transport.close();
       return;
@@ -359,6 +496,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     this.#ingest = ingest;
     this.#lastPackets = -1;
     this.#watch(ingest);
+    this.#gate?.retarget({ rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort });
     if (this.#audio) {
       if (!this.#audio.ingest.transport.closed) this.#audio.ingest.transport.close();
       this.#audio.ingest = await this.#openAudioIngest(this.#audio.plan, router, this.#audio.localRtpPort);
@@ -414,5 +552,6 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     await this.#driver?.stop();
     this.#ingest.transport.close();
     this.#audio?.ingest.transport.close();
+    this.#gate?.close();
   }
 }
