@@ -31,7 +31,7 @@ import { openPlainAudioIngest, openPlainIngest, type PlainIngest } from '../inge
 import { relayAudioPayloadType, relayAudioRtpParameters } from '../ingest/rtsp/audio-rtp.ts';
 import type { AudioPlan } from '../ingest/rtsp/decide.ts';
 import { PushGate } from '../ingest/push-gate.ts';
-import { udpSocketDrops } from '../ingest/socket-buffers.ts';
+import type { udpSocketDrops } from '../ingest/socket-buffers.ts';
 import { testPatternDriver, type SourceDriver } from '../ingest/source-driver.ts';
 import { RtspDriver } from '../ingest/rtsp-driver.ts';
 import type { RtpTarget } from '../ingest/test-pattern.ts';
@@ -333,19 +333,23 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     return this.#degraded;
   }
 
+  /** Local UDP ports of the stream's video ingest sockets (push gate and PlainTransport), for kernel drop counts. */
+  get ingestPorts(): number[] {
+    return [this.#ingest.rtpPort, ...(this.#gate ? [this.#gate.ports.rtpPort] : [])];
+  }
+
   /**
    * Ingest counters: the push gate's (strangers, restarts, reordered frames)
-   * and the kernel's drops on the stream's ingest sockets (/proc/net/udp).
+   * and the kernel's drops on the stream's ingest sockets.
+   * @param drops kernel drops per local port, from {@link udpSocketDrops} (read once for many streams)
    */
-  async ingestCounters(): Promise<StreamIngestCounters> {
+  ingestCounters(drops: ReadonlyMap<number, number>): StreamIngestCounters {
     const g = this.#gate?.stats;
-    const ports = [this.#ingest.rtpPort, ...(this.#gate ? [this.#gate.ports.rtpPort] : [])];
-    const drops = await udpSocketDrops(ports);
     return {
       foreignPackets: g?.foreignPackets ?? 0,
       restarts: g?.restarts ?? 0,
       reorderedFrames: g?.reorderedFrames ?? 0,
-      socketDrops: [...drops.values()].reduce((a, b) => a + b, 0),
+      socketDrops: this.ingestPorts.reduce((n, port) => n + (drops.get(port) ?? 0), 0),
     };
   }
 
