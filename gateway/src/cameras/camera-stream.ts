@@ -293,11 +293,11 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #onGateSource(restart: boolean): void {
     if (this.#closed) return;
     this.#lastRtpAt = Date.now();
-    // The gate keeps sequence and timestamps continuous; consumers still wait for the new stream's keyframe.
-    if (restart) {
-      this.#reorderedAt = [];
-      void this.#resyncConsumers();
-    }
+    // The gate keeps sequence numbers and timestamps continuous, so consumers go
+    // on as if nothing happened and the new stream's first keyframe (new SPS/PPS,
+    // maybe a new size) reaches viewers at once. A pause/resume re-sync (as for
+    // relays) would make consumers skip that keyframe and wait a GOP for the next.
+    if (restart) this.#reorderedAt = [];
     this.#setActive(true);
   }
 
