@@ -31,6 +31,7 @@ import { openPlainAudioIngest, openPlainIngest, type PlainIngest } from '../inge
 import { relayAudioPayloadType, relayAudioRtpParameters } from '../ingest/rtsp/audio-rtp.ts';
 import type { AudioPlan } from '../ingest/rtsp/decide.ts';
 import { PushGate } from '../ingest/push-gate.ts';
+import { pushTranscodeDriver } from '../ingest/push-transcode.ts';
 import type { udpSocketDrops } from '../ingest/socket-buffers.ts';
 import { testPatternDriver, type SourceDriver } from '../ingest/source-driver.ts';
 import { RtspDriver } from '../ingest/rtsp-driver.ts';
@@ -150,10 +151,12 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #router: types.Router;
   #ingest: PlainIngest;
   #driver: SourceDriver | undefined;
-  #localRtpPort: number | undefined;
+  #localRtpPort: number;
   #audio: AudioIngest | undefined;
   /** RTP push: the camera-facing front (owns the camera's ports; outlives transports). */
   #gate: PushGate | undefined;
+  /** RTP push with `transcode`: the loopback port the transcoding relay listens on (the gate forwards there). */
+  #transcodeInputPort: number | undefined;
   #reorderedAt: number[] = [];
   #degraded: StreamDegradation | undefined;
   #active = false;
@@ -174,7 +177,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     o: CameraStreamOptions,
     router: types.Router,
     ingest: PlainIngest,
-    localRtpPort: number | undefined,
+    localRtpPort: number,
     gate: PushGate | undefined,
   ) {
     super();
@@ -239,22 +242,32 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
             logger: o.logger.child({ stream: o.quality, role: 'push-gate' }),
           })
         : undefined;
+    const transcoding = src.kind === 'rtp-push' && src.transcode === 'h264';
+    const loopback = loopbackOf(o.ingest.listenIp);
     let ingest: PlainIngest;
-    let localRtpPort: number | undefined;
+    let localRtpPort: number;
+    let transcodeInputPort: number | undefined;
     try {
-      localRtpPort = gate ? gate.forwardSource.rtpPort : await allocateUdpPortPair(o.ingest.listenIp);
+      // A relay (test pattern, RTSP, push transcode) sends from fixed local ports; a plain push gate from its own.
+      localRtpPort = gate && !transcoding ? gate.forwardSource.rtpPort : await allocateUdpPortPair(gate ? loopback : o.ingest.listenIp);
+      if (transcoding) transcodeInputPort = await allocateUdpPortPair(loopback);
       ingest = await CameraStream.#openIngest(o, router, localRtpPort);
     } catch (err) {
       gate?.close();
       throw err;
     }
-    gate?.retarget({ rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort });
+    gate?.retarget(transcodeInputPort ? { rtpPort: transcodeInputPort, rtcpPort: transcodeInputPort + 1 } : { rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort });
     const stream = new CameraStream(o, router, ingest, localRtpPort, gate);
+    stream.#transcodeInputPort = transcodeInputPort;
     gate?.on('source', (restart) => stream.#onGateSource(restart));
     gate?.on('reordered', () => stream.#onReordered());
-    stream.#driver = o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, stream.#log.child({ role: 'relay' }), {
-      openAudio: (plan) => stream.#openAudio(plan),
-    });
+    const relayLog = stream.#log.child({ role: 'relay' });
+    stream.#driver =
+      src.kind === 'rtp-push' && transcodeInputPort !== undefined
+        ? pushTranscodeDriver(o.camera, src, loopback, transcodeInputPort, stream.#target(), o.ingest, relayLog)
+        : o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, relayLog, {
+            openAudio: (plan) => stream.#openAudio(plan),
+          });
     stream.#driver?.on('failure', (reason) => {
       if (!stream.#closed) stream.emit('failure', reason);
     });
@@ -278,10 +291,15 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   static #openIngest(o: CameraStreamOptions, router: types.Router, localRtpPort: number): Promise<PlainIngest> {
     const src = o.source;
     const { recvBufferSize } = o.ingest;
-    if (src.kind === 'rtp-push') {
+    if (src.kind === 'rtp-push' && src.transcode !== 'h264') {
       // Only the push gate sends here, over loopback: the transport is not reachable from outside.
       const ip = loopbackOf(o.ingest.listenIp);
       return openPlainIngest(router, o.camera, ip, 0, src.ssrc, src.payloadType, { ip, rtpPort: localRtpPort }, recvBufferSize);
+    }
+    if (src.kind === 'rtp-push') {
+      // The push transcode relay sends here over loopback, as the relay's SSRC.
+      const ip = loopbackOf(o.ingest.listenIp);
+      return openPlainIngest(router, o.camera, ip, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE, { ip, rtpPort: localRtpPort }, recvBufferSize);
     }
     return openPlainIngest(router, o.camera, o.ingest.listenIp, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE, {
       ip: relayHost(o.ingest.listenIp),
@@ -309,6 +327,8 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   }
 
   #checkDegraded(now: number): void {
+    // Transcoding removes the reordering: nothing to warn about.
+    if (this.#transcodeInputPort !== undefined) return;
     while (this.#reorderedAt.length > 0 && now - this.#reorderedAt[0]! > REORDER_WINDOW_MS) this.#reorderedAt.shift();
     const reordering = this.#reorderedAt.length >= REORDER_THRESHOLD;
     if (reordering && !this.#degraded) {
@@ -355,12 +375,13 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
 
   #target(): RtpTarget {
     return {
-      host: relayHost(this.#o.ingest.listenIp),
+      // A push stream's transport listens on loopback (only the gate or its transcoder send to it).
+      host: this.source.kind === 'rtp-push' ? loopbackOf(this.#o.ingest.listenIp) : relayHost(this.#o.ingest.listenIp),
       rtpPort: this.#ingest.rtpPort,
       rtcpPort: this.#ingest.rtcpPort,
       ssrc: RELAY_SSRC[this.quality],
       payloadType: RELAY_PAYLOAD_TYPE,
-      ...(this.#localRtpPort ? { localRtpPort: this.#localRtpPort } : {}),
+      localRtpPort: this.#localRtpPort,
     };
   }
 
@@ -491,7 +512,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     if (this.#closed) return;
     if (!this.#ingest.transport.closed) this.#ingest.transport.close();
     this.#setActive(false);
-    const ingest = await CameraStream.#openIngest(this.#o, router, this.#localRtpPort!);
+    const ingest = await CameraStream.#openIngest(this.#o, router, this.#localRtpPort);
     if (this.#closed) {
       ingest.transport.close();
       return;
@@ -500,7 +521,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     this.#ingest = ingest;
     this.#lastPackets = -1;
     this.#watch(ingest);
-    this.#gate?.retarget({ rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort });
+    if (this.#transcodeInputPort === undefined) this.#gate?.retarget({ rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort });
     if (this.#audio) {
       if (!this.#audio.ingest.transport.closed) this.#audio.ingest.transport.close();
       this.#audio.ingest = await this.#openAudioIngest(this.#audio.plan, router, this.#audio.localRtpPort);

@@ -30,6 +30,14 @@ export const RtpPushSourceSchema = Type.Object(
      * Required unless `ingest.listenIp` is a loopback address.
      */
     sourceIp: Type.Optional(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$' })),
+    /**
+     * `h264`: decode the camera's H.264 and re-encode it (libx264 constrained
+     * baseline, no B-frames, 1 s GOP at 25 fps) for cameras that send B-frames;
+     * about half a core at 1080p. Absent: passed through as is.
+     */
+    transcode: Type.Optional(Type.Literal('h264')),
+    /** Transcode bitrate, bps (default 3 Mbps). */
+    transcodeBitrate: Type.Optional(Type.Integer({ minimum: 100_000, maximum: 20_000_000 })),
   },
   { additionalProperties: false },
 );
