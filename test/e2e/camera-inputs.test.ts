@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
 import { createNetns, netnsUnavailable, type TestNetns } from '../helpers/netns.ts';
-import { makeClip, pushClip, rcvbufErrors } from '../helpers/push-camera.ts';
+import { makeClip, pushClip, rcvbufErrors, timestampShifter } from '../helpers/push-camera.ts';
 import { startRtspServer, type TestRtspServer } from '../helpers/rtsp-server.ts';
 import { play, probe, resetGap, sdkPage } from '../helpers/sdk-page.ts';
 import { udpSocketDrops } from '@vigil/gateway';
@@ -34,7 +34,7 @@ let rtsp: TestRtspServer;
 const procs: ChildProcess[] = [];
 const clips: Record<string, string> = {};
 
-function start(id: string, clip: string, opts: { fromIp?: string; netns?: string; host?: string; v?: TestVigil } = {}): ChildProcess {
+function start(id: string, clip: string, opts: { fromIp?: string; netns?: string; host?: string; v?: TestVigil; mode0?: boolean } = {}): ChildProcess {
   const v = opts.v ?? vigil;
   const cam = v.gateway.camera(id)!;
   const src = cam.config.source as { ssrc: number };
@@ -60,14 +60,15 @@ async function metric(v: TestVigil, line: RegExp): Promise<number | undefined> {
 }
 
 beforeAll(async () => {
-  const [detail, restartA, restartB, bframes, small] = await Promise.all([
+  const [detail, restartA, restartB, bframes, small, mode0] = await Promise.all([
     makeClip({ width: 1920, height: 1080, fps: 25, gopFrames: 50, frames: 100, profile: 'main', scene: 'still-detail', crf: 23 }),
     makeClip({ width: 640, height: 360, fps: 25, gopFrames: 25, frames: 50, profile: 'baseline' }),
     makeClip({ width: 480, height: 272, fps: 25, gopFrames: 25, frames: 50, profile: 'baseline' }),
     makeClip({ width: 320, height: 180, fps: 25, gopFrames: 25, frames: 50, profile: 'main', bframes: 2 }),
     makeClip({ width: 320, height: 180, fps: 25, gopFrames: 25, frames: 50, profile: 'baseline' }),
+    makeClip({ width: 320, height: 180, fps: 25, gopFrames: 25, frames: 50, profile: 'baseline', sliceMaxSize: 1000 }),
   ]);
-  Object.assign(clips, { detail, restartA, restartB, bframes, small });
+  Object.assign(clips, { detail, restartA, restartB, bframes, small, mode0 });
   rtsp = await startRtspServer({ mounts: { '/hevc': { video: 'h265', durationSec: 20 }, '/bframes': { video: 'h264', profile: 'main', bframes: true, durationSec: 20 } } });
   vigil = await startTestVigil({
     ingest: { stallTimeoutMs: 2000, offlineTimeoutMs: 5000 },
@@ -75,6 +76,8 @@ beforeAll(async () => {
       push('detail', 1001, {}, { h264Profile: 'main', width: 1920, height: 1080 }),
       push('restart', 1002),
       push('bframes', 1004, {}, { h264Profile: 'main' }),
+      push('mode0', 1006),
+      push('wrap', 1007),
       { id: 'hevc', codec: 'H264', source: { kind: 'rtsp', url: rtsp.url('/hevc') } },
     ],
   });
@@ -214,6 +217,45 @@ describe('cameras as they really are', () => {
       expect(body.state).toBe('offline');
       expect(body.reason).toMatch(/refused.*(H\.265|B-frames)/);
       await page.close();
+    }
+  });
+});
+
+describe('inputs that already worked, kept working', () => {
+  /** Plays `id` and asserts frames keep coming for `ms` without a long gap. */
+  async function playsSmoothly(id: string, ms: number): Promise<void> {
+    const page = await sdkPage(browser, vigil.url);
+    await play(page, id, id, vigil.token([id]));
+    await waitFor(async () => (await probe(page, id)).state === 'playing', 15_000);
+    await resetGap(page, id);
+    const before = (await probe(page, id)).framesDecoded;
+    await new Promise((r) => setTimeout(r, ms));
+    const p = await probe(page, id);
+    console.log(`[inputs] ${id}: ${p.framesDecoded - before} frames in ${ms} ms, longest gap ${p.maxFrameGapMs} ms`);
+    expect(p.state).toBe('playing');
+    expect(p.framesDecoded - before).toBeGreaterThan((ms / 1000) * 25 * 0.6);
+    expect(p.maxFrameGapMs).toBeLessThan(1000);
+    await page.close();
+  }
+
+  it('packetization-mode 0 (single NAL unit packets)', async () => {
+    start('mode0', clips['mode0']!, { mode0: true });
+    await playsSmoothly('mode0', 2000);
+    for (const proc of procs.splice(0)) proc.kill('SIGKILL');
+  });
+
+  it('RTP sequence numbers and timestamps that wrap around within the first seconds', async () => {
+    const cam = vigil.gateway.camera('wrap')!;
+    // Timestamps wrap 3 s after the first packet (90 kHz), sequence numbers after ~150 packets (3-4 s):
+    // while the viewer watches.
+    const shifter = await timestampShifter({ host: '127.0.0.1', rtpPort: cam.ports.rtpPort }, 2 ** 32 - 3 * 90_000);
+    try {
+      procs.push(pushClip({ clip: clips['small']!, host: '127.0.0.1', rtpPort: shifter.rtpPort, ssrc: 1007, payloadType: PT, seq: 65_386 }));
+      await playsSmoothly('wrap', 4000);
+      expect(cam.stream('high').ingestCounters(new Map()).restarts).toBe(0);
+    } finally {
+      for (const proc of procs.splice(0)) proc.kill('SIGKILL');
+      shifter.close();
     }
   });
 });

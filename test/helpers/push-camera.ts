@@ -29,6 +29,8 @@ export interface ClipSpec {
   scene?: 'still-detail' | 'pattern';
   /** x264 CRF; default: bitrate-limited like a camera (0.1 bit/px/frame). */
   crf?: number;
+  /** Largest slice NAL unit, bytes (x264 slice-max-size): small enough for single-NAL-unit RTP packets. */
+  sliceMaxSize?: number;
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'vigil-push-clips-'));
@@ -56,7 +58,7 @@ export async function makeClip(spec: ClipSpec): Promise<string> {
     '-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', spec.profile, '-pix_fmt', 'yuv420p',
     '-bf', String(spec.profile === 'baseline' ? 0 : (spec.bframes ?? 0)),
     '-g', gop, '-keyint_min', gop, '-sc_threshold', '0', ...rate,
-    '-x264-params', 'repeat-headers=1', '-an', '-f', 'matroska', file,
+    '-x264-params', `repeat-headers=1${spec.sliceMaxSize ? `:slice-max-size=${spec.sliceMaxSize}` : ''}`, '-an', '-f', 'matroska', file,
   ];
   await new Promise<void>((resolve, reject) => {
     const child = spawn('ffmpeg', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -79,6 +81,10 @@ export interface PushOptions {
   fromIp?: string;
   /** Run inside this network namespace (`ip netns exec`). */
   netns?: string;
+  /** First RTP sequence number (ffmpeg `-seq`); default random. */
+  seq?: number;
+  /** packetization-mode 0: single NAL unit packets only (RFC 6184 §6.2; ffmpeg `-rtpflags h264_mode0`). */
+  mode0?: boolean;
 }
 
 /**
@@ -92,7 +98,9 @@ export function pushClip(o: PushOptions): ChildProcess {
   const ffmpeg = [
     'ffmpeg', '-hide_banner', '-nostats', '-loglevel', 'error',
     '-re', '-stream_loop', '-1', '-i', o.clip,
-    '-map', '0:v', '-c:v', 'copy', '-an', '-payload_type', String(o.payloadType), '-ssrc', String(o.ssrc), '-f', 'rtp', url,
+    '-map', '0:v', '-c:v', 'copy', '-an', '-payload_type', String(o.payloadType), '-ssrc', String(o.ssrc),
+    ...(o.seq !== undefined ? ['-seq', String(o.seq)] : []), ...(o.mode0 ? ['-rtpflags', 'h264_mode0'] : []),
+    '-f', 'rtp', url,
   ];
   const [cmd, ...args] = o.netns ? ['ip', 'netns', 'exec', o.netns, ...ffmpeg] : ffmpeg;
   return spawn(cmd!, args, { stdio: 'ignore' });
@@ -105,4 +113,25 @@ export async function rcvbufErrors(): Promise<number> {
   const [names, values] = lines.map((l) => l.trim().split(/\s+/));
   const i = names!.indexOf('RcvbufErrors');
   return Number(values![i]);
+}
+
+/**
+ * A camera whose RTP timestamps wrap: a UDP hop on 127.0.0.1 that forwards
+ * RTP to `to` from one fixed socket, shifting timestamps so the first packet
+ * carries `firstTs` (mod 2^32, RFC 3550 §5.1); RTCP is dropped.
+ * @returns where to send (RTP port; RTCP = port + 1 is not bound) and close()
+ */
+export async function timestampShifter(to: { host: string; rtpPort: number }, firstTs: number): Promise<{ rtpPort: number; close(): void }> {
+  const { createSocket } = await import('node:dgram');
+  const s = createSocket('udp4');
+  let base: number | undefined;
+  s.on('message', (m) => {
+    if (m.length < 12) return;
+    const ts = m.readUInt32BE(4);
+    base ??= ts;
+    m.writeUInt32BE((ts - base + firstTs) >>> 0, 4);
+    s.send(m, to.rtpPort, to.host);
+  });
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  return { rtpPort: s.address().port, close: () => s.close() };
 }
