@@ -69,7 +69,7 @@ beforeAll(async () => {
     makeClip({ width: 320, height: 180, fps: 25, gopFrames: 25, frames: 50, profile: 'baseline', sliceMaxSize: 1000 }),
   ]);
   Object.assign(clips, { detail, restartA, restartB, bframes, small, mode0 });
-  rtsp = await startRtspServer({ mounts: { '/hevc': { video: 'h265', durationSec: 20 }, '/bframes': { video: 'h264', profile: 'main', bframes: true, durationSec: 20 } } });
+  rtsp = await startRtspServer({ mounts: { '/hevc': { video: 'h265', durationSec: 20 }, '/bframes': { video: 'h264', profile: 'main', bframes: true, durationSec: 20 }, '/sdp-only': { video: 'h264', parameterSets: 'sdp-only', durationSec: 30 } } });
   vigil = await startTestVigil({
     ingest: { stallTimeoutMs: 2000, offlineTimeoutMs: 5000 },
     cameras: [
@@ -78,6 +78,7 @@ beforeAll(async () => {
       push('bframes', 1004, {}, { h264Profile: 'main' }),
       push('mode0', 1006),
       push('wrap', 1007),
+      { id: 'sdp-only', codec: 'H264', source: { kind: 'rtsp', url: rtsp.url('/sdp-only') } },
       { id: 'hevc', codec: 'H264', source: { kind: 'rtsp', url: rtsp.url('/hevc') } },
     ],
   });
@@ -242,6 +243,26 @@ describe('inputs that already worked, kept working', () => {
     start('mode0', clips['mode0']!, { mode0: true });
     await playsSmoothly('mode0', 2000);
     for (const proc of procs.splice(0)) proc.kill('SIGKILL');
+  });
+
+  it('an RTSP camera that sends SPS/PPS only in its SDP', async () => {
+    await playsSmoothly('sdp-only', 2000);
+  });
+
+  it('an RTSP server that disappears for 10 s and returns: frames back within 2 s', async () => {
+    const cam = vigil.gateway.camera('sdp-only')!;
+    await waitFor(() => cam.state === 'live', 10_000);
+    await rtsp.kill();
+    await new Promise((r) => setTimeout(r, 10_000));
+    expect(cam.state).toBe('offline');
+    const packets = async () => (await cam.producer.getStats()).reduce((n, s) => n + s.packetCount, 0);
+    const before = await packets();
+    const t0 = Date.now();
+    await rtsp.restart();
+    await waitFor(async () => cam.state === 'live' && (await packets()) > before + 25, 5000, 50);
+    const backIn = Date.now() - t0;
+    console.log(`[inputs] RTSP server back after 10 s: frames flowing ${backIn} ms after it listens again`);
+    expect(backIn).toBeLessThan(2000);
   });
 
   it('RTP sequence numbers and timestamps that wrap around within the first seconds', async () => {
