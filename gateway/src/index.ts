@@ -9,3 +9,4 @@ export * from './media/media-types.ts';
 export { LocalMedia } from './media/local-media.ts';
 export type { GatewayOptions } from './gateway.ts';
 export * from './config/schema.ts';
+export { pushSourceIssues } from './config/push-source-checks.ts';

@@ -6,9 +6,13 @@
  * timestamp and, when known, a reason:
  *
  *   connecting --RTP--> live --no RTP for stallTimeoutMs--> stalled
- *   stalled --no RTP for offlineTimeoutMs more--> offline (the source is restarted / re-latched)
+ *   stalled --no RTP for offlineTimeoutMs more--> offline (a relay is restarted; an RTP-push
+ *     camera's gate keeps listening: it comes back from any source port of its address)
  *   connecting --source failure (e.g. RTSP 401) or no RTP for offlineTimeoutMs--> offline
  *   stalled | offline | connecting --RTP--> live          any --close()--> closed
+ *
+ * Besides its state a camera may be `degraded` (it plays, but badly, e.g.
+ * B-frames over RTP push), with the reason.
  *
  * One camera's failure never touches another: each has its own transports,
  * relay processes and timers.
@@ -18,7 +22,8 @@ import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Quality } from '@vigil/protocol';
 import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.ts';
-import type { CameraState, CameraTransition, CameraView } from '../media/media-types.ts';
+import { pushSourceIssues } from '../config/push-source-checks.ts';
+import type { CameraDegradation, CameraState, CameraTransition, CameraView } from '../media/media-types.ts';
 import { CameraStream, defaultDriverFactory, type DriverFactory } from './camera-stream.ts';
 
 export interface CameraEvents {
@@ -26,6 +31,17 @@ export interface CameraEvents {
   statechange: [transition: CameraTransition];
   /** A stream's producer was replaced (re-ingest): its consumers must re-subscribe. */
   producerchange: [quality: Quality, producer: types.Producer];
+  /** A stream became degraded or recovered (see {@link Camera.degraded}). */
+  degradedchange: [degraded: CameraDegradation | undefined];
+}
+
+
+/** Thrown by {@link Camera.open} for a config the gateway refuses (message names the key). */
+export class CameraConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CameraConfigError';
+  }
 }
 
 const HISTORY_LENGTH = 20;
@@ -65,9 +81,12 @@ export class Camera extends EventEmitter<CameraEvents> implements CameraView {
 
   /**
    * Opens the camera's streams on `router` and starts their sources.
-   * @throws Error when an ingest port is taken (nothing is left open)
+   * @throws CameraConfigError for an RTP-push source without `sourceIp` on a
+   *   non-loopback ingest; Error when an ingest port is taken (nothing is left open)
    */
   static async open(config: CameraConfig, router: types.Router, o: CameraOptions): Promise<Camera> {
+    const issues = pushSourceIssues(config, o.ingest.listenIp);
+    if (issues.length) throw new CameraConfigError(issues.join('; '));
     const log = o.logger.child({ cameraId: config.id });
     const camera = new Camera(config, o, log);
     const sources: [Quality, SourceConfig | undefined][] = [
@@ -83,6 +102,7 @@ export class Camera extends EventEmitter<CameraEvents> implements CameraView {
         );
         camera.#streams.set(quality, stream);
         stream.on('producerchange', (p) => camera.emit('producerchange', quality, p));
+        stream.on('degraded', () => camera.emit('degradedchange', camera.degraded));
         if (quality === 'high') camera.#watchMain(stream);
       }
     } catch (err) {
@@ -119,17 +139,11 @@ export class Camera extends EventEmitter<CameraEvents> implements CameraView {
     const wasOffline = this.#state === 'offline';
     this.#setState('offline', reason);
     if (wasOffline) return;
-    // Recover: a relay reconnects now; an RTP-push camera gets a fresh comedia
-    // latch (it may come back from another source port).
+    // Recover: a relay reconnects now. An RTP-push camera needs nothing: its
+    // gate accepts it again from any source port of its address, on the same
+    // producer, so viewers keep their consumers.
     this.#recoveries++;
-    const main = this.#streams.get('high');
-    if (!main) return;
-    if (main.source.kind === 'rtp-push') {
-      main.reopen(main.router).catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 're-latch failed'));
-    } else {
-      main.restartSource();
-    }
-    this.#streams.get('low')?.restartSource();
+    for (const s of this.#streams.values()) s.restartSource();
   }
 
   #arm(ms: number, fn: () => void): void {
@@ -167,6 +181,15 @@ export class Camera extends EventEmitter<CameraEvents> implements CameraView {
   /** Why the camera is in its state (offline/stalled), safe to show. */
   get reason(): string | undefined {
     return this.#reason;
+  }
+
+  /** The first degraded stream (main first) with why, or undefined when every stream plays well. */
+  get degraded(): CameraDegradation | undefined {
+    for (const s of this.#streams.values()) {
+      const d = s.degraded;
+      if (d) return { ...d, quality: s.quality };
+    }
+    return undefined;
   }
 
   /** The last transitions, oldest first (at most 20). */

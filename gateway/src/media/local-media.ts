@@ -12,9 +12,11 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CameraConfig } from '../config/schema.ts';
 import { Gateway, type GatewayOptions } from '../gateway.ts';
+import { udpSocketDrops } from '../ingest/socket-buffers.ts';
 import { LocalViewerTransport } from './viewer-transport.ts';
 import type {
   CameraView,
+  IngestCounters,
   IngestStats,
   MediaApi,
   MediaEvents,
@@ -79,6 +81,7 @@ export class LocalMedia extends EventEmitter<MediaEvents> implements MediaApi {
   async streamStats(cameraId: string, fpsWindowMs: number): Promise<StreamStats[] | undefined> {
     const camera = this.#gateway.camera(cameraId);
     if (!camera) return undefined;
+    const drops = await udpSocketDrops(camera.streams().flatMap((s) => s.ingestPorts));
     return Promise.all(
       camera.streams().map(async (stream) => {
         const [stats, fps] = await Promise.all([stream.producer.getStats().catch(() => []), stream.measureFps(fpsWindowMs)]);
@@ -96,6 +99,7 @@ export class LocalMedia extends EventEmitter<MediaEvents> implements MediaApi {
           msSinceKeyframe: lastAt === undefined ? null : Date.now() - lastAt,
           keyframeIntervalMs: intervalMs ?? null,
           relayStarts: stream.relayStarts,
+          ...stream.ingestCounters(drops),
         };
       }),
     );
@@ -131,6 +135,24 @@ export class LocalMedia extends EventEmitter<MediaEvents> implements MediaApi {
     const camera = this.#gateway.camera(cameraId);
     if (!camera || camera.state === 'closed') return undefined;
     return camera.stream('high').measureFps(windowMs);
+  }
+
+  async ingestCounters(): Promise<Map<string, IngestCounters>> {
+    const cameras = this.#gateway.cameras().filter((c) => c.state !== 'closed');
+    const drops = await udpSocketDrops(cameras.flatMap((c) => c.streams().flatMap((s) => s.ingestPorts)));
+    const out = new Map<string, IngestCounters>();
+    for (const camera of cameras) {
+      const sum: IngestCounters = { foreignPackets: 0, restarts: 0, reorderedFrames: 0, socketDrops: 0 };
+      for (const stream of camera.streams()) {
+        const c = stream.ingestCounters(drops);
+        sum.foreignPackets += c.foreignPackets;
+        sum.restarts += c.restarts;
+        sum.reorderedFrames += c.reorderedFrames;
+        sum.socketDrops += c.socketDrops;
+      }
+      out.set(camera.id, sum);
+    }
+    return out;
   }
 
   workerLoads(): WorkerLoad[] {

@@ -42,20 +42,51 @@ export interface CameraTransition {
 /** JSON-shaped mediasoup parameters handed to the browser as they are (mediasoup-client reads them). */
 export type MediaJson = Record<string, unknown>;
 
+type UnionToIntersection<U> = (U extends unknown ? (x: U) => void : never) extends (x: infer I) => void ? I : never;
+
+/** One overload per event of `E`: `(event: K, listener: (...args: E[K]) => void) => unknown`. */
+type Listen<E extends Record<keyof E, unknown[]>> = UnionToIntersection<
+  { [K in keyof E & string]: (event: K, listener: (...args: E[K]) => void) => unknown }[keyof E & string]
+>;
+
 /**
  * A minimal typed event source (the event map is a type, so a misspelt event
  * name fails to compile; node:events' `EventEmitter<Events>` satisfies it).
  */
 export interface TypedEvents<E extends Record<keyof E, unknown[]>> {
-  on<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): unknown;
-  once<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): unknown;
-  off<K extends keyof E & string>(event: K, listener: (...args: E[K]) => void): unknown;
+  on: Listen<E>;
+  once: Listen<E>;
+  off: Listen<E>;
+}
+
+/** Why a camera that plays does not play well (one of its streams); `reason` is a closed set for metrics. */
+export interface CameraDegradation {
+  reason: 'b_frames';
+  /** In words, safe to show operators (no addresses, no credentials). */
+  message: string;
+  /** ms since epoch */
+  since: number;
+  quality: Quality;
+}
+
+/** Ingest counters of a stream, or summed over a camera's streams (admin API, metrics). */
+export interface IngestCounters {
+  /** Packets from senders other than the camera (RTP push), dropped. */
+  foreignPackets: number;
+  /** Times an RTP-push camera's stream restarted (new source port or sequence). */
+  restarts: number;
+  /** Frames received out of timestamp order (RTP push). */
+  reorderedFrames: number;
+  /** Datagrams the kernel dropped on the ingest sockets (receive buffer full), since they opened. */
+  socketDrops: number;
 }
 
 /** Events of a {@link CameraView}. */
 export interface CameraViewEvents {
   /** The camera changed state (also `closed` when it is removed or replaced). */
   statechange: [transition: CameraTransition];
+  /** A stream became degraded or recovered. */
+  degradedchange: [degraded: CameraDegradation | undefined];
 }
 
 /**
@@ -86,6 +117,8 @@ export interface CameraView extends TypedEvents<CameraViewEvents> {
   readonly ingestId: string | undefined;
   /** Last keyframe seen on the main stream, ms since epoch. */
   readonly lastKeyframeAt: number | undefined;
+  /** The first degraded stream (main first) with why, or undefined when every stream plays well. */
+  readonly degraded: CameraDegradation | undefined;
   /** Frame size of a stream, px (test patterns know it; otherwise the config's, for `high`). */
   frameSize(quality?: Quality): { width?: number; height?: number };
 }
@@ -179,7 +212,7 @@ export interface ViewerConsumer extends TypedEvents<ViewerConsumerEvents> {
 }
 
 /** One stream's ingest figures (admin API). */
-export interface StreamStats {
+export interface StreamStats extends IngestCounters {
   quality: Quality;
   source: CameraConfig['source']['kind'];
   /** Index of the worker the stream is ingested on (null when unknown). */
@@ -265,6 +298,8 @@ export interface MediaApi extends TypedEvents<MediaEvents> {
    * @returns frames per second, or undefined for an unknown camera
    */
   measureFps(cameraId: string, windowMs: number): Promise<number | undefined>;
+  /** Ingest counters of every open camera, summed over its streams (one read of the kernel's socket table). */
+  ingestCounters(): Promise<Map<string, IngestCounters>>;
 
   /** Every worker's load, by index. */
   workerLoads(): WorkerLoad[];

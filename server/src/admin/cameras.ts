@@ -10,6 +10,12 @@ import { checkCameraConfig } from '../config/load.ts';
 import type { Oversight } from '../oversight/oversight.ts';
 import type { AdminDeps } from './admin-types.ts';
 
+/** A degraded camera's reason (closed set), message and since (ISO time); null when it plays well. */
+function degradedOf(camera: CameraView) {
+  const d = camera.degraded;
+  return d ? { reason: d.reason, message: d.message, quality: d.quality, since: new Date(d.since).toISOString() } : null;
+}
+
 /** `viewers`: sessions watching the camera; `consumers`: their viewings (oversight's counts). */
 function summary(camera: CameraView, oversight: Oversight) {
   const { viewers, consumers } = oversight.watching(camera.id);
@@ -20,6 +26,7 @@ function summary(camera: CameraView, oversight: Oversight) {
     state: camera.state,
     stateSince: new Date(camera.stateSince).toISOString(),
     reason: camera.reason ?? null,
+    degraded: degradedOf(camera),
     qualities: camera.qualities,
     viewers,
     consumers,
@@ -44,7 +51,8 @@ export async function registerCameraRoutes(app: FastifyInstance, deps: AdminDeps
       ...summary(camera, oversight),
       recoveries: camera.recoveries,
       history: camera.history.map((t) => ({ state: t.state, at: new Date(t.at).toISOString(), reason: t.reason ?? null })),
-      // Per stream: bitrate (bps) and packets from the producer stats, fps over 1 s of RTP, keyframe age and interval (ms).
+      // Per stream: bitrate (bps) and packets from the producer stats, fps over 1 s of RTP, keyframe age and
+      // interval (ms), and ingest counters: packets from strangers, camera restarts, reordered frames, kernel socket drops.
       streams: (await media.streamStats(camera.id, 1000)) ?? [],
     };
   });

@@ -11,7 +11,10 @@
  *   producer's always-on `keyframe` trace event);
  * - frame rate: `media.measureFps()` (the gateway owns the producer's trace
  *   events) on a few cameras at a time, round-robin;
- * - reconnects: transitions back to `live` after the camera had been live.
+ * - reconnects: transitions back to `live` after the camera had been live;
+ * - ingest counters of all streams (packets from strangers, camera restarts,
+ *   kernel socket drops from one read of /proc/net/udp per refresh) and
+ *   whether the camera is degraded: `media.ingestCounters()`, `camera.degraded`.
  */
 import type { Logger } from 'pino';
 import type { CameraTransition, CameraView, MediaApi } from '@vigil/gateway';
@@ -33,6 +36,14 @@ export interface CameraIngest {
   fps: number | undefined;
   /** Times the camera came back to `live` after having been live. */
   reconnects: number;
+  /** Packets from senders other than the camera, dropped (RTP push, all streams). */
+  foreignPackets: number;
+  /** Times the camera's RTP-push stream restarted (all streams). */
+  restarts: number;
+  /** Datagrams the kernel dropped on the camera's ingest sockets (receive buffer full), all streams. */
+  socketDrops: number;
+  /** Why the camera is degraded (closed set), or undefined. */
+  degradedReason: string | undefined;
 }
 
 interface Entry extends CameraIngest {
@@ -114,6 +125,10 @@ export class CameraIngestStats {
       lastKeyframeAt: undefined,
       fps: undefined,
       reconnects: 0,
+      foreignPackets: 0,
+      restarts: 0,
+      socketDrops: 0,
+      degradedReason: undefined,
       wasLive: camera.state === 'live',
       onState: ({ state }) => {
         if (state !== 'live') return;
@@ -147,6 +162,7 @@ export class CameraIngestStats {
    */
   async refresh(budgetMs: number, concurrency: number): Promise<{ refreshed: number; deferred: number }> {
     this.sync();
+    await this.#readCounters();
     const queue = this.#rotation(this.#statsCursor).filter((e) => e.ingestId !== undefined);
     const deadline = performance.now() + budgetMs;
     let refreshed = 0;
@@ -170,6 +186,19 @@ export class CameraIngestStats {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, lane));
     return { refreshed, deferred: queue.length - next };
+  }
+
+  /** Gate counters and kernel drops of every camera: one /proc read, no IPC. */
+  async #readCounters(): Promise<void> {
+    const counters = await this.#o.media.ingestCounters();
+    for (const e of this.#entries.values()) {
+      const c = counters.get(e.id);
+      if (!c || e.camera.state === 'closed') continue;
+      e.foreignPackets = c.foreignPackets;
+      e.restarts = c.restarts;
+      e.socketDrops = c.socketDrops;
+      e.degradedReason = e.camera.degraded?.reason;
+    }
   }
 
   #scheduleFps(delayMs: number): void {
