@@ -86,7 +86,7 @@ func (j *janusClient) poll(ctx context.Context, session uint64) (janusReply, err
 
 // runJanusBot connects bot n to a Janus streaming mountpoint; returns once
 // the answer is accepted, then keeps the session alive until ctx ends.
-func runJanusBot(ctx context.Context, o janusOptions, c *counters, freeze time.Duration, timeout time.Duration) (func(), error) {
+func runJanusBot(ctx context.Context, o janusOptions, c *counters, vo viewerOptions, timeout time.Duration) (func(), error) {
 	j := &janusClient{http: &http.Client{}, base: strings.TrimRight(o.url, "/")}
 	step, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -124,7 +124,8 @@ func runJanusBot(ctx context.Context, o janusOptions, c *counters, freeze time.D
 			return nil, fmt.Errorf("watch refused: %s", ev.Plugindata.Data)
 		}
 	}
-	v, err := newViewer(offer, c, freeze)
+	debugf("janus offer:\n%s", offer)
+	v, err := newViewer(offer, c, vo)
 	if err != nil {
 		destroy()
 		return nil, err
@@ -135,6 +136,7 @@ func runJanusBot(ctx context.Context, o janusOptions, c *counters, freeze time.D
 		destroy()
 		return nil, err
 	}
+	debugf("answer:\n%s", answer)
 	if _, err := j.post(step, handle, map[string]any{"janus": "message", "body": map[string]any{"request": "start"}, "jsep": map[string]any{"type": "answer", "sdp": answer}}); err != nil {
 		v.close()
 		destroy()

@@ -15,7 +15,7 @@
 //	{"event":"done",...}                    totals
 //
 // Bounded: at most 2000 bots, at most --max-duration (default 10 min) in all;
-// only loopback addresses are used for ICE.
+// only loopback addresses (and those of --allow-net) are used for ICE.
 package main
 
 import (
@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"sort"
@@ -57,6 +58,7 @@ func main() {
 	freezeMs := flag.Int("freeze-ms", 500, "a gap between frames longer than this is a freeze (ms)")
 	timeout := flag.Duration("timeout", 15*time.Second, "per-bot connection timeout")
 	maxDuration := flag.Duration("max-duration", 10*time.Minute, "hard limit on the whole run")
+	allowNet := flag.String("allow-net", "", "CIDR whose local addresses ICE may use besides loopback (a network namespace's own network)")
 	flag.Parse()
 
 	steps, err := parseSteps(*stepsFlag, *bots)
@@ -69,6 +71,14 @@ func main() {
 	defer stopSignals()
 
 	freeze := time.Duration(*freezeMs) * time.Millisecond
+	vo := viewerOptions{freeze: freeze}
+	if *allowNet != "" {
+		_, n, err := net.ParseCIDR(*allowNet)
+		if err != nil {
+			fatal(fmt.Errorf("--allow-net: %w", err))
+		}
+		vo.allowNet = n
+	}
 	var start func(n int, c *counters) (func(), error)
 	switch *mode {
 	case "vigil":
@@ -80,10 +90,10 @@ func main() {
 		if o.token == "" && o.secret == "" {
 			fatal(fmt.Errorf("set VIGIL_TOKEN (one viewer token for all bots) or VIGIL_SECRET (HS256 secret, a token per bot)"))
 		}
-		start = func(n int, c *counters) (func(), error) { return runVigilBot(ctx, o, n, c, freeze, *timeout) }
+		start = func(n int, c *counters) (func(), error) { return runVigilBot(ctx, o, n, c, vo, *timeout) }
 	case "janus":
 		o := janusOptions{url: *url, mountpoint: *mountpoint}
-		start = func(_ int, c *counters) (func(), error) { return runJanusBot(ctx, o, c, freeze, *timeout) }
+		start = func(_ int, c *counters) (func(), error) { return runJanusBot(ctx, o, c, vo, *timeout) }
 	default:
 		fatal(fmt.Errorf("--mode must be vigil or janus"))
 	}
@@ -169,18 +179,18 @@ type stepReport struct {
 	BotsWithFrames int            `json:"botsWithFrames"` // received at least one frame in the window
 	WindowMs       float64        `json:"windowMs"`
 	Packets        uint64         `json:"packets"`
-	Bytes          uint64         `json:"bytes"`        // RTP payload bytes
-	Frames         uint64         `json:"frames"`       // marker bits
-	Keyframes      uint64         `json:"keyframes"`    // frames that carried a keyframe
-	Expected       uint64         `json:"expected"`     // packets expected from sequence numbers
-	Lost           int64          `json:"lost"`         // expected - received (negative with duplicates)
-	LossPct        float64        `json:"lossPct"`      // lost / expected, %
-	BitrateBps     float64        `json:"bitrateBps"`   // payload bits per second, per receiving bot
-	FPSPerBot      float64        `json:"fpsPerBot"`    // frames per second, per receiving bot
-	Freezes        uint64         `json:"freezes"`      // frame gaps > freeze threshold that ended in the window
-	FreezeMs       float64        `json:"freezeMs"`     // their total duration
-	FrozenNow      int            `json:"frozenNow"`    // connected bots without a frame for > threshold at window end
-	TTFFMs         map[string]any `json:"ttffMs"`       // start of signaling -> end of first keyframe, bots added this step
+	Bytes          uint64         `json:"bytes"`      // RTP payload bytes
+	Frames         uint64         `json:"frames"`     // marker bits
+	Keyframes      uint64         `json:"keyframes"`  // frames that carried a keyframe
+	Expected       uint64         `json:"expected"`   // packets expected from sequence numbers
+	Lost           int64          `json:"lost"`       // expected - received (negative with duplicates)
+	LossPct        float64        `json:"lossPct"`    // lost / expected, %
+	BitrateBps     float64        `json:"bitrateBps"` // payload bits per second, per receiving bot
+	FPSPerBot      float64        `json:"fpsPerBot"`  // frames per second, per receiving bot
+	Freezes        uint64         `json:"freezes"`    // frame gaps > freeze threshold that ended in the window
+	FreezeMs       float64        `json:"freezeMs"`   // their total duration
+	FrozenNow      int            `json:"frozenNow"`  // connected bots without a frame for > threshold at window end
+	TTFFMs         map[string]any `json:"ttffMs"`     // start of signaling -> end of first keyframe, bots added this step
 	Errors         map[string]int `json:"errors,omitempty"`
 }
 
@@ -286,4 +296,11 @@ func sleep(ctx context.Context, d time.Duration) {
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "vigil-bots:", err)
 	os.Exit(2)
+}
+
+// debugf prints to stderr when VIGIL_BOTS_DEBUG is set (SDP offers and answers).
+func debugf(format string, args ...any) {
+	if os.Getenv("VIGIL_BOTS_DEBUG") != "" {
+		fmt.Fprintf(os.Stderr, "[vigil-bots debug] "+format+"\n", args...)
+	}
 }

@@ -26,6 +26,15 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
+// viewerOptions are what every viewer of a run shares.
+type viewerOptions struct {
+	// freeze: a gap between frames longer than this is a freeze.
+	freeze time.Duration
+	// allowNet: ICE may also use local addresses in this network (e.g. a
+	// network namespace's own interface); nil: loopback only.
+	allowNet *net.IPNet
+}
+
 // viewer is one WebRTC receiver and its counters.
 type viewer struct {
 	pc       *webrtc.PeerConnection
@@ -36,12 +45,13 @@ type viewer struct {
 }
 
 // newViewer creates the PeerConnection for one bot, restricted to IPv4 UDP on
-// loopback addresses (bots only ever talk to 127.0.0.0/8), with the codecs the
+// loopback addresses (and o.allowNet), with the codecs the
 // offer carries registered exactly as offered (payload type and fmtp), so the
 // answer accepts what the server sends.
 //
 // Errors: certificate generation, codec registration, PeerConnection creation.
-func newViewer(offer string, c *counters, freeze time.Duration) (*viewer, error) {
+func newViewer(offer string, c *counters, o viewerOptions) (*viewer, error) {
+	freeze, allowNet := o.freeze, o.allowNet
 	codecs, err := videoCodecsOf(offer)
 	if err != nil {
 		return nil, err
@@ -59,7 +69,7 @@ func newViewer(offer string, c *counters, freeze time.Duration) (*viewer, error)
 	settings := webrtc.SettingEngine{}
 	settings.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	settings.SetIncludeLoopbackCandidate(true)
-	settings.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	settings.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() || (allowNet != nil && allowNet.Contains(ip)) })
 	settings.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	// DTLS client ("a=setup:active", RFC 5763 §5), as browsers answer; Pion
 	// would otherwise take the server role towards an ICE-lite offerer.

@@ -213,7 +213,7 @@ func vigilToken(o vigilOptions, n int) (string, error) {
 // runVigilBot connects bot n to Vigil and keeps it receiving until ctx ends.
 // Returns once the consumer is resumed (media flowing) or with the first error;
 // the session then lives until ctx is done.
-func runVigilBot(ctx context.Context, o vigilOptions, n int, c *counters, freeze time.Duration, timeout time.Duration) (func(), error) {
+func runVigilBot(ctx context.Context, o vigilOptions, n int, c *counters, vo viewerOptions, timeout time.Duration) (func(), error) {
 	token, err := vigilToken(o, n)
 	if err != nil {
 		return nil, err
@@ -257,7 +257,8 @@ func runVigilBot(ctx context.Context, o vigilOptions, n int, c *counters, freeze
 	if err != nil {
 		return fail(err)
 	}
-	v, err := newViewer(offer, c, freeze)
+	debugf("vigil offer:\n%s", offer)
+	v, err := newViewer(offer, c, vo)
 	if err != nil {
 		return fail(err)
 	}
