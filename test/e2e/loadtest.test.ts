@@ -1,0 +1,91 @@
+/**
+ * The load-test tools work and count real traffic (briefly: a few seconds,
+ * a few bots or users; the full runs are `npm run loadtest:*`):
+ * - the Pion bots receive frames from a real Vigil (spawned process, real
+ *   worker, RTP replayed by ffmpeg) and from a real Janus streaming plugin;
+ * - Locust in distributed mode (a master, two workers) completes real joins
+ *   and consumes against Vigil, and its thresholds fail a run that misses them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runFanout } from '../../loadtest/src/fanout.ts';
+import { clip, startFeed } from '../../loadtest/src/feed.ts';
+import { runLocust } from '../../loadtest/src/locust.ts';
+import { ProcessSet } from '../../loadtest/src/processes.ts';
+import { startVigilServer, type VigilServer } from '../../loadtest/src/vigil-server.ts';
+
+const small = { width: 640, height: 360, fps: 30, gopFrames: 30, bitrate: 500_000 };
+
+describe('media bots (Pion)', () => {
+  for (const server of ['vigil', 'janus'] as const) {
+    it(`receive frames from a real ${server} over ICE, DTLS and SRTP`, async () => {
+      const { steps } = await runFanout({ server, stream: small, steps: [2, 3], windowSec: 3, rate: 10 });
+      expect(steps.map((s) => s.bots)).toEqual([2, 3]);
+      for (const s of steps) {
+        expect(s.connected).toBe(s.bots);
+        expect(s.failed).toBe(0);
+        expect(s.botsWithFrames).toBe(s.bots);
+        // ~30 fps from the source: frames counted from marker bits, keyframes from NAL types.
+        expect(s.fpsPerBot).toBeGreaterThan(10);
+        expect(s.keyframes).toBeGreaterThan(0);
+        expect(s.bitrateBps).toBeGreaterThan(100_000);
+        expect(s.packets).toBeGreaterThan(0);
+        expect(s.lossPct).toBeLessThan(5);
+        // The server's CPU was sampled over the same window.
+        expect(s.serverCpuPct).toBeGreaterThan(0);
+      }
+      expect(steps[0]!.ttffMs.count).toBe(2);
+    }, 90_000);
+  }
+});
+
+describe('signaling load (Locust, distributed)', () => {
+  const procs = new ProcessSet();
+  let vigil: VigilServer;
+  const outDir = mkdtempSync(join(tmpdir(), 'vigil-locust-test-'));
+
+  beforeAll(async () => {
+    vigil = await startVigilServer(procs);
+    startFeed(procs, clip(small), [{ port: vigil.rtpPort }]);
+  });
+  afterAll(() => procs.stopAll());
+
+  it('a master and two workers record successful joins and consumes against a real Vigil', async () => {
+    const r = await runLocust(procs, {
+      url: vigil.url, secret: vigil.secret, camera: vigil.camera, joinRate: 4, holdSec: 1, seconds: 4, workers: 2, outDir, name: 'ok',
+    });
+    expect(r.workersConnected).toBe(2);
+    expect(r.exitCode).toBe(0);
+    for (const name of ['connect', 'join', 'getRouterRtpCapabilities', 'createRecvTransport', 'consume']) {
+      const s = r.stats.get(name);
+      expect(s, name).toBeDefined();
+      expect(s!.requests - s!.failures, name).toBeGreaterThan(0);
+      expect(s!.failures, name).toBe(0);
+    }
+    expect(r.stats.get('join')!.p95).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('fails the run (exit code 1) when join p95 is over its threshold, though no request failed', async () => {
+    const r = await runLocust(procs, {
+      url: vigil.url, secret: vigil.secret, camera: vigil.camera, joinRate: 4, holdSec: 1, seconds: 3, workers: 0, outDir, name: 'slow',
+      maxP95JoinMs: 0,
+    });
+    expect(r.stats.get('Aggregated')!.failures).toBe(0);
+    expect(r.exitCode).toBe(1);
+    expect(r.output).toMatch(/thresholds failed: join p95 \d+ ms > 0 ms/);
+  }, 60_000);
+
+  it('records refusals as failed requests and fails the run', async () => {
+    // A wrong secret: every join is refused (`unauthorized`), so the fail ratio and "no successful join" trip.
+    const r = await runLocust(procs, {
+      url: vigil.url, secret: 'not-the-secret-0123456789-abcdefghijkl', camera: vigil.camera, joinRate: 4, holdSec: 1, seconds: 3, workers: 0, outDir, name: 'refused',
+    });
+    expect(r.exitCode).toBe(1);
+    expect(r.output).toContain('thresholds failed');
+    const join = r.stats.get('join')!;
+    expect(join.requests).toBeGreaterThan(0);
+    expect(join.failures).toBe(join.requests);
+  }, 60_000);
+});
