@@ -1,8 +1,8 @@
 /**
  * A Vigil for load tests: `node signaling/src/main.ts --config <generated>`
- * as its own process (what `npm start` runs), one mediasoup worker, one
- * rtp-push camera fed by ./feed.ts, rate limits lifted so the load generator's
- * single address is not throttled, a fresh secret per run.
+ * as its own process (what `npm start` runs), one mediasoup worker, rtp-push
+ * cameras fed by ./feed.ts or ./rtp-replay.ts, rate limits lifted so the load generator's
+ * single address is not throttled, a fresh secret and admin key per run.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -19,9 +19,13 @@ export interface VigilServer {
   url: string;
   /** HS256 viewer-token secret of this run (`auth.secret`). */
   secret: string;
+  /** The first camera's id and RTP port (RTCP: port + 1). */
   camera: string;
-  /** UDP port the camera's RTP goes to (RTCP: port + 1). */
   rtpPort: number;
+  /** Every camera: id and RTP port. */
+  cameras: { id: string; rtpPort: number }[];
+  /** Admin API credential (`admin.apiKey`) of this run. */
+  adminKey: string;
   /** The Node.js process (signaling). */
   pid: number;
   /** The mediasoup worker process. */
@@ -33,6 +37,8 @@ export interface VigilServerOptions {
   workerCore?: number;
   /** Pin the Node.js process (and the worker until re-pinned) to this core. */
   nodeCore?: number;
+  /** rtp-push cameras (default 1), ids `loadtest-cam`, `loadtest-cam-2`, ... */
+  cameras?: number;
 }
 
 /**
@@ -42,8 +48,9 @@ export interface VigilServerOptions {
 export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptions = {}): Promise<VigilServer> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-loadtest-'));
   const secret = randomBytes(24).toString('hex');
-  const rtpPort = await freeUdpPair();
-  const camera = 'loadtest-cam';
+  const adminKey = randomBytes(24).toString('hex');
+  const cameras: { id: string; rtpPort: number }[] = [];
+  for (let i = 0; i < (opts.cameras ?? 1); i++) cameras.push({ id: i === 0 ? 'loadtest-cam' : `loadtest-cam-${i + 1}`, rtpPort: await freeUdpPair() });
   const unlimited = { burst: 100_000, perSec: 100_000 };
   const config = {
     http: { host: '127.0.0.1', port: await freeTcpPort() },
@@ -56,14 +63,13 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
     rateLimits: { joinPerIp: unlimited, joinPerSubject: unlimited, consumePerIp: unlimited, consumePerSubject: unlimited },
     audit: { path: join(dir, 'audit.sqlite') },
     revocations: { file: join(dir, 'revocations.json') },
-    cameras: [
-      {
-        id: camera,
-        codec: 'H264',
-        h264Profile: 'baseline',
-        source: { kind: 'rtp-push', port: rtpPort, ssrc: FEED_SSRC, payloadType: FEED_PAYLOAD_TYPE },
-      },
-    ],
+    admin: { apiKey: adminKey },
+    cameras: cameras.map((c) => ({
+      id: c.id,
+      codec: 'H264',
+      h264Profile: 'baseline',
+      source: { kind: 'rtp-push', port: c.rtpPort, ssrc: FEED_SSRC, payloadType: FEED_PAYLOAD_TYPE },
+    })),
   };
   const configPath = join(dir, 'vigil.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -79,5 +85,5 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
   child.stdout?.resume();
   child.stderr?.resume();
   if (opts.workerCore !== undefined) pinToCore(workerPid, opts.workerCore);
-  return { url: started[1] ?? started[2]!, secret, camera, rtpPort, pid: child.pid!, workerPid };
+  return { url: started[1] ?? started[2]!, secret, camera: cameras[0]!.id, rtpPort: cameras[0]!.rtpPort, cameras, adminKey, pid: child.pid!, workerPid };
 }
