@@ -4,7 +4,8 @@
  * - the Pion bots receive frames from a real Vigil (spawned process, real
  *   worker, RTP replayed by ffmpeg) and from a real Janus streaming plugin;
  * - Locust in distributed mode (a master, two workers) completes real joins
- *   and consumes against Vigil, and its thresholds fail a run that misses them.
+ *   and consumes against Vigil, and its thresholds fail a run that misses them;
+ * - the ingest runner gets every camera live from one RTP replayer.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
@@ -88,4 +89,24 @@ describe('signaling load (Locust, distributed)', () => {
     expect(join.requests).toBeGreaterThan(0);
     expect(join.failures).toBe(join.requests);
   }, 60_000);
+});
+
+describe('ingest load (npm run loadtest:ingest)', () => {
+  it('prints a table whose cameras are live and whose worker CPU and packet rates come from real RTP', async () => {
+    const { execFile } = await import('node:child_process');
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['loadtest/src/ingest.ts', '--steps', '3', '--window', '2'], { timeout: 60_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    expect(out).toMatch(/^Machine: .+, \d+ cores; \d{4}-\d\d-\d\d/m);
+    // | cameras | live | worker CPU % | ms/s per camera | Node.js CPU % | RTP packets/s per camera | loss % | per core |
+    const row = out.split('\n').find((l) => l.startsWith('| 3 |'));
+    expect(row, out).toBeDefined();
+    const cells = row!.split('|').map((c) => c.trim()).filter(Boolean);
+    expect(cells[1]).toBe('3');
+    expect(Number(cells[2])).toBeGreaterThan(0);
+    // The 1 Mbps clip is ~150 RTP packets/s: every camera got the replayed stream.
+    expect(Number(cells[5])).toBeGreaterThan(50);
+  }, 90_000);
 });
