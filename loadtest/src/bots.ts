@@ -32,6 +32,8 @@ export interface BotStep {
   errors?: Record<string, number>;
   /** Server CPU over the window, % of one core (when a server pid was given). */
   serverCpuPct?: number;
+  /** The bots' own CPU over the window, % of one core (is the instrument saturated?). */
+  botsCpuPct?: number;
 }
 
 export interface BotRun {
@@ -71,9 +73,12 @@ export async function runBots(procs: ProcessSet, run: BotRun): Promise<BotStep[]
     stderr = (stderr + d.toString()).slice(-4000);
   });
   const steps: BotStep[] = [];
-  let cpuAt: { cpu: number; t: number } | undefined;
-  const sample = (): { cpu: number; t: number } | undefined =>
-    run.serverPid === undefined ? undefined : { cpu: cpuSeconds(run.serverPid), t: performance.now() };
+  let cpuAt: { cpu: number; bots: number; t: number } | undefined;
+  const sample = (): { cpu: number; bots: number; t: number } => ({
+    cpu: run.serverPid === undefined ? NaN : cpuSeconds(run.serverPid),
+    bots: cpuSeconds(child.pid!),
+    t: performance.now(),
+  });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   for await (const line of createInterface({ input: child.stdout! })) {
     if (!line.startsWith('{')) continue;
@@ -81,7 +86,11 @@ export async function runBots(procs: ProcessSet, run: BotRun): Promise<BotStep[]
     if (msg.event === 'window') cpuAt = sample();
     else if (msg.event === 'step') {
       const end = sample();
-      if (cpuAt && end) msg.serverCpuPct = (100 * (end.cpu - cpuAt.cpu)) / ((end.t - cpuAt.t) / 1000);
+      if (cpuAt) {
+        const secs = (end.t - cpuAt.t) / 1000;
+        if (run.serverPid !== undefined) msg.serverCpuPct = (100 * (end.cpu - cpuAt.cpu)) / secs;
+        msg.botsCpuPct = (100 * (end.bots - cpuAt.bots)) / secs;
+      }
       steps.push(msg);
       run.onStep?.(msg);
     }

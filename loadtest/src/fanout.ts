@@ -138,11 +138,12 @@ export function fanoutTable(results: FanoutResult[]): string {
       fixed(s.lossPct, 2),
       `${s.freezes} / ${s.frozenNow}`,
       s.ttffMs.count ? `${fixed(s.ttffMs.p50 ?? NaN, 0)} / ${fixed(s.ttffMs.p95 ?? NaN, 0)}` : '-',
+      fixed(s.botsCpuPct ?? NaN, 0),
       fixed(viewersPerCore(s), 0),
     ]),
   );
   return markdownTable(
-    ['server', 'stream', 'viewers', 'connected / receiving', 'server CPU % of a core', 'CPU ms/s per viewer', 'marginal CPU ms/s per added viewer', 'fps per viewer', 'Mbps per viewer', 'loss %', 'freezes / frozen at end', 'TTFF p50 / p95 ms', 'viewers per core (extrapolated)'],
+    ['server', 'stream', 'viewers', 'connected / receiving', 'server CPU % of a core', 'CPU ms/s per viewer', 'marginal CPU ms/s per added viewer', 'fps per viewer', 'Mbps per viewer', 'loss %', 'freezes / frozen at end', 'TTFF p50 / p95 ms', 'bots CPU %', 'viewers per core (extrapolated)'],
     rows,
   );
 }

@@ -70,6 +70,20 @@ export async function freeUdpPair(): Promise<number> {
 export class ProcessSet {
   readonly #children: ChildProcess[] = [];
   readonly #cleanups: (() => void)[] = [];
+  /** Every set not yet stopped, for Ctrl-C / SIGTERM. */
+  static readonly #live = new Set<ProcessSet>();
+
+  constructor() {
+    if (ProcessSet.#live.size === 0 && process.listenerCount('SIGINT') === 0) {
+      // Interrupted: stop every child and delete namespaces before exiting (128 + signal number).
+      for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+        process.once(sig, () => {
+          void Promise.all([...ProcessSet.#live].map((p) => p.stopAll())).finally(() => process.exit(code));
+        });
+      }
+    }
+    ProcessSet.#live.add(this);
+  }
 
   /** Runs `fn` in `stopAll()` after every child exited (e.g. delete a network namespace). */
   onStop(fn: () => void): void {
@@ -105,6 +119,7 @@ export class ProcessSet {
       ),
     );
     for (const fn of this.#cleanups.splice(0)) fn();
+    ProcessSet.#live.delete(this);
   }
 }
 

@@ -59,7 +59,7 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
     auth: { secret },
     demo: { enabled: false },
     log: { level: 'info' },
-    limits: { maxTransportsPerConnection: 2, maxConsumersPerConnection: 4 },
+    limits: { maxTransportsPerConnection: 2, maxConsumersPerConnection: 4, maxConnectionsPerIp: 100_000 },
     rateLimits: { joinPerIp: unlimited, joinPerSubject: unlimited, consumePerIp: unlimited, consumePerSubject: unlimited },
     audit: { path: join(dir, 'audit.sqlite') },
     revocations: { file: join(dir, 'revocations.json') },
