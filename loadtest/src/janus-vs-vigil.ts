@@ -3,7 +3,8 @@
  * steps against Vigil (mediasoup worker) and Janus (streaming plugin, Debian
  * `janus`), one after the other in the same run, each server pinned to core 0
  * and the bots to core 1. Prints the machine, one table with both servers,
- * and per stream the ratios at the largest step both delivered cleanly.
+ * and per stream and step the CPU per viewer of each, their ratio, what each
+ * delivered, and viewers per core where both delivered cleanly.
  *
  *   npm run loadtest:janus-vs-vigil -- [--steps 25,50,100,200] [--window 10] [--mbps 1,3] [--rate 20]
  *
@@ -45,24 +46,32 @@ for (const mbps of parseList(values.mbps, 0.1, 50)) {
     results.push(r);
     pair[server] = r;
   }
-  // The largest step both servers delivered cleanly: compare there.
+  // Step by step: CPU per viewer of each and their ratio, with what each delivered.
   const v = pair.vigil!.steps;
   const j = pair.janus!.steps;
-  let i = Math.min(v.length, j.length) - 1;
-  while (i >= 0 && !(Number.isFinite(viewersPerCore(v[i]!)) && Number.isFinite(viewersPerCore(j[i]!)))) i--;
-  if (i >= 0) {
+  for (let i = 0; i < Math.min(v.length, j.length); i++) {
+    const a = v[i]!;
+    const b = j[i]!;
+    const clean = Number.isFinite(viewersPerCore(a)) && Number.isFinite(viewersPerCore(b));
     summary.push([
       `${mbps} Mbps`,
-      v[i]!.bots,
-      fixed(cpuMsPerViewer(v[i]!), 2),
-      fixed(cpuMsPerViewer(j[i]!), 2),
-      fixed(viewersPerCore(v[i]!), 0),
-      fixed(viewersPerCore(j[i]!), 0),
-      fixed(viewersPerCore(v[i]!) / viewersPerCore(j[i]!), 2),
+      a.bots,
+      fixed(cpuMsPerViewer(a), 2),
+      fixed(cpuMsPerViewer(b), 2),
+      fixed(cpuMsPerViewer(b) / cpuMsPerViewer(a), 2),
+      `${fixed(a.fpsPerBot)} fps, ${fixed(a.lossPct, 2)} %`,
+      `${fixed(b.fpsPerBot)} fps, ${fixed(b.lossPct, 2)} %`,
+      clean ? `${fixed(viewersPerCore(a), 0)} / ${fixed(viewersPerCore(b), 0)}` : 'not both clean',
     ]);
-  } else summary.push([`${mbps} Mbps`, 'no step delivered cleanly by both', '-', '-', '-', '-', '-']);
+  }
 }
 console.log(fanoutTable(results));
-console.log('\n' + markdownTable(['stream', 'viewers (largest step both delivered cleanly)', 'Vigil CPU ms/s per viewer', 'Janus CPU ms/s per viewer', 'Vigil viewers per core', 'Janus viewers per core', 'Vigil / Janus'], summary));
+console.log(
+  '\n' +
+    markdownTable(
+      ['stream', 'viewers', 'Vigil CPU ms/s per viewer', 'Janus CPU ms/s per viewer', 'Janus / Vigil CPU per viewer', 'Vigil delivered', 'Janus delivered', 'viewers per core, Vigil / Janus (both clean)'],
+      summary,
+    ),
+);
 console.log(`\nServer pinned to core 0, bots to core 1 (taskset); ${windowSec} s window per step; 1280x720 30 fps H.264 (1 s GOP), the same clip replayed to both.`);
 console.log('"Clean": every viewer received frames, loss <= 1 %, none frozen at the window end. Viewers per core = 100 % / (CPU % per viewer), extrapolated linearly.');
