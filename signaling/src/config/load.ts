@@ -112,6 +112,9 @@ function checkSemantics(config: VigilConfig, source: string): void {
   });
   if (config.workers.rtcMinPort > config.workers.rtcMaxPort) issues.push('workers.rtcMinPort: must be <= workers.rtcMaxPort');
   issues.push(...authIssues(config.auth));
+  if (config.demo.enabled && config.demo.tokenTtlSec > config.auth.maxTokenLifetimeSec) {
+    issues.push('demo.tokenTtlSec: must be <= auth.maxTokenLifetimeSec');
+  }
   if (issues.length) throw new ConfigError(source, issues);
 }
 

@@ -36,6 +36,8 @@ export interface VigilMetricsOptions {
   fpsSampleWindowMs: number;
   /** Failed audit writes so far (undefined: audit disabled). */
   auditWriteErrors?: () => number;
+  /** Bytes the audit store takes now (undefined: audit disabled). */
+  auditStoreBytes?: () => number;
 }
 
 /** One camera's row in a scrape. */
@@ -287,6 +289,17 @@ export class VigilMetrics {
         collect() {
           this.reset();
           this.inc(errors());
+        },
+      });
+    }
+    if (o.auditStoreBytes) {
+      const bytes = o.auditStoreBytes;
+      new Gauge({
+        name: 'vigil_audit_store_bytes',
+        help: 'Size of the audit trail store (SQLite pages), bytes; bounded by audit.maxSizeMb.',
+        registers,
+        collect() {
+          this.set(bytes());
         },
       });
     }
