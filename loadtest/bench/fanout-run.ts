@@ -12,19 +12,26 @@
  * With `--worker-cpu N` the worker (all its threads) is moved to CPU N with
  * `taskset -a -p -c N <pid>` (util-linux); this process is pinned by its parent.
  *
+ * Consumers negotiate what Vigil's viewers do (no send-side bandwidth
+ * estimation, gateway/src/fanout/viewer-capabilities.ts); `--bwe` gives them
+ * transport-cc and REMB as a browser offers them (the worker then runs its
+ * congestion-control client per transport). `--sndbuf BYTES` sets each bot
+ * transport's socket send buffer (listenInfo.sendBufferSize).
+ *
  * With `--perf FILE`, after the last step the worker is sampled with `perf
  * record -e cpu-clock -g` for another window (not part of any measurement).
  *
  * Prints one line per step to stdout: `STEP {json}` with the {@link StepResult} fields.
  * Usage (normally through fanout.ts):
- *   node loadtest/bench/fanout-run.ts --steps 100,400 --seconds 10 --bitrate 1000000 --srtp AEAD_AES_256_GCM [--worker-cpu 0]
+ *   node loadtest/bench/fanout-run.ts --steps 100,400 --seconds 10 --bitrate 1000000 --srtp AEAD_AES_256_GCM
+ *     [--worker-cpu 0] [--bwe] [--sndbuf 1048576] [--perf FILE]
  * Bounded: at most 2000 bots, at most 60 s per step.
  */
 import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { Gateway } from '@vigil/gateway';
+import { Gateway, withoutBandwidthEstimation } from '@vigil/gateway';
 import { parseConfig } from '@vigil/signaling';
 import type { types } from 'mediasoup';
 
@@ -62,6 +69,8 @@ const { values } = parseArgs({
     srtp: { type: 'string', default: 'AEAD_AES_256_GCM' },
     'worker-cpu': { type: 'string' },
     perf: { type: 'string' },
+    bwe: { type: 'boolean', default: false },
+    sndbuf: { type: 'string' },
   },
 });
 const steps = values.steps.split(',').map(Number).filter((n) => n > 0 && n <= 2000);
@@ -69,6 +78,7 @@ const seconds = Math.min(60, Math.max(2, Number(values.seconds)));
 const bitrate = Math.min(20_000_000, Math.max(100_000, Number(values.bitrate)));
 if (!SRTP_SUITES.includes(values.srtp as SrtpSuite)) throw new Error(`--srtp must be one of ${SRTP_SUITES.join(', ')}`);
 const srtpSuite = values.srtp as SrtpSuite;
+const sendBufferSize = values.sndbuf ? Math.min(64 << 20, Math.max(4096, Number(values.sndbuf))) : undefined;
 
 const config = parseConfig({
   workers: { count: 1, logLevel: 'error' },
@@ -79,6 +89,8 @@ const gateway = await Gateway.start({ config, logger: pino({ level: 'warn' }) })
 const camera = gateway.camera('bench')!;
 const slot = gateway.workers.slots[0]!;
 const router = slot.router;
+// As Vigil's Fanout consumes for a viewer (no send-side BWE), unless --bwe.
+const consumerCaps = values.bwe ? router.rtpCapabilities : withoutBandwidthEstimation(router.rtpCapabilities);
 if (values['worker-cpu'] !== undefined) {
   execFileSync('taskset', ['-a', '-p', '-c', String(Number(values['worker-cpu'])), String(slot.worker.pid)], { stdio: 'ignore' });
 }
@@ -124,7 +136,7 @@ async function addBot(): Promise<void> {
     if (delta > 0) bot.maxSeq += delta;
   });
   const transport = await router.createPlainTransport({
-    listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
+    listenInfo: { protocol: 'udp', ip: '127.0.0.1', ...(sendBufferSize ? { sendBufferSize } : {}) },
     rtcpMux: true,
     comedia: false,
     enableSrtp: true,
@@ -132,7 +144,7 @@ async function addBot(): Promise<void> {
   });
   // The bot never decrypts; the key only has to be well-formed for connect().
   await transport.connect({ ip: '127.0.0.1', port: socket.address().port, srtpParameters: transport.srtpParameters! });
-  const consumer = await transport.consume({ producerId: camera.producer.id, rtpCapabilities: router.rtpCapabilities, paused: false });
+  const consumer = await transport.consume({ producerId: camera.producer.id, rtpCapabilities: consumerCaps, paused: false });
   bot.ssrc = consumer.rtpParameters.encodings?.[0]?.ssrc ?? -1;
   await consumer.requestKeyFrame();
   bot.transport = transport;

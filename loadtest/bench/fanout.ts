@@ -23,9 +23,12 @@
  * the first round also samples each worker with perf (Debian linux-perf)
  * after its last step and prints the top functions by self time.
  *
- * Usage: npm run bench:fanout -- [--variants name=/path/worker,...] [--rounds 2]
+ * Usage: npm run bench:fanout -- [--variants name=/path/worker[:bwe][:sndbuf=BYTES],...] [--rounds 2]
  *          [--steps 200,500] [--seconds 10] [--bitrate 1000000] [--srtp AEAD_AES_256_GCM] [--profile]
  *   Without --variants: one variant, the worker of this checkout (MEDIASOUP_WORKER_BIN).
+ *   `:bwe`: the bots' consumers negotiate transport-cc/REMB (as mediasoup does
+ *   for a browser unless Vigil strips them); `:sndbuf=BYTES`: each bot
+ *   transport's socket send buffer.
  * Bounded: at most 6 rounds, 2000 bots and 60 s per step.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -49,18 +52,26 @@ const { values } = parseArgs({
   },
 });
 const rounds = Math.min(6, Math.max(1, Number(values.rounds)));
+/** A worker binary and the bot options it runs with (`name=/path/worker[:bwe][:sndbuf=BYTES]`). */
 const variants = (values.variants ?? `current=${process.env['MEDIASOUP_WORKER_BIN'] ?? ''}`).split(',').map((v) => {
   const at = v.indexOf('=');
-  if (at < 1 || at === v.length - 1) throw new Error(`--variants: expected name=/path/to/mediasoup-worker, got "${v}"`);
-  return { name: v.slice(0, at), bin: v.slice(at + 1) };
+  if (at < 1 || at === v.length - 1) throw new Error(`--variants: expected name=/path/to/mediasoup-worker[:bwe][:sndbuf=BYTES], got "${v}"`);
+  const [bin, ...opts] = v.slice(at + 1).split(':');
+  const args: string[] = [];
+  for (const o of opts) {
+    if (o === 'bwe') args.push('--bwe');
+    else if (o.startsWith('sndbuf=')) args.push('--sndbuf', o.slice(7));
+    else throw new Error(`--variants: unknown option "${o}" (bwe, sndbuf=BYTES)`);
+  }
+  return { name: v.slice(0, at), bin: bin!, args };
 });
 const pin = availableParallelism() >= 2;
 const profileDir = mkdtempSync(join(tmpdir(), 'vigil-fanout-perf-'));
 const runScript = fileURLToPath(new URL('./fanout-run.ts', import.meta.url));
 
 /** Runs one child; resolves with its step results. */
-function runOnce(bin: string, perfFile?: string): Promise<StepResult[]> {
-  const args = [runScript, '--steps', values.steps, '--seconds', values.seconds, '--bitrate', values.bitrate, '--srtp', values.srtp];
+function runOnce(bin: string, extra: string[], perfFile?: string): Promise<StepResult[]> {
+  const args = [runScript, '--steps', values.steps, '--seconds', values.seconds, '--bitrate', values.bitrate, '--srtp', values.srtp, ...extra];
   if (perfFile) args.push('--perf', perfFile);
   if (pin) args.push('--worker-cpu', '0');
   const [cmd, argv] = pin ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
@@ -111,7 +122,8 @@ const median = (xs: number[]): number => {
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 const machine = `${cpu}, ${availableParallelism()} CPUs, Linux ${release()}`;
 const started = new Date().toISOString();
-console.log(`fan-out benchmark ${started}: ${machine}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' ');
+console.log(`fan-out benchmark ${started}: ${machine}; load average ${loadAtStart}`);
 console.log(`1 worker${pin ? ' on CPU 0, bots + camera on CPU 1' : ''}; H.264 1280x720 30 fps camera at ${values.bitrate} bps; SRTP ${values.srtp} PlainTransport bots; ${values.seconds} s per step; ${rounds} round(s), variants alternating`);
 
 // by variant, by step index: results over rounds
@@ -121,7 +133,7 @@ for (let round = 0; round < rounds; round++) {
   const order = round % 2 ? [...variants].reverse() : variants;
   for (const v of order) {
     const perfFile = values.profile && round === 0 ? join(profileDir, `${v.name}.perf.data`) : undefined;
-    const results = await runOnce(v.bin, perfFile);
+    const results = await runOnce(v.bin, v.args, perfFile);
     results.forEach((r, i) => {
       const d = derive(r);
       (all.get(v.name)![i] ??= []).push(r);
@@ -137,7 +149,7 @@ for (let round = 0; round < rounds; round++) {
 const base = variants[0]!.name;
 const lines = [
   '',
-  `Machine: ${machine}. Date: ${started}. Load average at start: ${loadavg().map((l) => l.toFixed(1)).join(' ')} (shared machine: compare variants within the table).`,
+  `Machine: ${machine}. Date: ${started}. Load average at start ${loadAtStart}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')} (on a shared machine compare variants within one table).`,
   '',
   `| consumers | worker | worker CPU (% of a core) | µs per packet per consumer | consumers per core at 1 Mbps | vs ${base} | delivered |`,
   '|---|---|---|---|---|---|---|',
