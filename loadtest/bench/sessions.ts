@@ -35,6 +35,8 @@ const server = fork(fileURLToPath(new URL('./sessions-server.ts', import.meta.ur
   env: { ...process.env, BENCH_SECRET: secret },
   stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
 });
+// The server never outlives the bench, even when a request fails.
+process.on('exit', () => server.kill());
 const url = await new Promise<string>((resolve, reject) => {
   server.once('message', (m: { ready?: string }) => (m.ready ? resolve(m.ready) : reject(new Error('unexpected message'))));
   server.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
@@ -62,7 +64,7 @@ async function joinViewer(): Promise<WsClient> {
   const transport = await ok(c, { type: 'createRecvTransport' });
   await ok(c, { type: 'connectTransport', transportId: transport['id'], dtlsParameters: { role: 'client', fingerprints: [fingerprint] } });
   const consumer = await ok(c, { type: 'consume', transportId: transport['id'], cameraId: 'bench', rtpCapabilities });
-  await ok(c, { type: 'resumeConsumer', consumerId: consumer['id'] });
+  await ok(c, { type: 'resumeConsumer', consumerId: consumer['consumerId'] });
   return c;
 }
 
