@@ -11,8 +11,9 @@
  * SDK switches between them), so the estimate chooses nothing, while every
  * forwarded packet is still recorded in its send history and the browser's
  * feedback (RTCP transport-cc, draft-holmer-rmcat-transport-wide-cc-
- * extensions-01; REMB, draft-alvestrand-rmcat-remb-03) is parsed: measured
- * at about a fifth of the worker's time per forwarded packet.
+ * extensions-01; REMB, draft-alvestrand-rmcat-remb-03) is parsed: the largest
+ * per-consumer cost in the worker's profile after SRTP and the socket send
+ * (`npm run bench:fanout`, variant option `:bwe`; README "Measured").
  *
  * Without those extensions and feedback types in the consumer's RTP
  * parameters the browser sends neither transport-cc feedback nor REMB, and
