@@ -43,7 +43,8 @@ const config = parseConfig({
   log: { level: 'warn' },
   audit: { path: join(dir, 'audit.sqlite') },
   revocations: { file: join(dir, 'revocations.json') },
-  // The bench joins 1,000 viewers from one address and subject: rate limits are not what it measures.
+  // The bench joins 1,000 viewers from one address and subject: rate and connection limits are not what it measures.
+  limits: { maxConnectionsPerIp: 100_000 },
   rateLimits: { joinPerIp: many, joinPerSubject: many, consumePerIp: many, consumePerSubject: many },
   cameras: [{ id: 'bench', codec: 'H264', source: { kind: 'test-pattern', width: 320, height: 180, fps: 15, gopFrames: 15, bitrate: 200_000 } }],
 });
