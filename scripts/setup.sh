@@ -7,7 +7,9 @@
 #      keyed by mediasoup version + hash of the build scripts; first libsrtp on OpenSSL
 #      (scripts/build-libsrtp.sh), cached under libsrtp/<hash of its script>
 #   5. the client SDK bundles (client-sdk/dist)
-# Source it (". scripts/setup.sh") to get PATH and MEDIASOUP_WORKER_BIN exported.
+#   6-7. load-test tools (loadtest/setup.sh): Locust in a venv, the Pion media bots (Go);
+#        skipped with VIGIL_LOADTEST_TOOLS=0 (npm start)
+# Source it (". scripts/setup.sh") to get PATH, MEDIASOUP_WORKER_BIN, VIGIL_LOCUST_BIN and VIGIL_BOTS_BIN exported.
 # Cache: $VIGIL_CACHE, default ${XDG_CACHE_HOME:-$HOME/.cache}/vigil (outside the clone).
 set -eu
 
@@ -83,3 +85,6 @@ export MEDIASOUP_WORKER_BIN
 
 # 5. client SDK bundles (esbuild, well under a second) --------------------------
 (cd "$VIGIL_ROOT" && node client-sdk/build.ts >/dev/null)
+
+# 6-7. load-test tools: Locust (venv), Pion media bots (Go); `npm start` skips them --------
+[ "${VIGIL_LOADTEST_TOOLS:-1}" = 0 ] || . "$VIGIL_ROOT/loadtest/setup.sh"

@@ -20,12 +20,14 @@
  *   the viewport (IntersectionObserver) or the tab is hidden (visibilitychange);
  *   by default both pause the feed on the server.
  *
- * Read-only properties: `state` (FeedState or `idle`), `feed` (the Feed), `video`.
+ * Read-only properties: `state` (FeedState, `idle`, or `unsupported`: this
+ * browser cannot decode the camera's codec, e.g. H.264 in a Firefox without
+ * OpenH264; shown in words, not retried), `feed` (the Feed), `video`.
  * Method: `getStats()`. Events (bubbling, composed CustomEvents):
  * `statechange` (detail `{ state }`), `qualitychange` (detail `{ quality }`),
  * `autoplaychange` (detail `{ blocked }`: the browser refused to start the video
  * without a gesture, e.g. iOS Low Power Mode; the element shows a "tap to play" button),
- * `vigilerror` (detail `{ error, code }`: a refused play or connection; it retries by itself unless forbidden).
+ * `vigilerror` (detail `{ error, code }`: a refused play or connection; it retries by itself unless forbidden or unsupported).
  */
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import { connect, type ConnectOptions, type VigilClient } from './client.ts';
@@ -34,6 +36,9 @@ import type { Feed, FeedState, FeedStats, QualityMode } from './feed.ts';
 /** Retry of a refused play()/connection: 1 s doubling to 30 s. */
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
+
+/** What the element shows: the feed's state, before it starts (`idle`), or a codec this browser cannot decode (`unsupported`). */
+export type ElementState = FeedState | 'idle' | 'unsupported';
 
 let options: ConnectOptions | undefined;
 let shared: Promise<VigilClient> | undefined;
@@ -85,8 +90,9 @@ export async function sharedClient(onError?: (err: Error) => void): Promise<Vigi
   return shared;
 }
 
-const STATUS: Record<FeedState | 'idle', string> = {
+const STATUS: Record<ElementState, string> = {
   idle: '',
+  unsupported: 'This browser cannot play this camera',
   connecting: 'Connecting…',
   playing: '',
   paused: '',
@@ -122,7 +128,7 @@ export class VigilFeedElement extends Base {
   readonly #status: HTMLElement;
   readonly #tap: HTMLButtonElement;
   #feed: Feed | undefined;
-  #state: FeedState | 'idle' = 'idle';
+  #state: ElementState = 'idle';
   #run = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #io: IntersectionObserver | undefined;
@@ -176,8 +182,8 @@ export class VigilFeedElement extends Base {
     this.setAttribute('autopause', v ? 'true' : 'false');
   }
 
-  /** The feed's state, `idle` before it starts. */
-  get state(): FeedState | 'idle' {
+  /** The feed's state, `idle` before it starts, `unsupported` when this browser cannot decode the camera's codec. */
+  get state(): ElementState {
     return this.#state;
   }
 
@@ -262,6 +268,11 @@ export class VigilFeedElement extends Base {
         this.#setState('forbidden');
         return;
       }
+      // The browser lacks the codec (its RTP capabilities do not change): say which, do not retry.
+      if (err instanceof ProtocolError && err.code === ErrorCode.UnsupportedCodec) {
+        this.#setState('unsupported', err.message);
+        return;
+      }
       // Offline right now, a busy server, a closed client: try again later.
       this.#retryTimer = setTimeout(() => {
         if (run === this.#run) void this.#play(run, attempt + 1);
@@ -305,10 +316,11 @@ export class VigilFeedElement extends Base {
     this.dispatchEvent(new CustomEvent('autoplaychange', { detail: { blocked }, bubbles: true, composed: true }));
   }
 
-  #setState(state: FeedState | 'idle'): void {
+  /** @param detail the server's words for the status line (a ProtocolError message: never internals) */
+  #setState(state: ElementState, detail?: string): void {
     if (state === this.#state) return;
     this.#state = state;
-    const text = STATUS[state];
+    const text = detail ? `${STATUS[state]}: ${detail}` : STATUS[state];
     this.#status.textContent = text;
     this.#status.hidden = !text;
     this.setAttribute('state', state);

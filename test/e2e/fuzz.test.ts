@@ -8,7 +8,9 @@
  * inserted, deleted; truncation) or are plain garbage; a few are binary,
  * invalid UTF-8 or oversized.
  *
- * Asserts: every frame gets exactly one well-formed answer (or the
+ * Asserts: every frame gets exactly one well-formed answer carrying the
+ * frame's own request id (null when the frame had no usable id), so a
+ * missing, doubled or misrouted answer shows as a mismatch (or the
  * connection is closed for a documented reason), no `internal` error, no
  * error text with a stack trace or a token, no unhandledRejection or
  * uncaughtException in the process, no leaked sessions or stream slots,
@@ -275,7 +277,7 @@ function nextFrame(conn: Conn): Frame {
 
 // ------------------------------------------------------------ driver
 
-const stats = { sent: 0, answered: 0, closes: new Map<number, number>(), codes: new Map<string, number>(), kinds: new Map<string, number>() };
+const stats = { sent: 0, answered: 0, matched: 0, closes: new Map<number, number>(), codes: new Map<string, number>(), kinds: new Map<string, number>() };
 const bad: string[] = [];
 const bump = <K>(m: Map<K, number>, k: K): void => void m.set(k, (m.get(k) ?? 0) + 1);
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
@@ -326,12 +328,36 @@ function answer(conn: Conn): Promise<Response | number | 'timeout'> {
   });
 }
 
+/**
+ * The id an answer to `frame` must carry, worked out here from the frame
+ * alone: a text frame that parses to an object whose `id` is an integer in
+ * the protocol's RequestId range (0 .. 2^31-1) gets that id back; anything
+ * else gets null.
+ */
+function expectedId(frame: Frame): number | null {
+  if (frame.binary) return null;
+  let msg: unknown;
+  try {
+    msg = JSON.parse(frame.data.toString());
+  } catch {
+    return null;
+  }
+  const id = typeof msg === 'object' && msg !== null ? (msg as { id?: unknown }).id : undefined;
+  return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id <= 2 ** 31 - 1 ? id : null;
+}
+
 function check(frame: Frame, res: Response): void {
   stats.answered++;
   if (typeof res !== 'object' || res === null || typeof res.ok !== 'boolean' || !('id' in res)) {
     bad.push(`malformed answer to ${frame.kind}: ${JSON.stringify(res).slice(0, 120)}`);
     return;
   }
+  const want = expectedId(frame);
+  if (res.id !== want) {
+    bad.push(`answer to a ${frame.kind} frame carries id ${JSON.stringify(res.id)}, expected ${want}: ${String(frame.data).slice(0, 120)}`);
+    return;
+  }
+  if (want !== null) stats.matched++;
   if (res.ok) return;
   const { code, message } = res.error ?? ({} as { code?: string; message?: string });
   bump(stats.codes, code ?? '?');
@@ -400,12 +426,14 @@ describe('protocol fuzzing', () => {
     await Promise.all(Array.from({ length: CONNECTIONS }, (_, i) => drive(i, t0 + DEADLINE_MS)));
     const elapsed = Date.now() - t0;
     console.log(
-      `[fuzz] ${stats.sent} frames in ${elapsed} ms, ${stats.answered} answered; kinds ${JSON.stringify(Object.fromEntries(stats.kinds))}; ` +
+      `[fuzz] ${stats.sent} frames in ${elapsed} ms, ${stats.answered} answered (${stats.matched} matched by a non-null id); kinds ${JSON.stringify(Object.fromEntries(stats.kinds))}; ` +
         `codes ${JSON.stringify(Object.fromEntries(stats.codes))}; closes ${JSON.stringify(Object.fromEntries(stats.closes))}`,
     );
     expect(bad.slice(0, 10), `seed ${SEED}`).toEqual([]);
     expect(stats.sent).toBeGreaterThanOrEqual(TOTAL_FRAMES);
     expect(stats.answered).toBeGreaterThan(TOTAL_FRAMES * 0.9);
+    // Most frames carry a usable id (valid and mutated requests), and their answers were matched by it.
+    expect(stats.matched).toBeGreaterThan(TOTAL_FRAMES * 0.5);
     expect(problems.unhandled, `seed ${SEED}`).toEqual([]);
     expect(problems.uncaught, `seed ${SEED}`).toEqual([]);
 

@@ -7,6 +7,11 @@
  *   through the callback, never from the HTML;
  * - the element's attributes, properties and DOM events (what React and Vue use).
  *
+ * Firefox ESR runs the README example too, on a real second origin: a small
+ * HTTP server of the test on another port of 127.0.0.1 serves the page and its
+ * /vigil-token (Playwright's request routing has no Firefox equivalent over
+ * WebDriver BiDi); it plays the VP8 camera (offline Firefox has no H.264).
+ *
  * The two made-up origins are served by the test: page.route answers
  * https://ops.example (the page and its /vigil-token endpoint) and relays
  * https://vigil.example/sdk/* to the real server; page.routeWebSocket relays
@@ -14,10 +19,13 @@
  * on https://ops.example sends. Media (ICE, DTLS, RTP) goes straight to Vigil.
  */
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
+import { launchFirefox } from '../helpers/engines.ts';
 import { startTestVigil, testCamera, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { trackConsumers, type ConsumerTracker } from '../helpers/consumers.ts';
 
@@ -27,10 +35,18 @@ const VIGIL = 'https://vigil.example';
 let vigil: TestVigil;
 let browser: Browser;
 let consumers: ConsumerTracker;
+/** A real second origin (http://127.0.0.1:<other port>) for the Firefox case: serves `app.html` and `app.token`. */
+const app = { html: '', token: '', origin: '', server: undefined as Server | undefined };
 
 beforeAll(async () => {
+  app.server = createServer((req, res) => {
+    if (req.url === '/vigil-token') res.writeHead(200, { 'content-type': 'text/plain' }).end(app.token);
+    else res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html>\n<html><head><meta charset="utf-8"><title>app</title></head><body>\n${app.html}</body></html>`);
+  });
+  await new Promise<void>((r) => app.server!.listen(0, '127.0.0.1', r));
+  app.origin = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
   vigil = await startTestVigil({
-    http: { host: '127.0.0.1', port: 0, allowedOrigins: [APP] },
+    http: { host: '127.0.0.1', port: 0, allowedOrigins: [APP, app.origin] },
     cameras: [testCamera('gate-3', 'H264'), testCamera('gate-4', 'VP8'), testCamera('vault', 'VP8')],
   });
   consumers = trackConsumers(vigil.gateway);
@@ -41,6 +57,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await vigil?.close();
+  app.server?.close();
 });
 
 /** The html code block under README's "Embed in 5 lines" heading, verbatim. */
@@ -164,5 +181,52 @@ describe('<vigil-feed> custom element', () => {
     expect(events).toEqual(expect.arrayContaining(['a:statechange:playing', 'a:statechange:paused', 'b:statechange:forbidden', 'b:vigilerror:forbidden']));
     expect(events.filter((e) => e.startsWith('b:vigilerror'))).toHaveLength(1);
     await page.close();
+  });
+});
+
+describe('<vigil-feed> in Firefox', () => {
+  it("README's 5-line example plays on a real second origin", async () => {
+    // As written, but pointed at the test server and at the VP8 camera.
+    app.html = readmeEmbedExample().replaceAll(VIGIL, vigil.url).replace('camera="gate-3"', 'camera="gate-4"');
+    expect(app.html).toContain('camera="gate-4"');
+    app.token = vigil.token(['gate-4']);
+    const firefox = await launchFirefox();
+    try {
+      const page = await firefox.newPage();
+      await page.goto(`${app.origin}/`);
+      const probeEl = () =>
+        page.evaluate(async () => {
+          const el = document.querySelector('vigil-feed') as HTMLElement & { state: string; video: HTMLVideoElement; getStats(): Promise<{ framesDecoded: number } | undefined> };
+          return { state: el.state, videoWidth: el.video.videoWidth, framesDecoded: (await el.getStats())?.framesDecoded ?? 0, origin: location.origin };
+        });
+      const t0 = Date.now();
+      await waitFor(async () => (await probeEl()).state === 'playing', 20_000);
+      console.log(`[embed] firefox playing ${Date.now() - t0} ms after the page loaded`);
+      const first = await probeEl();
+      expect(first.origin).toBe(app.origin);
+      expect(first.origin).not.toBe(new URL(vigil.url).origin);
+      await waitFor(async () => (await probeEl()).framesDecoded > first.framesDecoded + 15, 10_000);
+      expect((await probeEl()).videoWidth).toBe(640);
+      await page.close();
+
+      // The H.264 camera: offline Firefox cannot decode it. Said in words, not retried.
+      app.html = app.html.replace('camera="gate-4"', 'camera="gate-3"');
+      app.token = vigil.token(['gate-3']);
+      const h264 = await firefox.newPage();
+      await h264.goto(`${app.origin}/`);
+      const shown = () =>
+        h264.evaluate(() => {
+          const el = document.querySelector('vigil-feed') as HTMLElement & { state: string };
+          return { state: el.state, status: el.shadowRoot!.querySelector('[part=status]')!.textContent ?? '' };
+        });
+      await waitFor(async () => (await shown()).state === 'unsupported', 15_000);
+      expect((await shown()).status).toMatch(/cannot play this camera: this browser cannot receive H264/);
+      await new Promise((r) => setTimeout(r, 1500)); // longer than the element's first retry (1 s)
+      expect((await shown()).state).toBe('unsupported');
+      expect(consumers.live()).toHaveLength(0);
+      await h264.close();
+    } finally {
+      await firefox.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 /**
- * The SDK recovering by itself, in headless Chromium against real parts:
+ * The SDK recovering by itself, in headless Chromium (and, for a server
+ * restart, Firefox ESR too) against real parts:
  * - ICE broken under a playing feed -> ICE restart on the same transport and consumer;
  * - camera RTP gone -> `stalled`, `offline`, and playing again when the camera returns;
  * - the whole server restarted on the same HTTP port -> the feed plays again.
@@ -15,6 +16,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
+import { ENGINES, launchEngine, type EngineBrowser } from '../helpers/engines.ts';
 import { play, probe, sdkPage } from '../helpers/sdk-page.ts';
 import { startTestVigil, testCamera, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { trackConsumers, type ConsumerTracker } from '../helpers/consumers.ts';
@@ -78,7 +80,7 @@ describe('SDK recovery', () => {
     await play(page, 'cam', 'gate', vigil.token(['gate']));
     await waitFor(async () => (await probe(page, 'cam')).state === 'playing', 20_000);
 
-    push.killAll(vigil.gateway);
+    push.killAll();
     await waitFor(async () => (await probe(page, 'cam')).state === 'offline', 10_000);
     const returnedAt = Date.now();
     await push.start(vigil.gateway);
@@ -95,8 +97,20 @@ describe('SDK recovery', () => {
     await page.close();
   });
 
+});
+
+describe.each(ENGINES)('SDK recovery after a server restart (%s)', (engine) => {
+  let engineBrowser: EngineBrowser;
+  beforeAll(async () => {
+    await waitFor(async () => (await vigil.admin('GET', '/sessions')).body.sessions.length === 0, 10_000);
+    engineBrowser = await launchEngine(engine);
+  });
+  afterAll(async () => {
+    await engineBrowser?.close();
+  });
+
   it('plays again by itself after the server restarts on the same port', async () => {
-    const page = await sdkPage(browser, vigil.url);
+    const page = await sdkPage(engineBrowser, vigil.url);
     await play(page, 'srv', 'hall', vigil.token(['hall']));
     await waitFor(async () => (await probe(page, 'srv')).state === 'playing', 20_000);
 
@@ -113,7 +127,7 @@ describe('SDK recovery', () => {
       return p.state === 'playing' && p.framesDecoded > 15;
     }, 30_000);
     const p = await probe(page, 'srv');
-    console.log(`[server] restarted in ${restartedIn} ms; feed playing again ${Date.now() - stoppedAt} ms after the stop; states ${p.states.join(' ')}`);
+    console.log(`[server] ${engine}: restarted in ${restartedIn} ms; feed playing again ${Date.now() - stoppedAt} ms after the stop; states ${p.states.join(' ')}`);
     expect(p.videoWidth).toBe(640);
     expect((await vigil.admin('GET', '/sessions')).body.sessions).toHaveLength(1);
     await page.close();

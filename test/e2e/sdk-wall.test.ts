@@ -1,6 +1,6 @@
 /**
- * The operator wall (client-sdk/demo/wall.html) in headless Chromium against
- * a real Vigil: 16 `<vigil-feed>` tiles of a camera with main and sub
+ * The operator wall (client-sdk/demo/wall.html) in headless Chromium and
+ * Firefox ESR (test/helpers/engines.ts) against a real Vigil: 16 `<vigil-feed>` tiles of a camera with main and sub
  * streams, over one connection.
  * - tiles use the sub stream; every tile plays;
  * - tiles outside the viewport are paused ON THE SERVER (mediasoup
@@ -16,28 +16,24 @@
  */
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/browser.ts';
+import { ENGINES, launchEngine, type EngineBrowser, type EnginePage } from '../helpers/engines.ts';
 import { startTestVigil, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { trackConsumers, type ConsumerTracker } from '../helpers/consumers.ts';
 
 let vigil: TestVigil;
-let browser: Browser;
 let consumers: ConsumerTracker;
 const pattern = (width: number, height: number, fps: number, bitrate: number) => ({ kind: 'test-pattern', width, height, fps, gopFrames: fps, bitrate });
 
 beforeAll(async () => {
   vigil = await startTestVigil({
-    cameras: [{ id: 'yard', codec: 'H264', source: pattern(640, 360, 25, 500_000), subSource: pattern(160, 90, 15, 100_000) }],
+    cameras: [{ id: 'yard', codec: 'VP8', source: pattern(640, 360, 25, 500_000), subSource: pattern(160, 90, 15, 100_000) }],
   });
   consumers = trackConsumers(vigil.gateway);
   await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
-  browser = await launchChromium();
   mkdirSync('test-results', { recursive: true });
 });
 
 afterAll(async () => {
-  await browser?.close();
   await vigil?.close();
 });
 
@@ -49,7 +45,7 @@ interface Tile {
 }
 
 /** Every tile's element state, stream and whether it intersects the viewport. */
-function tiles(page: Page): Promise<Tile[]> {
+function tiles(page: EnginePage): Promise<Tile[]> {
   return page.evaluate(() =>
     [...document.querySelectorAll('vigil-feed')].map((el) => {
       const r = el.getBoundingClientRect();
@@ -67,7 +63,7 @@ function serverSide(): [number, number] {
 }
 
 /** Waits until tiles in view play and tiles out of view are paused, and the server agrees. */
-async function settled(page: Page, timeoutMs = 20_000): Promise<Tile[]> {
+async function settled(page: EnginePage, timeoutMs = 20_000): Promise<Tile[]> {
   let t: Tile[] = [];
   try {
     await waitFor(async () => {
@@ -82,10 +78,19 @@ async function settled(page: Page, timeoutMs = 20_000): Promise<Tile[]> {
   return t;
 }
 
-describe('operator wall', () => {
+describe.each(ENGINES)('operator wall (%s)', (engine) => {
+  let browser: EngineBrowser;
+  beforeAll(async () => {
+    // The previous engine's pages are gone from the server before this one starts.
+    await waitFor(async () => consumers.live().length === 0 && (await vigil.admin('GET', '/sessions')).body.sessions.length === 0, 10_000);
+    browser = await launchEngine(engine);
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+
   it('plays 16 low tiles over one connection; tiles out of view and in a hidden tab pause on the server and resume', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
-    page.on('pageerror', (err) => console.error('page error:', err.message));
+    const page = await browser.newPage({ width: 1280, height: 820 });
     const token = vigil.token(['yard']);
     await page.goto(`${vigil.url}/wall.html#cameras=yard&tiles=16&token=${token}`);
 
@@ -94,17 +99,17 @@ describe('operator wall', () => {
     expect(t).toHaveLength(16);
     expect(t.every((x) => x.inView && x.quality === 'low')).toBe(true);
     await waitFor(async () => (await tiles(page)).every((x) => x.videoWidth === 160), 10_000);
-    await page.screenshot({ path: 'test-results/wall-16.png' });
+    await page.screenshot(`test-results/wall-16-${engine}.png`);
     const sessions = (await vigil.admin('GET', '/sessions')).body.sessions;
     expect(sessions).toEqual([expect.objectContaining({ consumers: 16 })]);
     expect(consumers.transports()).toHaveLength(1);
 
     // A shorter window: the lower rows leave the viewport and pause server-side.
-    await page.setViewportSize({ width: 1280, height: 400 });
+    await page.setViewport(1280, 400);
     t = await settled(page);
     const outAtTop = t.filter((x) => !x.inView).length;
     expect(outAtTop).toBeGreaterThanOrEqual(4);
-    console.log(`[wall] 1280x400 at the top: ${16 - outAtTop} tiles in view play, ${outAtTop} paused on the server`);
+    console.log(`[wall] ${engine} 1280x400 at the top: ${16 - outAtTop} tiles in view play, ${outAtTop} paused on the server`);
 
     // Scroll down: the bottom rows resume (new frames), the top rows pause.
     await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
@@ -130,21 +135,20 @@ describe('operator wall', () => {
   });
 
   it('maximises a tile with the main stream while the others pause; back to the grid', async () => {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
-    page.on('pageerror', (err) => console.error('page error:', err.message));
+    const page = await browser.newPage({ width: 1280, height: 820 });
     await page.goto(`${vigil.url}/wall.html#cameras=yard&tiles=4&token=${vigil.token(['yard'])}`);
     await settled(page, 30_000);
     const before = consumers.live().length;
     expect(before).toBe(4);
 
-    await page.locator('.tile').nth(1).click();
+    await page.click('.tile:nth-child(2)');
     await waitFor(async () => {
       const t = await tiles(page);
       return t[1]!.quality === 'high' && t[1]!.videoWidth === 640 && t[1]!.state === 'playing';
     }, 20_000);
     await waitFor(() => serverSide()[0] === 3 && serverSide()[1] === 1, 10_000);
 
-    await page.keyboard.press('Escape');
+    await page.press('Escape');
     await waitFor(async () => (await tiles(page)).every((x) => x.state === 'playing' && x.quality === 'low'), 20_000);
     await settled(page);
     await page.close();

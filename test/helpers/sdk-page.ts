@@ -3,6 +3,12 @@
  * page without a camera in its URL is a blank page with the SDK loaded).
  */
 import type { Browser, Page } from 'playwright-core';
+import { playwrightPage, type EngineBrowser, type EnginePage } from './engines.ts';
+
+/** A Playwright page (Chromium-only tests) or a page of either engine. */
+export type AnyPage = Page | EnginePage;
+
+const asEngine = (page: AnyPage): EnginePage => ('engine' in page ? page : playwrightPage(page));
 
 export interface FeedProbe {
   state: string;
@@ -19,7 +25,16 @@ export interface FeedProbe {
 }
 
 /** Opens a page on Vigil's origin with `window.Vigil` loaded. */
-export async function sdkPage(browser: Browser, baseUrl: string): Promise<Page> {
+export async function sdkPage(browser: Browser, baseUrl: string): Promise<Page>;
+export async function sdkPage(browser: EngineBrowser, baseUrl: string): Promise<EnginePage>;
+export async function sdkPage(browser: Browser | EngineBrowser, baseUrl: string): Promise<Page | EnginePage> {
+  if ('engine' in browser) {
+    const page = await browser.newPage();
+    await page.goto(`${baseUrl}/`);
+    // The demo page without a camera loads the SDK from a <script> before `load`.
+    if (!(await page.evaluate(() => 'Vigil' in window))) throw new Error('the SDK did not load');
+    return page;
+  }
   const page = await browser.newPage();
   page.on('pageerror', (err) => console.error('page error:', err.message));
   await page.goto(`${baseUrl}/`);
@@ -32,8 +47,8 @@ export async function sdkPage(browser: Browser, baseUrl: string): Promise<Page> 
  * kept as `window.feeds[key]`, and a requestVideoFrameCallback loop records
  * the longest gap between frames.
  */
-export async function play(page: Page, key: string, cameraId: string, token: string, quality: 'high' | 'low' | 'auto' = 'high'): Promise<void> {
-  await page.evaluate(
+export async function play(page: AnyPage, key: string, cameraId: string, token: string, quality: 'high' | 'low' | 'auto' = 'high'): Promise<void> {
+  await asEngine(page).evaluate(
     async ({ key, cameraId, token, quality }) => {
       const w = window as unknown as Record<string, any>;
       w.feeds ??= {};
@@ -65,8 +80,8 @@ export async function play(page: Page, key: string, cameraId: string, token: str
 }
 
 /** Current state of a feed played with {@link play}. */
-export function probe(page: Page, key: string): Promise<FeedProbe> {
-  return page.evaluate(async (key) => {
+export function probe(page: AnyPage, key: string): Promise<FeedProbe> {
+  return asEngine(page).evaluate(async (key) => {
     const f = (window as unknown as Record<string, any>).feeds[key];
     const stats = f.feed ? await f.feed.getStats() : { framesDecoded: 0 };
     return {
@@ -84,8 +99,8 @@ export function probe(page: Page, key: string): Promise<FeedProbe> {
 }
 
 /** Resets the frame-gap record of a feed (start measuring now). */
-export function resetGap(page: Page, key: string): Promise<void> {
-  return page.evaluate((key) => {
+export function resetGap(page: AnyPage, key: string): Promise<void> {
+  return asEngine(page).evaluate((key) => {
     const rec = (window as unknown as Record<string, any>).feeds[key].rec;
     rec.maxGap = 0;
     rec.last = 0;

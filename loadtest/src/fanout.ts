@@ -1,0 +1,149 @@
+/**
+ * One fan-out measurement: a server (Vigil's mediasoup worker, or Janus's
+ * streaming plugin) pinned to one core, fed one camera stream, and the Pion
+ * bots on the other core stepping through viewer counts. Shared by
+ * `npm run loadtest:media` (Vigil) and `npm run loadtest:janus-vs-vigil` (both).
+ *
+ * Core placement on a 2-core machine (taskset): the measured server on core
+ * 0; bots, the feed (ffmpeg -c copy) and Vigil's Node.js signaling on core 1.
+ */
+import { runBots, type BotStep } from './bots.ts';
+import { clip, startFeed, type ClipSpec } from './feed.ts';
+import { fixed, markdownTable } from './machine.ts';
+import { startJanus } from './janus-server.ts';
+import { NETNS_CIDR } from './netns.ts';
+import { ProcessSet } from './processes.ts';
+import { startVigilServer } from './vigil-server.ts';
+
+export type ServerKind = 'vigil' | 'janus';
+
+export interface FanoutOptions {
+  server: ServerKind;
+  /** The camera stream (1280x720 30 fps by default in the CLIs). */
+  stream: ClipSpec;
+  /** Increasing viewer counts. */
+  steps: number[];
+  /** Measurement window per step, s. */
+  windowSec: number;
+  /** Core of the measured server; the others go on `otherCore`. */
+  serverCore?: number;
+  otherCore?: number;
+  /** Bots started per second. */
+  rate?: number;
+  /** Called with each step as it completes (progress). */
+  onStep?: (s: BotStep) => void;
+}
+
+export interface FanoutResult {
+  server: ServerKind;
+  stream: ClipSpec;
+  steps: BotStep[];
+}
+
+/** Cores to pin to: 0 and 1 when the machine has two or more, none otherwise. */
+export function defaultCores(cores: number): { serverCore?: number; otherCore?: number } {
+  return cores >= 2 ? { serverCore: 0, otherCore: 1 } : {};
+}
+
+/**
+ * Starts the server and its feed, runs the bots through the steps, tears everything down.
+ * @throws Error when a part does not start or the bots fail
+ */
+export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
+  const procs = new ProcessSet();
+  const common = [
+    '--steps', o.steps.join(','), '--window', `${o.windowSec}s`, '--settle', '2s', '--rate', String(o.rate ?? 20),
+    '--max-duration', `${Math.ceil(60 + o.steps.length * (o.windowSec + 5) + o.steps.at(-1)! / (o.rate ?? 20))}s`,
+  ];
+  const other = o.otherCore === undefined ? {} : { core: o.otherCore };
+  try {
+    const clipPath = clip(o.stream);
+    if (o.server === 'vigil') {
+      const vigil = await startVigilServer(procs, { workerCore: o.serverCore, nodeCore: o.otherCore });
+      startFeed(procs, clipPath, [{ port: vigil.rtpPort }], o.otherCore);
+      await waitLive(vigil.url);
+      const steps = await runBots(procs, {
+        args: ['--mode', 'vigil', '--url', vigil.url, '--camera', vigil.camera, ...common],
+        env: { VIGIL_SECRET: vigil.secret },
+        serverPid: vigil.workerPid,
+        ...other,
+        ...(o.onStep ? { onStep: o.onStep } : {}),
+      });
+      return { server: 'vigil', stream: o.stream, steps };
+    }
+    const janus = await startJanus(procs, o.serverCore);
+    startFeed(procs, clipPath, [{ port: janus.rtpPort }], o.otherCore, janus.netns);
+    await new Promise((r) => setTimeout(r, 1500));
+    const steps = await runBots(procs, {
+      args: ['--mode', 'janus', '--url', janus.apiUrl, '--mountpoint', String(janus.mountpoint), '--allow-net', NETNS_CIDR, ...common],
+      serverPid: janus.pid,
+      netns: janus.netns,
+      ...other,
+      ...(o.onStep ? { onStep: o.onStep } : {}),
+    });
+    return { server: 'janus', stream: o.stream, steps };
+  } finally {
+    await procs.stopAll();
+  }
+}
+
+/** Waits until Vigil's camera has RTP (GET /readyz answers and the feed had time to latch), at most 10 s. */
+async function waitLive(url: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+}
+
+/** CPU per viewer, ms of CPU per second per viewer (= % of a core x 10 / viewers). */
+export function cpuMsPerViewer(s: BotStep): number {
+  return ((s.serverCpuPct ?? NaN) * 10) / Math.max(1, s.bots);
+}
+
+/**
+ * Marginal CPU per added viewer between two steps, ms of CPU per second per
+ * viewer: the slope, free of the server's fixed cost (idle threads, the ingest).
+ */
+export function marginalCpuMs(prev: BotStep | undefined, s: BotStep): number {
+  if (!prev || prev.serverCpuPct === undefined || s.serverCpuPct === undefined) return NaN;
+  return ((s.serverCpuPct - prev.serverCpuPct) * 10) / (s.bots - prev.bots);
+}
+
+/**
+ * Viewers one core would carry at this step's cost per viewer (linear
+ * extrapolation: 100 % / (CPU % per viewer)); NaN when delivery at the step
+ * was not clean (a bot without frames, loss over 1 %, or a bot frozen at the end).
+ */
+export function viewersPerCore(s: BotStep): number {
+  const clean = s.botsWithFrames === s.bots && s.lossPct <= 1 && s.frozenNow === 0;
+  return clean && s.serverCpuPct ? (100 * s.bots) / s.serverCpuPct : NaN;
+}
+
+/** The markdown table of one or more fan-out results, one row per step. */
+export function fanoutTable(results: FanoutResult[]): string {
+  const rows = results.flatMap((r) =>
+    r.steps.map((s, i) => [
+      r.server,
+      `${(r.stream.bitrate / 1e6).toFixed(0)} Mbps`,
+      s.bots,
+      `${s.connected}/${s.botsWithFrames}`,
+      fixed(s.serverCpuPct ?? NaN),
+      fixed(cpuMsPerViewer(s), 2),
+      fixed(marginalCpuMs(r.steps[i - 1], s), 2),
+      fixed(s.fpsPerBot),
+      fixed(s.bitrateBps / 1e6, 2),
+      fixed(s.lossPct, 2),
+      `${s.freezes} / ${s.frozenNow}`,
+      s.ttffMs.count ? `${fixed(s.ttffMs.p50 ?? NaN, 0)} / ${fixed(s.ttffMs.p95 ?? NaN, 0)}` : '-',
+      fixed(s.botsCpuPct ?? NaN, 0),
+      fixed(viewersPerCore(s), 0),
+    ]),
+  );
+  return markdownTable(
+    ['server', 'stream', 'viewers', 'connected / receiving', 'server CPU % of a core', 'CPU ms/s per viewer', 'marginal CPU ms/s per added viewer', 'fps per viewer', 'Mbps per viewer', 'loss %', 'freezes / frozen at end', 'TTFF p50 / p95 ms', 'bots CPU %', 'viewers per core (extrapolated)'],
+    rows,
+  );
+}

@@ -1,0 +1,113 @@
+/**
+ * The load-test tools work and count real traffic (briefly: a few seconds,
+ * a few bots or users; the full runs are `npm run loadtest:*`):
+ * - the Pion bots receive frames from a real Vigil (spawned process, real
+ *   worker, RTP replayed by ffmpeg) and from a real Janus streaming plugin;
+ * - Locust in distributed mode (a master, two workers) completes real joins
+ *   and consumes against Vigil, and its thresholds fail a run that misses them;
+ * - the ingest runner gets every camera live from one RTP replayer.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runFanout } from '../../loadtest/src/fanout.ts';
+import { clip, startFeed } from '../../loadtest/src/feed.ts';
+import { runLocust } from '../../loadtest/src/locust.ts';
+import { ProcessSet } from '../../loadtest/src/processes.ts';
+import { startVigilServer, type VigilServer } from '../../loadtest/src/vigil-server.ts';
+
+const small = { width: 640, height: 360, fps: 30, gopFrames: 30, bitrate: 500_000 };
+
+describe('media bots (Pion)', () => {
+  for (const server of ['vigil', 'janus'] as const) {
+    it(`receive frames from a real ${server} over ICE, DTLS and SRTP`, async () => {
+      const { steps } = await runFanout({ server, stream: small, steps: [2, 3], windowSec: 3, rate: 10 });
+      expect(steps.map((s) => s.bots)).toEqual([2, 3]);
+      for (const s of steps) {
+        expect(s.connected).toBe(s.bots);
+        expect(s.failed).toBe(0);
+        expect(s.botsWithFrames).toBe(s.bots);
+        // ~30 fps from the source: frames counted from marker bits, keyframes from NAL types.
+        expect(s.fpsPerBot).toBeGreaterThan(10);
+        expect(s.keyframes).toBeGreaterThan(0);
+        expect(s.bitrateBps).toBeGreaterThan(100_000);
+        expect(s.packets).toBeGreaterThan(0);
+        expect(s.lossPct).toBeLessThan(5);
+        // The server's CPU was sampled over the same window.
+        expect(s.serverCpuPct).toBeGreaterThan(0);
+      }
+      expect(steps[0]!.ttffMs.count).toBe(2);
+    }, 90_000);
+  }
+});
+
+describe('signaling load (Locust, distributed)', () => {
+  const procs = new ProcessSet();
+  let vigil: VigilServer;
+  const outDir = mkdtempSync(join(tmpdir(), 'vigil-locust-test-'));
+
+  beforeAll(async () => {
+    vigil = await startVigilServer(procs);
+    startFeed(procs, clip(small), [{ port: vigil.rtpPort }]);
+  });
+  afterAll(() => procs.stopAll());
+
+  it('a master and two workers record successful joins and consumes against a real Vigil', async () => {
+    const r = await runLocust(procs, {
+      url: vigil.url, secret: vigil.secret, camera: vigil.camera, joinRate: 4, holdSec: 1, seconds: 4, workers: 2, outDir, name: 'ok',
+    });
+    expect(r.workersConnected).toBe(2);
+    expect(r.exitCode).toBe(0);
+    for (const name of ['connect', 'join', 'getRouterRtpCapabilities', 'createRecvTransport', 'consume']) {
+      const s = r.stats.get(name);
+      expect(s, name).toBeDefined();
+      expect(s!.requests - s!.failures, name).toBeGreaterThan(0);
+      expect(s!.failures, name).toBe(0);
+    }
+    expect(r.stats.get('join')!.p95).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('fails the run (exit code 1) when join p95 is over its threshold, though no request failed', async () => {
+    const r = await runLocust(procs, {
+      url: vigil.url, secret: vigil.secret, camera: vigil.camera, joinRate: 4, holdSec: 1, seconds: 3, workers: 0, outDir, name: 'slow',
+      maxP95JoinMs: 0,
+    });
+    expect(r.stats.get('Aggregated')!.failures).toBe(0);
+    expect(r.exitCode).toBe(1);
+    expect(r.output).toMatch(/thresholds failed: join p95 \d+ ms > 0 ms/);
+  }, 60_000);
+
+  it('records refusals as failed requests and fails the run', async () => {
+    // A wrong secret: every join is refused (`unauthorized`), so the fail ratio and "no successful join" trip.
+    const r = await runLocust(procs, {
+      url: vigil.url, secret: 'not-the-secret-0123456789-abcdefghijkl', camera: vigil.camera, joinRate: 4, holdSec: 1, seconds: 3, workers: 0, outDir, name: 'refused',
+    });
+    expect(r.exitCode).toBe(1);
+    expect(r.output).toContain('thresholds failed');
+    const join = r.stats.get('join')!;
+    expect(join.requests).toBeGreaterThan(0);
+    expect(join.failures).toBe(join.requests);
+  }, 60_000);
+});
+
+describe('ingest load (npm run loadtest:ingest)', () => {
+  it('prints a table whose cameras are live and whose worker CPU and packet rates come from real RTP', async () => {
+    const { execFile } = await import('node:child_process');
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, ['loadtest/src/ingest.ts', '--steps', '3', '--window', '2'], { timeout: 60_000 }, (err, stdout, stderr) =>
+        err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    expect(out).toMatch(/^Machine: .+, \d+ cores; \d{4}-\d\d-\d\d/m);
+    // | cameras | live | worker CPU % | ms/s per camera | Node.js CPU % | RTP packets/s per camera | loss % | per core |
+    const row = out.split('\n').find((l) => l.startsWith('| 3 |'));
+    expect(row, out).toBeDefined();
+    const cells = row!.split('|').map((c) => c.trim()).filter(Boolean);
+    expect(cells[1]).toBe('3');
+    // Worker CPU is sampled (/proc, 10 ms ticks): a handful of ticks for 3 cameras over 2 s, maybe none.
+    expect(Number(cells[2])).toBeGreaterThanOrEqual(0);
+    // The 1 Mbps clip is ~150 RTP packets/s: every camera got the replayed stream.
+    expect(Number(cells[5])).toBeGreaterThan(50);
+  }, 90_000);
+});
