@@ -9,7 +9,6 @@ export { RtspDriver } from './ingest/rtsp-driver.ts';
 export { RelayProcess } from './ingest/relay-process.ts';
 export { allocateUdpPortPair } from './ingest/udp-ports.ts';
 export { Fanout } from './fanout/fanout.ts';
-export { withoutBandwidthEstimation } from './fanout/viewer-capabilities.ts';
 export { WorkerPool, workerCount, type WorkerSlot } from './workers/worker-pool.ts';
 export * from './config/schema.ts';
 export { testPatternArgs, rtpOutputUrl, type RtpTarget } from './ingest/test-pattern.ts';

@@ -11,15 +11,12 @@ export interface ConsumerTracker {
   live(): types.Consumer[];
   /** Open viewer transports (WebRtcTransports), oldest first. */
   transports(): types.WebRtcTransport[];
-  /** Open consumers of one viewer transport, oldest first. */
-  consumersOf(transport: types.WebRtcTransport): types.Consumer[];
 }
 
 /** Starts tracking consumers created from now on, on every worker's router. */
 export function trackConsumers(gateway: Gateway): ConsumerTracker {
   const consumers = new Set<types.Consumer>();
   const transports = new Set<types.WebRtcTransport>();
-  const owner = new Map<types.Consumer, types.Transport>();
   for (const slot of gateway.workers.slots) {
     slot.router.observer.on('newtransport', (t) => {
       if (t.type !== 'webrtc') return;
@@ -27,17 +24,9 @@ export function trackConsumers(gateway: Gateway): ConsumerTracker {
       t.observer.once('close', () => transports.delete(t as types.WebRtcTransport));
       t.observer.on('newconsumer', (c) => {
         consumers.add(c);
-        owner.set(c, t);
-        c.observer.once('close', () => {
-          consumers.delete(c);
-          owner.delete(c);
-        });
+        c.observer.once('close', () => consumers.delete(c));
       });
     });
   }
-  return {
-    live: () => [...consumers],
-    transports: () => [...transports],
-    consumersOf: (transport) => [...consumers].filter((c) => owner.get(c) === transport),
-  };
+  return { live: () => [...consumers], transports: () => [...transports] };
 }

@@ -12,7 +12,6 @@ import type { types } from 'mediasoup';
 import { ErrorCode, ProtocolError, type Quality } from '@vigil/protocol';
 import type { Camera } from '../cameras/camera.ts';
 import type { WorkerPool } from '../workers/worker-pool.ts';
-import { withoutBandwidthEstimation } from './viewer-capabilities.ts';
 
 /** Initial send-side bandwidth estimate for a viewer transport, bps (enough for one 720p feed). */
 const INITIAL_OUTGOING_BITRATE_BPS = 2_000_000;
@@ -49,8 +48,7 @@ export class Fanout {
   /**
    * Creates a paused consumer of one of `camera`'s streams on `transport`
    * (paused so the client can attach the track before media flows; mediasoup
-   * docs recommend consuming paused and resuming from the client), without
-   * send-side bandwidth estimation (see viewer-capabilities.ts).
+   * docs recommend consuming paused and resuming from the client).
    *
    * @param quality `high` (main) or `low` (sub; the main stream if there is none)
    * @param rtpCapabilities the browser's RTP capabilities
@@ -83,7 +81,7 @@ export class Fanout {
     }
     return transport.consume({
       producerId: producer.id,
-      rtpCapabilities: withoutBandwidthEstimation(rtpCapabilities),
+      rtpCapabilities,
       paused: true,
       appData: { ...appData, quality: stream.quality },
     });
@@ -110,7 +108,7 @@ export class Fanout {
     } catch {
       return undefined;
     }
-    return transport.consume({ producerId: producer.id, rtpCapabilities: withoutBandwidthEstimation(rtpCapabilities), paused: true, appData });
+    return transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData });
   }
 
   async #ensurePiped(producer: types.Producer, from: types.Router, to: types.Router): Promise<void> {
