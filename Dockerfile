@@ -21,7 +21,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 COPY protocol/package.json protocol/
 COPY gateway/package.json gateway/
-COPY signaling/package.json signaling/
+COPY server/package.json server/
 COPY client-sdk/package.json client-sdk/
 COPY loadtest/package.json loadtest/
 RUN npm ci --no-audit --no-fund \
@@ -34,4 +34,4 @@ RUN node client-sdk/build.ts \
 ENV VIGIL_CONFIG=/app/deploy/docker.config.json
 EXPOSE 8080 40000/udp 40000/tcp
 USER node
-CMD ["node", "signaling/src/main.ts"]
+CMD ["node", "server/src/main.ts"]

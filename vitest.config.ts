@@ -9,7 +9,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['{protocol,gateway,signaling,client-sdk}/test/**/*.test.ts'],
+          include: ['{protocol,gateway,server,client-sdk}/test/**/*.test.ts'],
           testTimeout: 20_000,
         },
       },

@@ -11,7 +11,7 @@
  * Numbers go to stdout; nothing is asserted.
  */
 import { pino } from 'pino';
-import { parseConfig, startVigil } from '@vigil/signaling';
+import { parseConfig, startVigil } from '@vigil/server';
 
 const cameras = Number(process.argv[2] ?? 3700);
 const workers = Number(process.argv[3] ?? 2);
@@ -32,7 +32,7 @@ const config = parseConfig({
 });
 const t0 = performance.now();
 const vigil = await startVigil(config, pino({ level: 'error' }));
-console.log(`started ${vigil.gateway.cameras().length} cameras on ${workers} workers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`started ${vigil.media.cameras().length} cameras on ${workers} workers in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 for (let i = 0; i < 5; i++) {
   const s = performance.now();
   const text = await (await fetch(`${vigil.url}/metrics`)).text();

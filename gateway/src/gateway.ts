@@ -1,8 +1,12 @@
 /**
- * The gateway: mediasoup workers, cameras (ingest) and fan-out behind one
- * small interface that signaling and the admin API drive. Owns everything it
- * creates; `close()` tears it all down (relays, transports, workers).
+ * The gateway's insides on this node: mediasoup workers, cameras (ingest) and
+ * fan-out. Nothing outside the gateway package drives it: the media API
+ * ({@link LocalMedia}, media/local-media.ts) is the front door, and tests and
+ * benchmarks that observe mediasoup reach it through `@vigil/gateway/internals`.
+ * Owns everything it creates; `close()` tears it all down (relays,
+ * transports, workers).
  */
+import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
@@ -12,6 +16,7 @@ import type { CameraConfig, GatewayConfig } from './config/schema.ts';
 import { Fanout } from './fanout/fanout.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
 import { removeStaleRtspInputs } from './ingest/rtsp/input.ts';
+import { CameraConflictError, type ReconcileResult } from './media/media-types.ts';
 import { socketBufferWarnings } from './ingest/socket-buffers.ts';
 
 export interface GatewayOptions {
@@ -21,33 +26,23 @@ export interface GatewayOptions {
   driverFactory?: DriverFactory;
 }
 
-/** What a camera reconciliation did, by camera id. */
-export interface ReconcileResult {
-  added: string[];
-  removed: string[];
-  updated: string[];
-  unchanged: string[];
-  /** Cameras that failed to open, with the reason. */
-  failed: { id: string; error: string }[];
+export interface GatewayEvents {
+  /** A camera incarnation opened (added, updated, or at start). */
+  cameraopen: [camera: Camera];
 }
 
-/** A camera with this id already exists / does not exist. */
-export class CameraConflictError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'CameraConflictError';
-  }
-}
-
-export class Gateway {
+export class Gateway extends EventEmitter<GatewayEvents> {
   readonly #pool: WorkerPool;
   readonly #fanout: Fanout;
   readonly #cameras = new Map<string, Camera>();
   readonly #logger: Logger;
   readonly #config: GatewayConfig;
   readonly #driverFactory: DriverFactory | undefined;
+  /** Last camera incarnation number handed out (CameraView.epoch). */
+  #epoch = 0;
 
   private constructor(pool: WorkerPool, opts: GatewayOptions, logger: Logger) {
+    super();
     this.#pool = pool;
     this.#fanout = new Fanout(pool);
     this.#config = opts.config;
@@ -116,16 +111,19 @@ export class Gateway {
       throw new CameraConflictError(`camera ${config.id} already exists`);
     }
     this.#cameras.set(config.id, camera);
+    this.emit('cameraopen', camera);
     return camera;
   }
 
-  #openCamera(config: CameraConfig): Promise<Camera> {
+  async #openCamera(config: CameraConfig): Promise<Camera> {
     const slot = this.#pool.placeCamera((routerId) => this.cameras().filter((c) => c.state !== 'closed' && c.router.id === routerId).length);
-    return Camera.open(config, slot.router, {
+    const camera = await Camera.open(config, slot.router, {
+      epoch: ++this.#epoch,
       ingest: this.#config.ingest,
       logger: this.#logger,
       ...(this.#driverFactory ? { driverFactory: this.#driverFactory } : {}),
     });
+    return camera;
   }
 
   /**
@@ -153,6 +151,7 @@ export class Gateway {
     try {
       const camera = await this.#openCamera(config);
       this.#cameras.set(config.id, camera);
+      this.emit('cameraopen', camera);
       return camera;
     } catch (err) {
       this.#cameras.delete(config.id);

@@ -6,7 +6,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { PushGate } from '@vigil/gateway';
+import { PushGate } from '@vigil/gateway/internals';
 
 const SSRC = 0x11223344;
 

@@ -30,8 +30,8 @@ import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { Gateway } from '@vigil/gateway';
-import { parseConfig } from '@vigil/signaling';
+import { Gateway } from '@vigil/gateway/internals';
+import { parseConfig } from '@vigil/server';
 import type { types } from 'mediasoup';
 
 /** What one step measured. */

@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { parseConfig, startVigil } from '@vigil/signaling';
+import { LocalMedia } from '@vigil/gateway/internals';
+import { parseConfig, startVigil } from '@vigil/server';
 
 /** One sample of the signaling process (and its worker), after a full GC. */
 export interface ServerSample {
@@ -49,8 +50,10 @@ const config = parseConfig({
   cameras: [{ id: 'bench', codec: 'H264', source: { kind: 'test-pattern', width: 320, height: 180, fps: 15, gopFrames: 15, bitrate: 200_000 } }],
 });
 const vigil = await startVigil(config, pino({ level: 'warn' }));
-for (let i = 0; i < 150 && vigil.gateway.cameras().some((c) => c.state !== 'live'); i++) await new Promise((r) => setTimeout(r, 100));
-const workerPid = vigil.gateway.workers.slots[0]!.worker.pid;
+for (let i = 0; i < 150 && vigil.media.cameras().some((c) => c.state !== 'live'); i++) await new Promise((r) => setTimeout(r, 100));
+// The bench measures the worker process itself: it reaches behind the media API.
+if (!(vigil.media instanceof LocalMedia)) throw new Error('the sessions bench runs the local media implementation');
+const workerPid = vigil.media.gateway.workers.slots[0]!.worker.pid;
 
 function vmRss(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));

@@ -20,7 +20,7 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { PROTOCOL_VERSION } from '@vigil/protocol';
-import { signViewerToken } from '@vigil/signaling';
+import { signViewerToken } from '@vigil/server';
 import { WsClient } from '../../test/helpers/ws-client.ts';
 import type { ServerSample } from './sessions-server.ts';
 

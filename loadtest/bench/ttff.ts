@@ -12,7 +12,7 @@
  */
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { parseConfig, signViewerToken, startVigil } from '@vigil/signaling';
+import { parseConfig, signViewerToken, startVigil } from '@vigil/server';
 import { launchChromium } from '../../test/helpers/browser.ts';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '8' } } });
@@ -33,7 +33,7 @@ const config = parseConfig({
   })),
 });
 const vigil = await startVigil(config, pino({ level: 'warn' }));
-for (let i = 0; i < 150 && vigil.gateway.cameras().some((c) => c.state !== 'live'); i++) await new Promise((r) => setTimeout(r, 100));
+for (let i = 0; i < 150 && vigil.media.cameras().some((c) => c.state !== 'live'); i++) await new Promise((r) => setTimeout(r, 100));
 const token = signViewerToken(secret, { subject: 'bench', cameras: ['**'], ttlSec: 600 }, { issuer: 'vigil', audience: 'vigil-viewer' });
 const browser = await launchChromium();
 

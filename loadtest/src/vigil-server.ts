@@ -1,5 +1,5 @@
 /**
- * A Vigil for load tests: `node signaling/src/main.ts --config <generated>`
+ * A Vigil for load tests: `node server/src/main.ts --config <generated>`
  * as its own process (what `npm start` runs), one mediasoup worker, rtp-push
  * cameras fed by ./feed.ts or ./rtp-replay.ts, rate limits lifted so the load generator's
  * single address is not throttled, a fresh secret and admin key per run.
@@ -73,7 +73,7 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
   };
   const configPath = join(dir, 'vigil.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
-  const child = procs.spawn(process.execPath, [join(ROOT, 'signaling/src/main.ts'), '--config', configPath], {
+  const child = procs.spawn(process.execPath, [join(ROOT, 'server/src/main.ts'), '--config', configPath], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: process.env,

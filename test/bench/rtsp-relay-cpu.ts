@@ -29,10 +29,10 @@ import {
   TRANSCODE_PRESET,
   type CameraConfig,
   type RtpTarget,
-} from '@vigil/gateway';
-import { openPlainIngest } from '../../gateway/src/ingest/plain-ingest.ts';
+} from '@vigil/gateway/internals';
+import { openPlainIngest } from '@vigil/gateway/internals';
 import { startRtspServer } from '../helpers/rtsp-server.ts';
-import { allocateUdpPortPair } from '@vigil/gateway';
+import { allocateUdpPortPair } from '@vigil/gateway/internals';
 
 const windowSec = Number(process.argv[2] ?? 10);
 const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());

@@ -25,7 +25,7 @@ beforeAll(async () => {
   const cameras = [testCamera('keep', 'VP8'), testCamera('drop', 'H264')];
   writeConfig(cameras);
   vigil = await startTestVigil({ cameras }, configPath);
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
 });
 
 afterAll(async () => {
@@ -63,7 +63,7 @@ describe('admin camera API', () => {
     const bad = await admin('POST', '/cameras', { id: 'x', source: { kind: 'rtp-push', port: 5004 } });
     expect(bad.status).toBe(400);
     expect(bad.body.issues.join(' ')).toMatch(/ssrc/);
-    await waitFor(() => vigil.gateway.camera('extra')?.state === 'live', 10_000);
+    await waitFor(() => vigil.media.camera('extra')?.state === 'live', 10_000);
     // A viewer of the camera being updated is told to re-subscribe, and can.
     const c = await WsClient.open(vigil.url);
     await c.request({ type: 'join', protocolVersion: PROTOCOL_VERSION, token: vigil.token(['**']) });
@@ -112,7 +112,7 @@ describe('admin camera API', () => {
     const broken = await admin('POST', '/config/reload');
     expect(broken.status).toBe(400);
     expect(broken.body.message).toMatch(/cameras\[0\]/);
-    expect(vigil.gateway.camera('keep')!.state).toBe('live');
+    expect(vigil.media.camera('keep')!.state).toBe('live');
     c.close();
   });
 });

@@ -22,7 +22,7 @@ import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type Response } from '@vigil/protocol';
 import fastify from 'fastify';
-import { ConfigError, metricsAccess, parseConfig, registerMetricsRoute } from '@vigil/signaling';
+import { ConfigError, metricsAccess, parseConfig, registerMetricsRoute } from '@vigil/server';
 import { startTestVigil, testCamera, testConfig, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { spawnVigil, tempDir, writeConfig } from '../helpers/vigil-process.ts';
 import { WsClient, errorCode } from '../helpers/ws-client.ts';
@@ -83,7 +83,7 @@ beforeAll(async () => {
     turn: { urls: ['turn:127.0.0.1:3478?transport=udp'], secret: TURN_SECRET, ttlSec: 600 },
   });
   caps = vigil.gateway.rtpCapabilities as unknown as Record<string, unknown>;
-  await waitFor(() => vigil.gateway.camera('lobby/1')?.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('lobby/1')?.state === 'live', 15_000);
 });
 
 afterAll(async () => {

@@ -1,6 +1,6 @@
 /**
  * The audit trail and shutdown of a real Vigil process (node
- * signaling/src/main.ts, spawned with this Node): viewings survive kill -9
+ * server/src/main.ts, spawned with this Node): viewings survive kill -9
  * (the open one is closed as `unknown` on restart), the admin API queries
  * and exports them, SIGTERM drains and exits in bounds with every viewing
  * ended as `shutdown`, and nothing the processes print holds a planted secret.
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '@vigil/protocol';
-import { signViewerToken } from '@vigil/signaling';
+import { signViewerToken } from '@vigil/server';
 import { TEST_SECRET } from '../helpers/vigil.ts';
 import { pidAlive, spawnVigil, tempDir, writeConfig, type VigilProcess } from '../helpers/vigil-process.ts';
 import { WsClient } from '../helpers/ws-client.ts';

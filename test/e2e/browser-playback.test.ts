@@ -18,7 +18,7 @@ beforeAll(async () => {
   vigil = await startTestVigil({
     cameras: [testCamera('lobby/h264', 'H264'), testCamera('lobby/vp8', 'VP8'), testCamera('vault/secret', 'H264')],
   });
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
   for (const engine of ENGINES) browsers.set(engine, await launchEngine(engine));
 });
 

@@ -17,7 +17,7 @@ import { createNetns, netnsUnavailable, type TestNetns } from '../helpers/netns.
 import { makeClip, pushClip, rcvbufErrors, timestampShifter } from '../helpers/push-camera.ts';
 import { startRtspServer, type TestRtspServer } from '../helpers/rtsp-server.ts';
 import { play, probe, resetGap, sdkPage } from '../helpers/sdk-page.ts';
-import { udpSocketDrops } from '@vigil/gateway';
+import { udpSocketDrops } from '@vigil/gateway/internals';
 import { startTestVigil, waitFor, type TestVigil } from '../helpers/vigil.ts';
 
 const PT = 96;

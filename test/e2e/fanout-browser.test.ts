@@ -29,7 +29,7 @@ beforeAll(async () => {
       { id: 'single', codec: 'H264', source: pattern(480, 270) },
     ],
   });
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
   browser = await launchChromium();
 });
 

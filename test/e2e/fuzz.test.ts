@@ -81,7 +81,7 @@ beforeAll(async () => {
     },
   });
   caps = vigil.gateway.rtpCapabilities as unknown as Record<string, unknown>;
-  await waitFor(() => vigil.gateway.camera('fuzz/live')?.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('fuzz/live')?.state === 'live', 15_000);
 });
 
 afterAll(async () => {

@@ -6,8 +6,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { Gateway, testPatternArgs } from '@vigil/gateway';
-import { parseConfig } from '@vigil/signaling';
+import { Gateway, testPatternArgs } from '@vigil/gateway/internals';
+import { parseConfig } from '@vigil/server';
 import { testCamera, waitFor } from '../helpers/vigil.ts';
 
 let gateway: Gateway;

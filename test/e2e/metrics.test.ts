@@ -50,7 +50,7 @@ beforeAll(async () => {
     cameras: [testCamera('gate-1', 'H264', { site: 'north' }), testCamera('yard/2', 'VP8')],
     metrics: { unwatchedAfterSec: UNWATCHED_AFTER_SEC, fpsSampleWindowMs: 1000 },
   });
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
   await viewer('gate-1', 'operator-ann');
   await viewer('gate-1', 'operator-bob');
   await viewer('yard/2', 'operator-cid');

@@ -1,5 +1,5 @@
 /**
- * kill -9 of a real Vigil process (node signaling/src/main.ts): its relay
+ * kill -9 of a real Vigil process (node server/src/main.ts): its relay
  * processes (ffmpeg) die with it (PR_SET_PDEATHSIG), so none keeps sending
  * into ports a restarted gateway may give to another camera, and a restart
  * removes the RTSP credential files the killed process could not delete.

@@ -14,12 +14,12 @@ import { DatabaseSync } from 'node:sqlite';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION } from '@vigil/protocol';
-import { signViewerToken } from '@vigil/signaling';
+import { signViewerToken } from '@vigil/server';
 import { spawnVigil, tempDir, writeConfig, type VigilProcess } from '../helpers/vigil-process.ts';
 import { TEST_SECRET, startTestVigil, testCamera, testConfig, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { WsClient } from '../helpers/ws-client.ts';
 
-const MAIN = fileURLToPath(new URL('../../signaling/src/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const procs: VigilProcess[] = [];

@@ -55,7 +55,7 @@ afterAll(async () => {
 
 describe('RTSP cameras', () => {
   it('right credentials: live; wrong password: offline with a clear reason that holds no secret', async () => {
-    await waitFor(() => vigil.gateway.camera('gate')!.state === 'live', 20_000);
+    await waitFor(() => vigil.media.camera('gate')!.state === 'live', 20_000);
     const bad = vigil.gateway.camera('wrong-password')!;
     await waitFor(() => bad.state === 'offline', 20_000);
     expect(bad.reason).toMatch(/unauthorized/i);
@@ -70,7 +70,7 @@ describe('RTSP cameras', () => {
     const refused = vigil.gateway.camera('hevc-refused')!;
     await waitFor(() => refused.state === 'offline' && /refused/.test(refused.reason ?? ''), 20_000);
     expect(refused.reason).toMatch(/H\.265|HEVC/i);
-    await waitFor(() => vigil.gateway.camera('hevc-transcoded')!.state === 'live', 30_000);
+    await waitFor(() => vigil.media.camera('hevc-transcoded')!.state === 'live', 30_000);
     const stats = await vigil.gateway.camera('hevc-transcoded')!.producer.getStats();
     expect(stats[0]?.mimeType).toBe('video/H264');
     // A transcode costs a good part of a core: free it for the tests that follow.

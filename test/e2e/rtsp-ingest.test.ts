@@ -31,9 +31,9 @@ import {
   type RtspInput,
   type RtspSourceInput,
   allocateUdpPortPair,
-} from '@vigil/gateway';
-import { openPlainIngest, type PlainIngest } from '../../gateway/src/ingest/plain-ingest.ts';
-import { RelayProcess } from '../../gateway/src/ingest/relay-process.ts';
+} from '@vigil/gateway/internals';
+import { openPlainIngest, type PlainIngest } from '@vigil/gateway/internals';
+import { RelayProcess } from '@vigil/gateway/internals';
 import { startRtspServer, type TestRtspServer } from '../helpers/rtsp-server.ts';
 import { waitFor } from '../helpers/vigil.ts';
 

@@ -28,7 +28,7 @@ beforeAll(async () => {
   vigil = await startTestVigil({
     cameras: [{ id: 'road', codec: 'H264', source: pattern(640, 360, 25, 900_000), subSource: pattern(160, 90, 15, 100_000) }],
   });
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
   browser = await launchChromium();
 });
 

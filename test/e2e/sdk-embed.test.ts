@@ -50,7 +50,7 @@ beforeAll(async () => {
     cameras: [testCamera('gate-3', 'H264'), testCamera('gate-4', 'VP8'), testCamera('vault', 'VP8')],
   });
   consumers = trackConsumers(vigil.gateway);
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
   browser = await launchChromium();
 });
 

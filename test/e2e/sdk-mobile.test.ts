@@ -28,7 +28,7 @@ beforeAll(async () => {
   vigil = await startTestVigil({
     cameras: [{ id: 'lobby', codec: 'H264', source: pattern(640, 360, 500_000), subSource: pattern(320, 180, 150_000) }],
   });
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
   browser = await launchChromium();
   mkdirSync('test-results', { recursive: true });
 });

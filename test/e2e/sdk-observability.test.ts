@@ -14,7 +14,7 @@ let browser: Browser;
 
 beforeAll(async () => {
   vigil = await startTestVigil({ cameras: [testCamera('lobby/1', 'H264')] });
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
   browser = await launchChromium();
 });
 

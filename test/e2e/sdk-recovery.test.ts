@@ -34,7 +34,7 @@ const config = {
 beforeAll(async () => {
   vigil = await startTestVigil(config);
   tracker = trackConsumers(vigil.gateway);
-  await waitFor(() => vigil.gateway.camera('hall')!.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('hall')!.state === 'live', 15_000);
   browser = await launchChromium();
 });
 

@@ -29,7 +29,7 @@ beforeAll(async () => {
     cameras: [{ id: 'yard', codec: 'VP8', source: pattern(640, 360, 25, 500_000), subSource: pattern(160, 90, 15, 100_000) }],
   });
   consumers = trackConsumers(vigil.gateway);
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
   mkdirSync('test-results', { recursive: true });
 });
 

@@ -21,7 +21,7 @@ beforeAll(async () => {
     ingest: { stallTimeoutMs: 1000, offlineTimeoutMs: 1000, retryMinMs: 200, retryMaxMs: 1000 },
     cameras: [push.config, testCamera('hall', 'VP8')],
   });
-  await waitFor(() => vigil.gateway.camera('hall')!.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('hall')!.state === 'live', 15_000);
 });
 
 afterAll(async () => {

@@ -16,7 +16,7 @@ beforeAll(async () => {
     cameras: [testCamera('lobby/1', 'H264', { site: 'hq' }), testCamera('yard/1', 'VP8')],
     limits: { maxTransportsPerConnection: 1, maxConsumersPerConnection: 2 },
   });
-  await waitFor(() => vigil.gateway.cameras().every((c) => c.state === 'live'), 15_000);
+  await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
 });
 
 afterAll(async () => {

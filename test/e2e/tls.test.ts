@@ -31,7 +31,7 @@ beforeAll(async () => {
     http: { host: '127.0.0.1', port: 0, tls: { certFile, keyFile } },
     cameras: [testCamera('tls/1', 'VP8')],
   });
-  await waitFor(() => vigil.gateway.camera('tls/1')?.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('tls/1')?.state === 'live', 15_000);
 });
 
 afterAll(async () => {
@@ -84,7 +84,7 @@ describe('HTTPS / WSS', () => {
 });
 
 // What turns this red: the server accepting TLS 1.0/1.1. Two things refuse
-// them today: Vigil's own `minVersion: 'TLSv1.2'` (signaling/src/http/app.ts)
+// them today: Vigil's own `minVersion: 'TLSv1.2'` (server/src/http/app.ts)
 // and OpenSSL 3's default security level (TLS < 1.2 needs SECLEVEL=0 on the
 // server). Lowering Vigil's minVersion alone keeps this green on OpenSSL 3;
 // lowering it together with a server cipher string at SECLEVEL=0 turns it red

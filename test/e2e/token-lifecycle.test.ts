@@ -26,7 +26,7 @@ beforeAll(async () => {
     auth: { secret: TEST_SECRET, clockToleranceSec: 0 },
     cameras: [testCamera('life/1', 'VP8')],
   });
-  await waitFor(() => vigil.gateway.camera('life/1')?.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('life/1')?.state === 'live', 15_000);
 });
 
 afterAll(async () => {

@@ -61,7 +61,7 @@ beforeAll(async () => {
     cameras: [testCamera('relay/1', 'VP8')],
     turn: { urls: [`turn:127.0.0.1:${turnPort}?transport=udp`], secret: SECRET, ttlSec: 600 },
   });
-  await waitFor(() => vigil.gateway.camera('relay/1')?.state === 'live', 15_000);
+  await waitFor(() => vigil.media.camera('relay/1')?.state === 'live', 15_000);
 });
 
 afterAll(async () => {
@@ -104,7 +104,7 @@ describe('TURN credentials (coturn, use-auth-secret)', () => {
     expect(await allocate(`${Number(expiry) + 86_400}:guard-7`, s.credential)).not.toBe(0);
     expect(await allocate(`${expiry}:chief`, s.credential)).not.toBe(0);
     // A credential that lapsed (made by the same convention, expiry in the past).
-    const { turnCredentials } = await import('../../signaling/src/turn/credentials.ts');
+    const { turnCredentials } = await import('../../server/src/auth/turn-credentials.ts');
     const old = turnCredentials({ urls: s.urls, secret: SECRET, ttlSec: 60 }, 'guard-7', Date.now() - 120_000).iceServer;
     expect(await allocate(old.username, old.credential)).not.toBe(0);
   }, 60_000);

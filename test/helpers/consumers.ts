@@ -4,7 +4,7 @@
  * the gateway really does (e.g. `consumer.paused` after the SDK paused a feed).
  */
 import type { types } from 'mediasoup';
-import type { Gateway } from '@vigil/gateway';
+import type { Gateway } from '@vigil/gateway/internals';
 
 export interface ConsumerTracker {
   /** Open consumers of viewer transports, oldest first. */

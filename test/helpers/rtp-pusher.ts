@@ -3,7 +3,7 @@
  * cameras: ffmpeg encoding a small test pattern into the camera's ingest ports.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { testPatternArgs, type Gateway } from '@vigil/gateway';
+import { testPatternArgs, type Gateway } from '@vigil/gateway/internals';
 import { waitFor } from './vigil.ts';
 
 export interface PushCamera {

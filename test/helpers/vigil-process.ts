@@ -1,5 +1,5 @@
 /**
- * Runs Vigil as a real OS process (`node signaling/src/main.ts --config
+ * Runs Vigil as a real OS process (`node server/src/main.ts --config
  * <file>` under this Node, process.execPath), for tests of signals, kill -9,
  * restart and of what the process writes to stdout/stderr.
  */
@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_ADMIN_KEY, testConfig } from './vigil.ts';
 
-const MAIN = fileURLToPath(new URL('../../signaling/src/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../server/src/main.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** A fresh temp dir for one test file. */

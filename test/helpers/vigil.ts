@@ -6,7 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { parseConfig, startVigil, signViewerToken, type Vigil, type VigilConfig } from '@vigil/signaling';
+import { LocalMedia, type Gateway } from '@vigil/gateway/internals';
+import { parseConfig, startVigil, signViewerToken, type Vigil, type VigilConfig } from '@vigil/server';
 
 export const TEST_SECRET = 'test-secret-0123456789-abcdefghijklmnop';
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789-abcdefghijklmn';
@@ -23,6 +24,12 @@ export function testCamera(id: string, codec: 'H264' | 'VP8', extra: Record<stri
 
 export interface TestVigil extends Vigil {
   config: VigilConfig;
+  /**
+   * The mediasoup side behind the media API (workers, cameras' producers),
+   * for tests that observe what the gateway really does. Vigil's own code
+   * goes through `vigil.media` only.
+   */
+  gateway: Gateway;
   /** Calls the admin API in-process (fastify inject) with the test admin key. */
   admin(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; body: any }>;
   /** Signs a viewer token with the test secret. */
@@ -55,8 +62,10 @@ export async function startTestVigil(overrides: Record<string, unknown> = {}, co
   const config = parseConfig(testConfig(overrides));
   const logger = pino({ level: process.env['VIGIL_TEST_LOG'] ?? 'error' });
   const vigil = await startVigil(config, logger, { configPath });
+  if (!(vigil.media instanceof LocalMedia)) throw new Error('test Vigil runs the local media implementation');
   return Object.assign(vigil, {
     config,
+    gateway: vigil.media.gateway,
     async admin(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown) {
       const res = await vigil.app.inject({
         method,

@@ -33,7 +33,7 @@ import type { AudioPlan } from '../ingest/rtsp/decide.ts';
 import { PushGate } from '../ingest/push-gate.ts';
 import { pushTranscodeDriver } from '../ingest/push-transcode.ts';
 import type { udpSocketDrops } from '../ingest/socket-buffers.ts';
-import { testPatternDriver, type SourceDriver } from '../ingest/source-driver.ts';
+import { testPatternDriver, type AudioHost, type SourceDriver } from '../ingest/source-driver.ts';
 import { RtspDriver } from '../ingest/rtsp-driver.ts';
 import type { RtpTarget } from '../ingest/test-pattern.ts';
 import { allocateUdpPortPair } from '../ingest/udp-ports.ts';
@@ -101,16 +101,6 @@ interface AudioIngest {
   localRtpPort: number;
 }
 const RELAY_PAYLOAD_TYPE = 96;
-
-/** What a driver may ask of its stream: an audio ingest once it knows the camera's audio. */
-export interface AudioHost {
-  /**
-   * Opens (or re-plans) the stream's audio ingest for `plan` and returns where
-   * the relay must send it.
-   * @throws Error for a plan without audio, or when mediasoup refuses the ingest
-   */
-  openAudio(plan: AudioPlan): Promise<RtpTarget>;
-}
 
 /** Builds the driver for a relay-fed source kind; returns undefined for RTP push. */
 export type DriverFactory = (

@@ -22,19 +22,9 @@ import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Quality } from '@vigil/protocol';
 import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.ts';
-import { CameraStream, defaultDriverFactory, type DriverFactory, type StreamDegradation } from './camera-stream.ts';
-
-/** Every camera state, in lifecycle order (for metrics that enumerate them). */
-export const CAMERA_STATES = ['connecting', 'live', 'stalled', 'offline', 'closed'] as const;
-export type CameraState = (typeof CAMERA_STATES)[number];
-
-/** One lifecycle transition. */
-export interface CameraTransition {
-  state: CameraState;
-  /** ms since epoch */
-  at: number;
-  reason?: string | undefined;
-}
+import { pushSourceIssues } from '../config/push-source-checks.ts';
+import type { CameraDegradation, CameraState, CameraTransition, CameraView } from '../media/media-types.ts';
+import { CameraStream, defaultDriverFactory, type DriverFactory } from './camera-stream.ts';
 
 export interface CameraEvents {
   /** State changed. */
@@ -45,32 +35,6 @@ export interface CameraEvents {
   degradedchange: [degraded: CameraDegradation | undefined];
 }
 
-/** A degraded stream of the camera. */
-export interface CameraDegradation extends StreamDegradation {
-  quality: Quality;
-}
-
-/** Loopback addresses (IPv4 127/8, IPv6 ::1). */
-function isLoopback(ip: string): boolean {
-  return ip.startsWith('127.') || ip === '::1';
-}
-
-/**
- * Config rules for RTP-push sources that the schema cannot express: beyond
- * loopback, a push camera must name its address (`sourceIp`), or anyone who
- * can reach the port could feed the camera.
- * @returns issues naming the key, empty when fine
- */
-export function pushSourceIssues(camera: CameraConfig, ingestListenIp: string, path = 'camera'): string[] {
-  if (isLoopback(ingestListenIp)) return [];
-  const issues: string[] = [];
-  for (const [key, src] of [['source', camera.source], ['subSource', camera.subSource]] as const) {
-    if (src?.kind === 'rtp-push' && !src.sourceIp) {
-      issues.push(`${path}.${key}.sourceIp: is required for rtp-push when ingest.listenIp (${ingestListenIp}) is not a loopback address`);
-    }
-  }
-  return issues;
-}
 
 /** Thrown by {@link Camera.open} for a config the gateway refuses (message names the key). */
 export class CameraConfigError extends Error {
@@ -83,13 +47,17 @@ export class CameraConfigError extends Error {
 const HISTORY_LENGTH = 20;
 
 export interface CameraOptions {
+  /** The incarnation number (see CameraView.epoch). */
+  epoch: number;
   ingest: IngestConfig;
   logger: Logger;
   driverFactory?: DriverFactory;
 }
 
-export class Camera extends EventEmitter<CameraEvents> {
+/** A camera incarnation; seen from outside the gateway as a {@link CameraView}. */
+export class Camera extends EventEmitter<CameraEvents> implements CameraView {
   readonly config: CameraConfig;
+  readonly epoch: number;
   readonly #streams = new Map<Quality, CameraStream>();
   readonly #o: CameraOptions;
   readonly #log: Logger;
@@ -105,6 +73,7 @@ export class Camera extends EventEmitter<CameraEvents> {
   private constructor(config: CameraConfig, o: CameraOptions, log: Logger) {
     super();
     this.config = config;
+    this.epoch = o.epoch;
     this.#o = o;
     this.#log = log;
     this.#history.push({ state: 'connecting', at: this.#stateAt });
@@ -258,6 +227,17 @@ export class Camera extends EventEmitter<CameraEvents> {
   /** The main stream's producer. */
   get producer(): types.Producer {
     return this.stream('high').producer;
+  }
+
+  /** Id of the main stream's current producer (undefined while closed). */
+  get ingestId(): string | undefined {
+    const p = this.#streams.get('high')?.producer;
+    return p && !p.closed ? p.id : undefined;
+  }
+
+  /** Last keyframe seen on the main stream, ms since epoch. */
+  get lastKeyframeAt(): number | undefined {
+    return this.#streams.get('high')?.keyframes.lastAt;
   }
 
   /** The router the camera's producers live on. */

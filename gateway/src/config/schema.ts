@@ -4,7 +4,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { CameraIdSchema, DiscriminatedUnion } from '@vigil/protocol/schema';
-import { RtspSourceSchema } from '../ingest/rtsp/source.ts';
+import { RtspSourceSchema } from './rtsp-source.ts';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 /** An IPv4 or IPv6 literal. */

@@ -18,9 +18,8 @@ import { prepareRtspInput, rtspStderrRedactor, type RtspInput } from './rtsp/inp
 import { classifyFfmpegError, probeRtsp } from './rtsp/probe.ts';
 import { rtspRelayArgs } from './rtsp/relay-args.ts';
 import { RtspError, type RtspSource } from './rtsp/source.ts';
-import { SourceDriver } from './source-driver.ts';
+import { SourceDriver, type AudioHost } from './source-driver.ts';
 import type { RtpTarget } from './test-pattern.ts';
-import type { AudioHost } from '../cameras/camera-stream.ts';
 
 /** Wait before probing a refused camera again, ms. */
 const REFUSED_RETRY_MS = 30_000;

@@ -7,7 +7,18 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CameraConfig, IngestConfig, TestPatternSource } from '../config/schema.ts';
 import { RelayProcess } from './relay-process.ts';
+import type { AudioPlan } from './rtsp/decide.ts';
 import { testPatternArgs, type RtpTarget } from './test-pattern.ts';
+
+/** What a driver may ask of its stream: an audio ingest once it knows the camera's audio. */
+export interface AudioHost {
+  /**
+   * Opens (or re-plans) the stream's audio ingest for `plan` and returns where
+   * the relay must send it.
+   * @throws Error for a plan without audio, or when mediasoup refuses the ingest
+   */
+  openAudio(plan: AudioPlan): Promise<RtpTarget>;
+}
 
 export interface SourceDriverEvents {
   /** The source could not deliver (e.g. RTSP 401, connection refused); `reason` is safe to show. */
