@@ -96,9 +96,9 @@ class Session:
     def request(self, type_, closes=False, **fields):
         """Sends one request and waits for its response; returns `data`.
         Raises ProtocolRefusal (ok: false) or the transport's error; either is
-        recorded as a failed request event. With `closes`, the server closing
-        the socket also ends the request (today Vigil closes the socket on
-        `leave` before its response goes out)."""
+        recorded as a failed request event. With `closes` (`leave`: Vigil
+        answers, then closes the socket), a close seen before the answer also
+        ends the request."""
         self.next_id += 1
         rid = self.next_id
         started = time.perf_counter()

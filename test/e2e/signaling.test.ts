@@ -43,6 +43,14 @@ function allCaps(): Record<string, unknown> {
 }
 
 describe('signaling protocol', () => {
+  it('answers leave, then ends the connection normally (README: "answered, then the server ends the connection")', async () => {
+    const c = await joined(['lobby/*']);
+    const closed = c.closed();
+    const r = await c.request({ type: 'leave' });
+    expect(r).toEqual({ id: expect.any(Number), ok: true, data: {} });
+    expect(await closed).toBe(1000);
+  });
+
   it('requires join first', async () => {
     const c = await client();
     expect(errorCode(await c.request({ type: 'createRecvTransport' }))).toBe('not_joined');

@@ -267,7 +267,9 @@ export class ViewerSession {
     },
 
     leave: async () => {
-      queueMicrotask(() => this.close('left'));
+      // Close once the answer is out: the signaling server sends it when this
+      // promise settles, which is later than a queued microtask would run.
+      setImmediate(() => this.close('left'));
       return {};
     },
   };
