@@ -4,6 +4,7 @@
  *   ajv schema and key-naming messages as at start);
  * - a config fragment (`"turn": { ... }`): wrapped in braces, then parsed;
  * - a camera source (an object with `kind`): parsed as the source of a camera;
+ * - a camera entry (an object with `id` and `source`): parsed as a config's only camera;
  * - a JWT header + claims example (one JSON object per line with `alg`, then
  *   the claims): each line parses, and the claims carry what a viewer token
  *   needs (`sub`, `cameras`, `exp`).
@@ -25,7 +26,7 @@ function jsonBlocks(): { line: number; text: string }[] {
   return out;
 }
 
-type Kind = 'config' | 'fragment' | 'source' | 'jwt';
+type Kind = 'config' | 'fragment' | 'source' | 'camera' | 'jwt';
 
 /** Classifies and checks one block; throws (with the loader's message) when Vigil would refuse it. */
 function check(text: string): Kind {
@@ -47,6 +48,10 @@ function check(text: string): Kind {
     parseConfig({ cameras: [{ id: 'readme-example', codec: 'H264', source: value }] });
     return 'source';
   }
+  if (typeof value['id'] === 'string' && typeof value['source'] === 'object') {
+    parseConfig({ cameras: [value] });
+    return 'camera';
+  }
   parseConfig(value);
   return 'config';
 }
@@ -60,7 +65,7 @@ describe('README json examples', () => {
 
   for (const { line, text } of blocks) {
     it(`README.md:${line} is accepted as written`, () => {
-      expect(['config', 'fragment', 'source', 'jwt']).toContain(check(text));
+      expect(['config', 'fragment', 'source', 'camera', 'jwt']).toContain(check(text));
     });
   }
 });
