@@ -12,14 +12,16 @@
  *   play again when the camera is live; a re-ingested stream is re-subscribed.
  * - token expiry: with a token callback, ahead of `expiresAt` (from the
  *   join/refresh answer) it asks the callback for a fresh token and sends
- *   `refresh`; feeds keep playing.
+ *   `refresh`; feeds keep playing. TURN credentials end with the token: the
+ *   refresh answer carries new ones, applied to the live transport (with an
+ *   ICE restart when media flows through TURN or only relay is allowed).
  */
 import { Device, type types } from 'mediasoup-client';
 import { ErrorCode, PROTOCOL_VERSION, ProtocolError, SIGNALING_PATH, type ConsumeData, type Notification, type Quality } from '@vigil/protocol';
 import { Emitter } from './emitter.ts';
 import { Feed, type FeedHost, type PlayOptions } from './feed.ts';
 import { SignalingChannel } from './signaling-channel.ts';
-import { superviseIce } from './ice-supervisor.ts';
+import { selectedPairIsRelayed, superviseIce } from './ice-supervisor.ts';
 
 export type TokenSource = string | (() => string | Promise<string>);
 
@@ -139,8 +141,10 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
         .then(() => source())
         .then((token) => channel.request({ type: 'refresh', token }))
         .then(
-          ({ expiresAt: next }) => {
-            if (channel === this.#channel) this.#scheduleRefresh(channel, next);
+          ({ expiresAt: next, iceServers }) => {
+            if (channel !== this.#channel) return;
+            this.#scheduleRefresh(channel, next);
+            if (iceServers) this.#renewIceServers(channel, iceServers).catch((err: unknown) => this.emit('error', err as Error));
           },
           (err: unknown) => {
             if (channel !== this.#channel) return;
@@ -151,6 +155,31 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
           },
         );
     }, delayMs);
+  }
+
+  /**
+   * Applies TURN credentials from a refresh answer to the live receive
+   * transport. `RTCPeerConnection.setConfiguration()` (mediasoup-client
+   * `transport.updateIceServers`) only affects future candidate gathering
+   * (W3C webrtc-pc §4.4.1.6), and a TURN server refuses to refresh an
+   * allocation once its credentials have expired (RFC 8656 §7.3; coturn
+   * checks the REST username's expiry): so when media flows through a relay,
+   * or only relay is allowed, the transport restarts ICE, which allocates
+   * with the new credentials while the old path keeps carrying media.
+   */
+  async #renewIceServers(channel: SignalingChannel, iceServers: RTCIceServer[]): Promise<void> {
+    const transport = this.#transport;
+    if (!transport || transport.closed) return;
+    await transport.updateIceServers({ iceServers });
+    if (this.#opts.iceTransportPolicy === 'relay' || (await selectedPairIsRelayed(transport))) {
+      if (channel === this.#channel && transport === this.#transport) await this.#restartIce(channel, transport);
+    }
+  }
+
+  /** ICE restart (RFC 8445 §9): new server ICE parameters (`restartIce`), applied with mediasoup-client `transport.restartIce`. */
+  async #restartIce(channel: SignalingChannel, transport: types.Transport): Promise<void> {
+    const { iceParameters } = await channel.request({ type: 'restartIce', transportId: transport.id });
+    await transport.restartIce({ iceParameters: iceParameters as unknown as types.IceParameters });
   }
 
   /**
@@ -308,10 +337,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       });
       this.#stopIce?.();
       this.#stopIce = superviseIce(transport, {
-        restart: async () => {
-          const { iceParameters } = await this.#requireChannel().request({ type: 'restartIce', transportId: transport.id });
-          await transport.restartIce({ iceParameters: iceParameters as unknown as types.IceParameters });
-        },
+        restart: () => this.#restartIce(this.#requireChannel(), transport),
         onTrouble: (trouble) => {
           if (this.#transport !== transport) return;
           for (const f of this.#feeds) f.iceTrouble(trouble);

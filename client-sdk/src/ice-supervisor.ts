@@ -99,3 +99,27 @@ export function superviseIce(transport: types.Transport, o: IceSupervisorOptions
   transport.on('connectionstatechange', onState);
   return stop;
 }
+
+/**
+ * True when the transport's selected ICE candidate pair runs through a TURN
+ * relay (its local candidate's `candidateType` is `relay`), from the
+ * RTCPeerConnection's stats (W3C webrtc-stats: `transport.selectedCandidatePairId`,
+ * `candidate-pair`, `local-candidate`). False when nothing is selected yet.
+ */
+export async function selectedPairIsRelayed(transport: types.Transport): Promise<boolean> {
+  const stats = await transport.getStats();
+  let pairId: string | undefined;
+  stats.forEach((s: { type: string; selectedCandidatePairId?: string }) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId;
+  });
+  if (!pairId) {
+    // Browsers without transport stats: the nominated, succeeded pair.
+    stats.forEach((s: { type: string; id: string; nominated?: boolean; state?: string }) => {
+      if (s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pairId ??= s.id;
+    });
+  }
+  if (!pairId) return false;
+  const pair = stats.get(pairId) as { localCandidateId?: string } | undefined;
+  const local = pair?.localCandidateId ? (stats.get(pair.localCandidateId) as { candidateType?: string } | undefined) : undefined;
+  return local?.candidateType === 'relay';
+}

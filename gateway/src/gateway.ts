@@ -12,6 +12,7 @@ import type { CameraConfig, GatewayConfig } from './config/schema.ts';
 import { Fanout } from './fanout/fanout.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
 import { removeStaleRtspInputs } from './ingest/rtsp/input.ts';
+import { socketBufferWarnings } from './ingest/socket-buffers.ts';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -64,6 +65,8 @@ export class Gateway {
     const log = opts.logger.child({ component: 'gateway' });
     const stale = await removeStaleRtspInputs();
     if (stale > 0) log.warn({ removed: stale }, 'removed RTSP credential files left by a killed Vigil process');
+    const buffers = { recv: opts.config.ingest.recvBufferSize, send: opts.config.webrtc.sendBufferSize };
+    for (const warning of await socketBufferWarnings(buffers)) log.warn({ ...buffers }, warning);
     const pool = await WorkerPool.create(opts.config, log);
     const gateway = new Gateway(pool, opts, log);
     for (const camera of opts.config.cameras) {

@@ -244,6 +244,13 @@ export interface ConsumeData {
   cameraState?: CameraLiveState;
 }
 
+/** An RTCIceServer (W3C webrtc-pc §4.2.1) with TURN long-term credentials. */
+export interface IceServerJson {
+  urls: string[];
+  username: string;
+  credential: string;
+}
+
 /** Successful response payload per request type. */
 export interface ResponseData {
   join: { sessionId: string; protocolVersion: number; /** Token expiry, ms since epoch. */ expiresAt: number };
@@ -256,9 +263,10 @@ export interface ResponseData {
     dtlsParameters: Record<string, unknown>;
     /**
      * TURN servers with time-limited credentials (TURN REST API convention,
-     * draft-uberti-behave-turn-rest-00) for this viewer; absent when none are configured.
+     * draft-uberti-behave-turn-rest-00) for this viewer, expiring no later
+     * than the token; absent when none are configured.
      */
-    iceServers?: { urls: string[]; username: string; credential: string }[];
+    iceServers?: IceServerJson[];
   };
   connectTransport: Record<string, never>;
   consume: ConsumeData;
@@ -269,8 +277,13 @@ export interface ResponseData {
   restartIce: { iceParameters: Record<string, unknown> };
   closeConsumer: Record<string, never>;
   reportTtff: Record<string, never>;
-  /** The new token's expiry, ms since epoch. */
-  refresh: { expiresAt: number };
+  /**
+   * The new token's expiry, ms since epoch, and (when TURN is configured)
+   * TURN credentials valid until it: the client applies them to its live
+   * receive transports (RTCPeerConnection.setConfiguration), with an ICE
+   * restart where media flows through TURN, before the old ones lapse.
+   */
+  refresh: { expiresAt: number; iceServers?: IceServerJson[] };
   leave: Record<string, never>;
 }
 

@@ -8,6 +8,7 @@ export { AccessControl } from './auth/access-control.ts';
 export { DenyList, type DenyEntry } from './auth/deny-list.ts';
 export { JwksKeySource } from './auth/jwks.ts';
 export { turnCredentials } from './turn/credentials.ts';
+export { metricsAccess, registerMetricsRoute, type MetricsAccess } from './metrics/metrics-route.ts';
 export { createLogger, REDACT_PATHS } from './log/logger.ts';
 export { isOriginAllowed } from './ws/origin.ts';
 export { SessionObserver, type SessionObserverEvents, type SessionEndReason, type ConsumerEndReason } from './session/observer.ts';

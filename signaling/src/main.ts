@@ -1,9 +1,12 @@
 /**
  * `npm start`: runs Vigil with the config file given by `--config <file>` or
- * VIGIL_CONFIG (embedded defaults otherwise). With the demo enabled and HS256,
- * prints the demo page URL with a short-lived viewer token to stderr (the
- * token goes in the URL fragment, which browsers never send to the server,
- * and never into the structured logs on stdout).
+ * VIGIL_CONFIG (embedded defaults otherwise). With the demo enabled and a
+ * secret Vigil generated itself (no `auth.secret` or keys configured), prints
+ * the demo page URL with a short-lived viewer token to stderr (the token goes
+ * in the URL fragment, which browsers never send to the server, and never
+ * into the structured logs on stdout). With an operator's secret or keys it
+ * prints none: a token valid for every camera would end up in container logs
+ * and journals, signed with a key that outlives the process.
  */
 import { parseArgs } from 'node:util';
 import { loadConfig, ConfigError } from './config/load.ts';
@@ -43,7 +46,10 @@ try {
 }
 logger.info({ url: vigil.url, cameras: vigil.gateway.cameras().map((c) => c.id) }, 'vigil started');
 
-if (config.demo.enabled && vigil.hs256Secret && vigil.gateway.cameras().length > 0) {
+if (config.demo.enabled && !vigil.hs256SecretGenerated) {
+  logger.info('demo token not printed: auth.secret or keys are configured (a demo token is printed only with a generated secret)');
+}
+if (config.demo.enabled && vigil.hs256SecretGenerated && vigil.hs256Secret && vigil.gateway.cameras().length > 0) {
   const cameras = vigil.gateway.cameras().map((c) => c.id);
   const token = signViewerToken(
     vigil.hs256Secret,

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import fastify, { type FastifyInstance } from 'fastify';
 import { Gateway, type ReconcileResult } from '@vigil/gateway';
 import { loadConfig } from './config/load.ts';
 import { TokenVerifier } from './auth/tokens.ts';
@@ -20,7 +21,7 @@ import { SignalingServer } from './ws/signaling-server.ts';
 import { AuditStore } from './audit/audit-store.ts';
 import { AuditRecorder } from './audit/audit-recorder.ts';
 import { VigilMetrics } from './metrics/vigil-metrics.ts';
-import { registerMetricsRoute } from './metrics/metrics-route.ts';
+import { metricsAccess, registerMetricsRoute } from './metrics/metrics-route.ts';
 import { Readiness } from './health/readiness.ts';
 
 export interface Vigil {
@@ -37,6 +38,8 @@ export interface Vigil {
    * none is configured); undefined for RS256/ES256. Never logged.
    */
   hs256Secret: string | undefined;
+  /** True when {@link hs256Secret} was generated for this process (no `auth.secret` configured): only then is a demo token printed. */
+  hs256SecretGenerated: boolean;
   /**
    * Re-reads the config file and reconciles the camera set (added, removed,
    * updated cameras; unchanged ones keep their viewers). Other keys need a restart.
@@ -47,6 +50,8 @@ export interface Vigil {
   audit: AuditStore | undefined;
   /** Prometheus metrics and oversight (undefined when `metrics.enabled` is false). */
   metrics: VigilMetrics | undefined;
+  /** Base URL of the separate metrics listener (`metrics.listen`), when configured. */
+  metricsUrl: string | undefined;
   readiness: Readiness;
   /**
    * Graceful shutdown: /readyz turns 503 and new viewers are refused; after
@@ -97,6 +102,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     issuer: auth.issuer,
     audience: auth.audience,
     clockToleranceSec: auth.clockToleranceSec,
+    maxTokenLifetimeSec: auth.maxTokenLifetimeSec,
     groups: auth.groups,
   });
   const denyList = await DenyList.open(config.revocations.file, logger);
@@ -122,6 +128,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
   }
   let recorder: AuditRecorder | undefined;
   let metrics: VigilMetrics | undefined;
+  let metricsApp: FastifyInstance | undefined;
   try {
     let readiness: Readiness | undefined;
     const app = await buildHttpApp({ logger, tls, ready: () => readiness!.report() });
@@ -146,6 +153,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
         logger,
         heartbeatMs: config.audit.heartbeatSec * 1000,
         retentionMs: config.audit.retentionDays * 86_400_000,
+        maxBytes: config.audit.maxSizeMb * 1_000_000,
       });
     }
     const auditRecorder = recorder;
@@ -160,9 +168,25 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
         statsBudgetMs: config.metrics.statsBudgetMs,
         fpsSampleCameras: config.metrics.fpsSampleCameras,
         fpsSampleWindowMs: config.metrics.fpsSampleWindowMs,
-        ...(auditRecorder ? { auditWriteErrors: () => auditRecorder.writeErrors } : {}),
+        ...(auditRecorder ? { auditWriteErrors: () => auditRecorder.writeErrors, auditStoreBytes: () => auditRecorder.sizeBytes } : {}),
       });
-      registerMetricsRoute(app, metrics, config.metrics.bearerToken);
+      const { listen, bearerToken } = config.metrics;
+      const access = metricsAccess(listen?.host ?? config.http.host, listen !== undefined, bearerToken);
+      if (listen) {
+        metricsApp = fastify({ loggerInstance: logger.child({ component: 'metrics-http' }) }) as unknown as FastifyInstance;
+        registerMetricsRoute(metricsApp, metrics, access, bearerToken);
+      } else {
+        registerMetricsRoute(app as unknown as FastifyInstance, metrics, access, bearerToken);
+      }
+      const log = logger.child({ component: 'metrics' });
+      if (access === 'refused') {
+        log.warn(
+          { host: config.http.host },
+          'GET /metrics is refused: http.host is not loopback and metrics.bearerToken is not set (set it, or serve metrics on metrics.listen)',
+        );
+      } else {
+        log.info({ access: access === 'token' ? 'bearer token required' : listen ? 'open on its own listener' : 'open on loopback' }, 'GET /metrics served');
+      }
     }
     if (config.admin.apiKey) {
       await app.register(adminApi, {
@@ -174,6 +198,13 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     await app.listen({ host: config.http.host, port: config.http.port });
     const { port } = app.server.address() as AddressInfo;
     const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+    let metricsUrl: string | undefined;
+    if (metricsApp && config.metrics.listen) {
+      await metricsApp.listen({ host: config.metrics.listen.host, port: config.metrics.listen.port });
+      const m = metricsApp.server.address() as AddressInfo;
+      const mh = config.metrics.listen.host.includes(':') ? `[${config.metrics.listen.host}]` : config.metrics.listen.host;
+      metricsUrl = `http://${mh}:${m.port}`;
+    }
     const ready = readiness;
     const { drainDelayMs, socketGraceMs } = config.shutdown;
     let closing: Promise<void> | undefined;
@@ -184,9 +215,11 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       access,
       url: `${tls ? 'https' : 'http'}://${host}:${port}`,
       hs256Secret,
+      hs256SecretGenerated: auth.algorithm === 'HS256' && auth.secret === undefined,
       reloadCameras,
       audit,
       metrics,
+      metricsUrl,
       readiness: ready,
       close() {
         closing ??= (async () => {
@@ -195,6 +228,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
           if (drainDelayMs > 0) await new Promise((r) => setTimeout(r, drainDelayMs));
           await signaling.close(socketGraceMs);
           metrics?.close();
+          await metricsApp?.close();
           await app.close();
           await denyList.flush();
           await gateway.close();
@@ -205,6 +239,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     };
   } catch (err) {
     metrics?.close();
+    await metricsApp?.close();
     await gateway.close();
     if (recorder) recorder.close();
     else audit?.close();

@@ -158,4 +158,40 @@ describe('audit CSV', () => {
     });
     expect(line).toBe('7,alice,gate-1,2025-03-01T10:00:00.000Z,2025-03-01T10:00:01.500Z,left,left,1.5,::1,"UA, ""quoted""",s,c,\r\n');
   });
+
+  it('reopens an ended viewing (a re-subscribe continues it); an open one is left alone', () => {
+    const { store } = AuditStore.open(file(), T0);
+    store.start(viewing(1));
+    expect(store.reopen('c-1')).toBe(false);
+    store.end('c-1', T0 + 120_000, 'error', 'resubscribe');
+    expect(store.reopen('c-1')).toBe(true);
+    const [row] = store.query({ limit: 10 });
+    expect(row).toMatchObject({ consumerId: 'c-1', endedAt: null, endReason: null, endDetail: null, startedAt: T0 + 60_000 });
+    expect(store.reopen('c-404')).toBe(false);
+    store.close();
+  });
+
+  it('size-based retention deletes the oldest ended viewings until the store fits, keeping open ones', () => {
+    const { store } = AuditStore.open(file(), T0);
+    const agent = 'Mozilla/5.0 '.repeat(40);
+    for (let i = 1; i <= 3000; i++) store.start(viewing(i, { userAgent: agent }));
+    for (let i = 1; i <= 2990; i++) store.end(`c-${i}`, T0 + i * 60_000 + 1, 'left', undefined);
+    const before = store.usedBytes();
+    expect(before).toBeGreaterThan(1_000_000);
+    expect(store.pruneToSize(before)).toBe(0);
+    const bound = Math.floor(before / 4);
+    const deleted = store.pruneToSize(bound);
+    expect(deleted).toBeGreaterThan(0);
+    expect(store.usedBytes()).toBeLessThanOrEqual(bound * 0.9);
+    const rows = store.query({ limit: 5000 });
+    // Oldest first: what is left is a suffix of the ids, and every open viewing is kept.
+    expect(rows[0]!.id).toBe(deleted + 1);
+    expect(rows.filter((r) => r.endedAt === null).map((r) => r.consumerId)).toEqual(Array.from({ length: 10 }, (_, i) => `c-${2991 + i}`));
+    // The file stops growing: new rows reuse the freed pages.
+    const size = store.sizeBytes();
+    for (let i = 3001; i <= 3200; i++) store.start(viewing(i, { userAgent: agent }));
+    expect(store.sizeBytes()).toBe(size);
+    store.close();
+  });
 });
+

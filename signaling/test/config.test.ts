@@ -68,3 +68,45 @@ describe('config', () => {
     await expect(loadConfig(join(dir, 'missing.json'))).rejects.toThrow(/cannot read file: ENOENT/);
   });
 });
+
+describe('config: security bounds', () => {
+  const rs = (jwks: Record<string, unknown>) => ({ auth: { algorithm: 'RS256', jwks } });
+
+  it('auth.jwks.url: https anywhere, plain http only to a loopback host', () => {
+    expect(issues(rs({ url: 'https://idp.example/jwks' }))).toEqual([]);
+    for (const url of ['http://127.0.0.1:9/jwks', 'http://127.9.9.9/jwks', 'http://localhost/jwks', 'http://[::1]:8/jwks']) {
+      expect(issues(rs({ url })), url).toEqual([]);
+    }
+    for (const url of ['http://idp.example/jwks', 'http://10.0.0.1/jwks', 'http://127.0.0.1.evil.example/jwks', 'http://128.0.0.1/jwks', 'http://[::2]/jwks']) {
+      expect(issues(rs({ url })), url).toEqual([
+        'auth.jwks.url: must be https:// (plain http only to a loopback host): anyone on the path could substitute the keys',
+      ]);
+    }
+  });
+
+  it('auth.jwks.minRefetchIntervalSec: 5 accepted, 4 refused', () => {
+    expect(issues(rs({ url: 'https://idp.example/jwks', minRefetchIntervalSec: 5 }))).toEqual([]);
+    expect(issues(rs({ url: 'https://idp.example/jwks', minRefetchIntervalSec: 4 }))).toEqual(['auth.jwks.minRefetchIntervalSec: must be >= 5']);
+    expect(issues(rs({ url: 'https://idp.example/jwks', minRefetchIntervalSec: 0 }))).toEqual(['auth.jwks.minRefetchIntervalSec: must be >= 5']);
+  });
+
+  it('auth.maxTokenLifetimeSec: default 4 h, 60 s to 30 days; the demo token fits in it', () => {
+    expect(parseConfig({}).auth.maxTokenLifetimeSec).toBe(14_400);
+    expect(issues({ auth: { maxTokenLifetimeSec: 60 }, demo: { enabled: false } })).toEqual([]);
+    expect(issues({ auth: { maxTokenLifetimeSec: 60 } })).toEqual(['demo.tokenTtlSec: must be <= auth.maxTokenLifetimeSec']);
+    expect(issues({ auth: { maxTokenLifetimeSec: 59 } })).toEqual(['auth.maxTokenLifetimeSec: must be >= 60']);
+    expect(issues({ auth: { maxTokenLifetimeSec: 2_592_000 } })).toEqual([]);
+    expect(issues({ auth: { maxTokenLifetimeSec: 2_592_001 } })).toEqual(['auth.maxTokenLifetimeSec: must be <= 2592000']);
+    expect(issues({ auth: { maxTokenLifetimeSec: 600 }, demo: { tokenTtlSec: 600 } })).toEqual([]);
+    expect(issues({ auth: { maxTokenLifetimeSec: 600 }, demo: { tokenTtlSec: 601 } })).toEqual(['demo.tokenTtlSec: must be <= auth.maxTokenLifetimeSec']);
+    expect(issues({ auth: { maxTokenLifetimeSec: 600 }, demo: { enabled: false, tokenTtlSec: 601 } })).toEqual([]);
+  });
+
+  it('auth.groups: scopes bounded like tokens (entry length, wildcard count)', () => {
+    expect(issues({ auth: { groups: { g: ['a/**'.padEnd(128, 'x')] } } })).toEqual([]);
+    expect(issues({ auth: { groups: { g: ['a/**'.padEnd(129, 'x')] } } })).toEqual(['auth.groups.g[0]: must NOT have more than 128 characters']);
+    expect(issues({ auth: { groups: { g: Array.from({ length: 65 }, (_, i) => `g${i}/*`) } } })).toEqual([
+      'auth.groups.g: too many wildcard scope entries (at most 64)',
+    ]);
+  });
+});

@@ -208,4 +208,53 @@ describe('JWKS key source', () => {
     expect(await outcome(v, es(p384.privateKey, 'p384', 'ES384'))).toBe('unauthorized');
     expect(await outcome(v, es(keyA.privateKey, 'rsa', 'RS256'))).toBe('unauthorized');
   });
+
+  it('refuses a plain-http URL to anything but a loopback host (keys could be swapped on the path)', () => {
+    const opts = { algorithm: 'RS256' as const, minRefetchIntervalMs: 0, maxAgeMs: 600_000, timeoutMs: 2000, logger };
+    for (const bad of ['http://idp.example/jwks', 'http://10.1.2.3/jwks', 'http://127.0.0.1.evil.example/jwks', 'ftp://idp.example/jwks']) {
+      expect(() => new JwksKeySource({ ...opts, url: bad }), bad).toThrow(JwksError);
+    }
+    for (const ok of ['https://idp.example/jwks', 'http://127.0.0.1:1/jwks', 'http://localhost/jwks', 'http://[::1]/jwks']) {
+      expect(() => new JwksKeySource({ ...opts, url: ok }), ok).not.toThrow();
+    }
+  });
+
+  it('bounds the body while reading it: an endless body without Content-Length is cut at 256 KiB', async () => {
+    let written = 0;
+    let ended = false;
+    const limit = 64 * 1024 * 1024;
+    const endless = createServer((_req, res) => {
+      res.setHeader('content-type', 'application/json');
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      res.write('{"keys":[');
+      const pump = (): void => {
+        while (!res.destroyed && written < limit) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        ended = true;
+        res.end(']}');
+      };
+      pump();
+    });
+    await new Promise<void>((r) => endless.listen(0, '127.0.0.1', r));
+    const lines: string[] = [];
+    const captured = pino({ level: 'error' }, { write: (l: string) => void lines.push(l) });
+    const source = new JwksKeySource({
+      algorithm: 'RS256',
+      url: `http://127.0.0.1:${(endless.address() as AddressInfo).port}/jwks`,
+      minRefetchIntervalMs: 0,
+      maxAgeMs: 600_000,
+      timeoutMs: 20_000,
+      logger: captured,
+    });
+    await source.start();
+    endless.closeAllConnections();
+    await new Promise<void>((r) => endless.close(() => r()));
+    expect(lines.join('')).toContain('JWKS too large');
+    // The reader stopped early: the server never got to write its 64 MiB (socket buffers hold a few MiB at most).
+    expect(ended).toBe(false);
+    expect(written).toBeLessThan(limit / 4);
+  });
 });
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileScope, ScopeError } from '../src/auth/scope.ts';
+import { MAX_ENTRIES, MAX_ENTRY_LENGTH, MAX_GLOB_ENTRIES, compileScope, unionScope, ScopeError } from '../src/auth/scope.ts';
 
 describe('camera scope', () => {
   it('matches exact ids only exactly', () => {
@@ -53,5 +53,46 @@ describe('camera scope', () => {
     expect(() => compileScope(['a b'])).toThrow(ScopeError);
     expect(() => compileScope(['x'.repeat(129)])).toThrow(ScopeError);
     expect(() => compileScope(Array.from({ length: 257 }, (_, i) => `c${i}`))).toThrow(ScopeError);
+  });
+});
+
+describe('camera scope bounds', () => {
+  it('entries: 128 characters accepted, 129 refused (ids and globs alike)', () => {
+    expect(compileScope(['x'.repeat(MAX_ENTRY_LENGTH)]).allows({ id: 'x'.repeat(128) })).toBe(true);
+    expect(() => compileScope(['x'.repeat(MAX_ENTRY_LENGTH + 1)])).toThrow(ScopeError);
+    expect(compileScope(['*'.repeat(MAX_ENTRY_LENGTH)]).allows({ id: 'abc' })).toBe(true);
+    expect(() => compileScope(['*'.repeat(MAX_ENTRY_LENGTH + 1)])).toThrow(ScopeError);
+    expect(MAX_ENTRY_LENGTH).toBe(128);
+  });
+
+  it('scopes: 256 entries accepted, 257 refused', () => {
+    const ids = Array.from({ length: MAX_ENTRIES }, (_, i) => `c${i}`);
+    expect(compileScope(ids).allows({ id: 'c255' })).toBe(true);
+    expect(() => compileScope([...ids, 'c256'])).toThrow(ScopeError);
+    expect(MAX_ENTRIES).toBe(256);
+  });
+
+  it('wildcard entries: 64 accepted, 65 refused; sites and exact ids do not count', () => {
+    const globs = Array.from({ length: MAX_GLOB_ENTRIES }, (_, i) => `g${i}/*`);
+    const s = compileScope([...globs, 'exact', 'site:s']);
+    expect(s.allows({ id: 'g63/x' })).toBe(true);
+    expect(s.allows({ id: 'g64/x' })).toBe(false);
+    expect(() => compileScope([...globs, 'g64/?'])).toThrow(ScopeError);
+    expect(MAX_GLOB_ENTRIES).toBe(64);
+  });
+
+  it('a site entry is not a glob: its name is literal and bounded (64)', () => {
+    expect(compileScope([`site:${'s'.repeat(64)}`]).allows({ id: 'x', site: 's'.repeat(64) })).toBe(true);
+    expect(() => compileScope([`site:${'s'.repeat(65)}`])).toThrow(ScopeError);
+    expect(() => compileScope(['site:a*'])).toThrow(ScopeError);
+    expect(compileScope(['site:a.b']).allows({ id: 'x', site: 'aXb' })).toBe(false);
+  });
+
+  it('a union allows what any part allows and nothing else', () => {
+    const u = unionScope([compileScope(['a']), compileScope(['b/*'])]);
+    expect(u.allows({ id: 'a' })).toBe(true);
+    expect(u.allows({ id: 'b/1' })).toBe(true);
+    expect(u.allows({ id: 'c' })).toBe(false);
+    expect(u.entries).toEqual(['a', 'b/*']);
   });
 });

@@ -2,7 +2,7 @@ import { createHmac, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import jwt from 'jsonwebtoken';
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
-import { TokenVerifier, signViewerToken } from '../src/auth/tokens.ts';
+import { DEFAULT_MAX_TOKEN_LIFETIME_SEC, TokenVerifier, signViewerToken } from '../src/auth/tokens.ts';
 import { KeyError } from '../src/auth/keys.ts';
 
 const SECRET = 'unit-secret-0123456789-abcdefghijklmnopq';
@@ -163,4 +163,29 @@ describe('viewer token verification', () => {
     expect(() => new TokenVerifier({ ...opts, algorithm: 'ES256', key: rsa })).toThrow(KeyError);
     expect(() => new TokenVerifier({ ...opts, algorithm: 'HS256', key: 'short' })).toThrow(KeyError);
   });
+
+  it('bounds the lifetime: exp at now + maxTokenLifetimeSec (+ tolerance) is accepted, one second more is refused', async () => {
+    const v = new TokenVerifier({ algorithm: 'HS256', key: SECRET, issuer: ISS, audience: AUD, clockToleranceSec: 5, maxTokenLifetimeSec: 3600 });
+    const nowMs = now * 1000;
+    expect(await code(() => v.verify(jwt.sign(claims({ exp: now + 3600 + 5 }), SECRET), nowMs))).toBe('accepted');
+    expect(await code(() => v.verify(jwt.sign(claims({ exp: now + 3600 + 6 }), SECRET), nowMs))).toBe(ErrorCode.Unauthorized);
+    expect(await code(() => v.verify(jwt.sign(claims({ exp: now + 10 * 365 * 86_400 }), SECRET), nowMs))).toBe(ErrorCode.Unauthorized);
+    // The default bound is 4 hours.
+    expect(DEFAULT_MAX_TOKEN_LIFETIME_SEC).toBe(14_400);
+    expect(await code(() => hsVerifier().verify(jwt.sign(claims({ exp: now + 14_400 }), SECRET), nowMs))).toBe('accepted');
+    expect(await code(() => hsVerifier().verify(jwt.sign(claims({ exp: now + 14_400 + 6 }), SECRET), nowMs))).toBe(ErrorCode.Unauthorized);
+  });
+
+  it('refuses an exp that is not a finite number (1e400 parses to Infinity; 1e300 is finite but absurd)', async () => {
+    const forge = (exp: string): string => {
+      const b64 = (x: string) => Buffer.from(x).toString('base64url');
+      const input = `${b64('{"alg":"HS256","typ":"JWT"}')}.${b64(`{"sub":"u1","cameras":["cam-1"],"iss":"${ISS}","aud":"${AUD}","exp":${exp}}`)}`;
+      return `${input}.${createHmac('sha256', SECRET).update(input).digest('base64url')}`;
+    };
+    expect(await code(() => hsVerifier().verify(forge(String(now + 60))))).toBe('accepted');
+    for (const exp of ['1e400', '1e300', String(Number.MAX_SAFE_INTEGER)]) {
+      expect(await code(() => hsVerifier().verify(forge(exp))), exp).toBe(ErrorCode.Unauthorized);
+    }
+  });
 });
+

@@ -21,7 +21,10 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import jwt from 'jsonwebtoken';
 import WebSocket from 'ws';
 import { MAX_MESSAGE_BYTES, PROTOCOL_VERSION, type Response } from '@vigil/protocol';
-import { startTestVigil, testCamera, waitFor, type TestVigil } from '../helpers/vigil.ts';
+import fastify from 'fastify';
+import { ConfigError, metricsAccess, parseConfig, registerMetricsRoute } from '@vigil/signaling';
+import { startTestVigil, testCamera, testConfig, waitFor, type TestVigil } from '../helpers/vigil.ts';
+import { spawnVigil, tempDir, writeConfig } from '../helpers/vigil-process.ts';
 import { WsClient, errorCode } from '../helpers/ws-client.ts';
 
 const ISS = 'vigil';
@@ -29,6 +32,8 @@ const AUD = 'vigil-viewer';
 const TURN_SECRET = 'attack-suite-turn-secret-0123456789';
 const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const PUBLIC_PEM = publicKey.export({ type: 'spki', format: 'pem' }) as string;
+/** A 30-character camera id (in scope of `**`; no `x` in it). */
+const LONG_ID = 'lobby/corridor-aaaaaaaaaaaaaaa';
 
 let vigil: TestVigil;
 let caps: Record<string, unknown>;
@@ -58,6 +63,7 @@ beforeAll(async () => {
       pushCamera('lobby/10', 1001),
       pushCamera('lobby/annex/vault', 1002),
       pushCamera('vault/secret', 1003, { site: 'vault' }),
+      pushCamera(LONG_ID, 1004),
     ],
     limits: {
       maxTransportsPerConnection: 1,
@@ -72,6 +78,7 @@ beforeAll(async () => {
       joinPerSubject: { burst: 10, perSec: 5 },
       consumePerIp: { burst: 20, perSec: 10 },
       consumePerSubject: { burst: 20, perSec: 10 },
+      viewingsPerSubject: { burst: 4, perSec: 0.01 },
     },
     turn: { urls: ['turn:127.0.0.1:3478?transport=udp'], secret: TURN_SECRET, ttlSec: 600 },
   });
@@ -627,6 +634,177 @@ describe('attack suite: frames and protocol abuse', () => {
   });
 });
 
+describe('attack suite: review findings (issue 14)', () => {
+  it('a scope glob built to backtrack cannot stall the server: consume and /healthz answer at once', async () => {
+    // As a regular expression (^.*.*...x$) this takes seconds per 30-character id, and
+    // every extra ** multiplies that (the unit tests try patterns of 63 of them).
+    const { c, transportId } = await withTransport({ cameras: ['**'.repeat(9) + 'x'] });
+    expect(LONG_ID).toHaveLength(30);
+    const t0 = Date.now();
+    const consumed = consume(c, transportId, LONG_ID);
+    const health = fetch(`${vigil.url}/healthz`).then((r) => ({ status: r.status, ms: Date.now() - t0 }));
+    expect(errorCode(await consumed)).toBe('forbidden');
+    const h = await health;
+    expect(h.status).toBe(200);
+    console.log(`[glob] consume + /healthz answered in ${h.ms} ms`);
+    expect(h.ms).toBeLessThan(1000);
+    // Bounds: 65 wildcard entries or a 129-character entry make the token invalid.
+    const j = await connect();
+    expect(errorCode(await join_(j, sign({ cameras: Array.from({ length: 65 }, (_, i) => `g${i}/*`) })))).toBe('unauthorized');
+    expect(errorCode(await join_(j, sign({ cameras: ['*'.repeat(129)] })))).toBe('unauthorized');
+    expect((await join_(j, sign({ cameras: Array.from({ length: 64 }, (_, i) => `g${i}/*`) }))).ok).toBe(true);
+  }, 60_000);
+
+  it('no demo token is printed when the operator gave auth.secret; one is when Vigil generated the secret', async () => {
+    const dir = tempDir('vigil-demo-');
+    const camera = pushCamera('demo/1', 1101);
+    const jwtPattern = /eyJ[\w-]+\.eyJ[\w-]+\.[\w-]+/;
+    const withSecret = await spawnVigil(writeConfig(dir, { demo: { enabled: true }, cameras: [camera] }, 'with-secret.json'));
+    try {
+      // The banner (or the line saying why there is none) comes right after `vigil started`.
+      const notPrinted = () => withSecret.logs().some((l) => String(l['msg']).startsWith('demo token not printed'));
+      await waitFor(() => notPrinted() || /Viewer token/.test(withSecret.stderr()), 5000, 50);
+      expect(withSecret.stderr()).not.toMatch(jwtPattern);
+      expect(withSecret.stdout()).not.toMatch(jwtPattern);
+      expect(withSecret.logs().some((l) => String(l['msg']).startsWith('demo token not printed'))).toBe(true);
+    } finally {
+      withSecret.child.kill('SIGTERM');
+      await withSecret.exited;
+    }
+    const generated = await spawnVigil(writeConfig(dir, { auth: {}, demo: { enabled: true }, cameras: [camera] }, 'generated.json'));
+    try {
+      await waitFor(() => /Viewer token: eyJ/.test(generated.stderr()), 5000, 50);
+      expect(generated.stdout()).not.toMatch(jwtPattern);
+    } finally {
+      generated.child.kill('SIGTERM');
+      await generated.exited;
+    }
+  }, 60_000);
+
+  it('/metrics without a bearer token: refused on a non-loopback viewer port, served on its own listener only', async () => {
+    // The route as Vigil registers it for http.host 0.0.0.0 without metrics.bearerToken (no socket needed).
+    const app = fastify();
+    registerMetricsRoute(app, vigil.metrics!, metricsAccess('0.0.0.0', false, undefined), undefined);
+    const refused = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(refused.statusCode).toBe(401);
+    expect(refused.body).not.toContain('lobby/1');
+    await app.close();
+    expect(metricsAccess('0.0.0.0', false, 'a-token')).toBe('token');
+    expect(metricsAccess('127.0.0.1', false, undefined)).toBe('open');
+    // metrics.listen: a separate listener (loopback here); the viewer port no longer serves /metrics.
+    const own = await startTestVigil({ cameras: [], metrics: { listen: { host: '127.0.0.1', port: 0 } } });
+    try {
+      expect((await fetch(`${own.url}/metrics`)).status).toBe(404);
+      const m = await fetch(`${own.metricsUrl}/metrics`);
+      expect(m.status).toBe(200);
+      expect(await m.text()).toContain('vigil_viewer_sessions');
+    } finally {
+      await own.close();
+    }
+  }, 30_000);
+
+  it('a revoked token replayed past the subject budget does not lock the real user out', async () => {
+    const jti = randomUUID();
+    expect((await vigil.admin('POST', '/revocations', { jti })).status).toBe(201);
+    const stolen = sign({ sub: 'real-user', jti });
+    // joinPerSubject burst is 10: replay it 12 times, from addresses of its own (per-address buckets stay full).
+    for (let i = 1; i <= 12; i++) {
+      const c = await connect({ localAddress: `127.0.3.${i}` });
+      expect(errorCode(await join_(c, stolen)), `replay ${i}`).toBe('unauthorized');
+      c.close();
+    }
+    const owner = await connect({ localAddress: '127.0.3.100' });
+    expect((await join_(owner, sign({ sub: 'real-user' }))).ok).toBe(true);
+  });
+
+  it('TURN credentials never outlive the token; a refresh re-issues them until the new token\'s exp', async () => {
+    const c = await connect();
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    expect((await join_(c, sign({ sub: 'short-lived', exp }))).ok).toBe(true);
+    const t = await c.request({ type: 'createRecvTransport' });
+    if (!t.ok) throw new Error('refused');
+    const first = (t.data as unknown as { iceServers: { username: string }[] }).iceServers[0]!;
+    expect(Number(first.username.split(':')[0])).toBe(exp); // turn.ttlSec is 600
+    const exp2 = Math.floor(Date.now() / 1000) + 120;
+    const r = await c.request({ type: 'refresh', token: sign({ sub: 'short-lived', exp: exp2 }) });
+    if (!r.ok) throw new Error('refresh refused');
+    const renewed = (r.data as { iceServers?: { username: string; credential: string }[] }).iceServers;
+    expect(renewed).toHaveLength(1);
+    expect(renewed![0]!.username).toBe(`${exp2}:short-lived`);
+    expect(renewed![0]!.credential).toBe(createHmac('sha1', TURN_SECRET).update(renewed![0]!.username).digest('base64'));
+  });
+
+  it('token lifetime: a far-future or non-finite exp is refused, and the refused join leaves the session unjoined', async () => {
+    const c = await connect();
+    const now = Math.floor(Date.now() / 1000);
+    for (const exp of [1e300, now + 30 * 86_400, now + 4 * 3600 + 60]) {
+      expect(errorCode(await join_(c, rawRs256(validClaims({ exp })))), String(exp)).toBe('unauthorized');
+    }
+    // 1e400 parses to Infinity: hand-written JSON.
+    const input = `${b64({ alg: 'RS256', typ: 'JWT' })}.${b64(JSON.stringify(validClaims()).replace(/"exp":\d+/, '"exp":1e400'))}`;
+    expect(errorCode(await join_(c, `${input}.${cryptoSign('sha256', Buffer.from(input), privateKey).toString('base64url')}`))).toBe('unauthorized');
+    // All or nothing: the same connection can still join, once.
+    expect((await join_(c, sign())).ok).toBe(true);
+    expect(errorCode(await join_(c, sign()))).toBe('already_joined');
+  });
+
+  it('audit growth: re-subscribing one camera in a loop is one viewing; new viewings per subject are rate limited', async () => {
+    const { c, transportId } = await withTransport({ sub: 'churner', cameras: ['**'] });
+    for (let i = 0; i < 15; i++) {
+      const r = await consume(c, transportId, 'lobby/1');
+      if (!r.ok) throw new Error(`consume ${i} refused: ${r.error.code}`);
+      expect((await c.request({ type: 'closeConsumer', consumerId: (r.data as { consumerId: string }).consumerId })).ok).toBe(true);
+    }
+    const rows = vigil.audit!.query({ subject: 'churner', limit: 100 });
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.endReason).toBe('left');
+    // viewingsPerSubject burst is 4 here: three more cameras, then refused.
+    for (const cameraId of ['lobby/10', 'lobby/annex/vault', 'vault/secret']) {
+      const r = await consume(c, transportId, cameraId);
+      if (!r.ok) throw new Error(`${cameraId} refused: ${r.error.code}`);
+      await c.request({ type: 'closeConsumer', consumerId: (r.data as { consumerId: string }).consumerId });
+    }
+    expect(errorCode(await consume(c, transportId, LONG_ID))).toBe('rate_limited');
+    expect(vigil.audit!.query({ subject: 'churner', limit: 100 })).toHaveLength(4);
+    // The store's size is a metric.
+    expect(await (await fetch(`${vigil.url}/metrics`)).text()).toMatch(/^vigil_audit_store_bytes [1-9]\d*$/m);
+  });
+
+  it('stream quota as a class: switches and re-subscribes share their camera\'s slot; a refresh lowering maxStreams is enforced', async () => {
+    const consumerIdOf = (r: Response): string => {
+      if (!r.ok) throw new Error(`refused: ${r.error.code}`);
+      return (r.data as { consumerId: string }).consumerId;
+    };
+    const claims = { sub: 'quota-class', cameras: ['**'], maxStreams: 2 };
+    const a = await withTransport(claims);
+    const b = await withTransport(claims);
+    const a1 = consumerIdOf(await consume(a.c, a.transportId, 'lobby/1'));
+    const b1 = consumerIdOf(await consume(b.c, b.transportId, 'lobby/10'));
+    expect(vigil.access.streams.count('quota-class')).toBe(2);
+    // Quality switches on both connections at once (old consumers still open): same cameras, no new slot.
+    const setQuality = (c: WsClient, consumerId: string) => c.request({ type: 'setQuality', consumerId, quality: 'low', rtpCapabilities: caps });
+    consumerIdOf(await setQuality(a.c, a1));
+    consumerIdOf(await setQuality(b.c, b1));
+    expect(vigil.access.streams.count('quota-class')).toBe(2);
+    // A third camera is over the limit on either connection.
+    expect(errorCode(await consume(b.c, b.transportId, 'vault/secret'))).toBe('limit_exceeded');
+    // A refresh down to maxStreams 1: this session gives up its camera (both of its consumers).
+    const r = await a.c.request({ type: 'refresh', token: sign({ ...claims, maxStreams: 1 }) });
+    expect(r.ok).toBe(true);
+    await waitFor(() => a.c.notifications.filter((n) => n.notification === 'consumerClosed').length === 2, 1000, 20);
+    expect(a.c.notifications.every((n) => n.notification !== 'consumerClosed' || n.reason === 'scope_changed')).toBe(true);
+    expect(vigil.access.streams.count('quota-class')).toBe(1);
+    expect(errorCode(await consume(a.c, a.transportId, 'lobby/1'))).toBe('limit_exceeded');
+  });
+
+  it('JWKS: a plain-http URL to another host and a refetch interval under the floor are refused at start', () => {
+    const rs = (jwks: Record<string, unknown>) => testConfig({ auth: { algorithm: 'RS256', jwks } });
+    expect(() => parseConfig(rs({ url: 'http://idp.example/.well-known/jwks.json' }))).toThrow(ConfigError);
+    expect(() => parseConfig(rs({ url: 'https://idp.example/.well-known/jwks.json', minRefetchIntervalSec: 0 }))).toThrow(ConfigError);
+    expect(() => parseConfig(rs({ url: 'https://idp.example/.well-known/jwks.json' }))).not.toThrow();
+  });
+});
+
 describe('attack suite: transport', () => {
   it('disallowed Origins are refused at upgrade (cross-site WebSocket hijacking)', async () => {
     const port = new URL(vigil.url).port;
@@ -699,8 +877,9 @@ describe('attack suite: transport', () => {
     const before = await c.request({ type: 'createRecvTransport' });
     expect(errorCode(before)).toBe('not_joined');
     expect(JSON.stringify(before)).not.toContain('turn:');
-    const exp = Math.floor(Date.now() / 1000) + 600;
-    expect((await join_(c, sign({ sub: 'turn-user' }))).ok).toBe(true);
+    // Valid for turn.ttlSec (600 s) but never past the token's exp (300 s here).
+    const exp = Math.floor(Date.now() / 1000) + 300;
+    expect((await join_(c, sign({ sub: 'turn-user', exp }))).ok).toBe(true);
     const t = await c.request({ type: 'createRecvTransport' });
     if (!t.ok) throw new Error('refused');
     const { iceServers, iceCandidates } = t.data as unknown as { iceServers: { urls: string[]; username: string; credential: string }[]; iceCandidates: { protocol: string }[] };

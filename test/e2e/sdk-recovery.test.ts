@@ -80,7 +80,7 @@ describe('SDK recovery', () => {
     await play(page, 'cam', 'gate', vigil.token(['gate']));
     await waitFor(async () => (await probe(page, 'cam')).state === 'playing', 20_000);
 
-    push.killAll(vigil.gateway);
+    push.killAll();
     await waitFor(async () => (await probe(page, 'cam')).state === 'offline', 10_000);
     const returnedAt = Date.now();
     await push.start(vigil.gateway);

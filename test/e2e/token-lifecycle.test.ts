@@ -135,7 +135,8 @@ describe('token lifecycle', () => {
     await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(idp.address() as AddressInfo).port}/.well-known/jwks.json`;
     const v = await startTestVigil({
-      auth: { algorithm: 'RS256', jwks: { url, minRefetchIntervalSec: 0 }, issuer: 'idp', audience: 'vigil-viewer' },
+      // The floor: an unknown kid refetches at most every 5 s.
+      auth: { algorithm: 'RS256', jwks: { url, minRefetchIntervalSec: 5 }, issuer: 'idp', audience: 'vigil-viewer' },
       cameras: [],
     });
     const sign = (k: typeof a, kid: string) =>
@@ -147,12 +148,17 @@ describe('token lifecycle', () => {
       return r;
     };
     try {
+      const pastFloor = () => new Promise((r) => setTimeout(r, 5100));
       expect((await join_(sign(a, 'k1'))).ok).toBe(true);
       expect(errorCode(await join_(sign(b, 'k2')))).toBe('unauthorized');
       keys = [jwk(a, 'k1'), jwk(b, 'k2')];
+      // Within the floor an unknown kid does not refetch; past it, it does.
+      expect(errorCode(await join_(sign(b, 'k2')))).toBe('unauthorized');
+      await pastFloor();
       expect((await join_(sign(b, 'k2'))).ok).toBe(true);
       // k1 retired: dropped at the next refetch (an unknown kid, or maxAgeSec).
       keys = [jwk(b, 'k2')];
+      await pastFloor();
       expect(errorCode(await join_(sign(a, 'k3')))).toBe('unauthorized');
       expect(errorCode(await join_(sign(a, 'k1')))).toBe('unauthorized');
       expect((await join_(sign(b, 'k2'))).ok).toBe(true);
@@ -160,5 +166,5 @@ describe('token lifecycle', () => {
       await v.close();
       await new Promise<void>((r) => idp.close(() => r()));
     }
-  }, 30_000);
+  }, 45_000);
 });

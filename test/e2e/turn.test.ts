@@ -6,6 +6,9 @@
  *   (coturn's own client, turnutils_uclient); tampered ones do not.
  * - The SDK passes them to the browser's receive transport: Chromium plays a
  *   feed, and coturn logs a successful ALLOCATE for `<expiry>:<subject>`.
+ * - They expire with the token; at each token refresh the SDK applies the new
+ *   ones to the live connection and restarts ICE (relay only), so coturn
+ *   allocates again with the new credentials while the feed keeps playing.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -139,4 +142,54 @@ describe('TURN credentials (coturn, use-auth-secret)', () => {
     expect(turnLog).toMatch(/user <\d+:browser-viewer>: incoming packet ALLOCATE processed, success/);
     await page.close();
   }, 60_000);
+
+  it('relay only with short tokens: each refresh brings new TURN credentials, the SDK re-allocates with them and keeps playing', async () => {
+    browser ??= await launchChromium();
+    const page = await browser.newPage();
+    const issued: number[] = [];
+    await page.exposeFunction('issueToken', () => {
+      issued.push(Date.now());
+      return vigil.token(['relay/*'], { ttlSec: 6, subject: 'relay-refresher' });
+    });
+    await page.goto(`${vigil.url}/`);
+    await page.evaluate(async (url) => {
+      const w = window as unknown as { Vigil: any; issueToken: () => Promise<string>; r: { state: string; feed?: any; error?: string } };
+      w.r = { state: 'connecting' };
+      const video = document.createElement('video');
+      document.body.append(video);
+      try {
+        const client = await w.Vigil.connect({ url, token: () => w.issueToken(), iceTransportPolicy: 'relay' });
+        const feed = await client.play('relay/1', video);
+        w.r.feed = feed;
+        feed.on('state', (s: string) => (w.r.state = s));
+      } catch (err) {
+        w.r.state = 'error';
+        w.r.error = String((err as Error).message);
+      }
+    }, vigil.url);
+    const state = () => page.evaluate(() => (window as unknown as { r: { state: string } }).r.state);
+    await waitFor(async () => ['playing', 'error'].includes(await state()), 20_000);
+    expect(await state()).toBe('playing');
+    const [sessionId] = [...vigil.signaling.sessions].filter((x) => x.grant?.subject === 'relay-refresher').map((x) => x.id);
+    const allocated = (): string[] => [
+      ...new Set([...turnLog.matchAll(/user <(\d+:relay-refresher)>: incoming packet ALLOCATE processed, success/g)].map((m) => m[1]!)),
+    ];
+    // The first credential ends with the first token (6 s), not with turn.ttlSec (600 s).
+    const [first] = allocated();
+    expect(Number(first!.split(':')[0]) * 1000).toBeLessThanOrEqual(issued[0]! + 7000);
+    // After the first refresh (~1.2 s before expiry) coturn sees an allocation with the next credential.
+    await waitFor(() => allocated().length >= 2, 20_000, 100);
+    const [, second] = allocated();
+    expect(Number(second!.split(':')[0])).toBeGreaterThan(Number(first!.split(':')[0]));
+    // Past the first credential's expiry the feed still plays, on the same session.
+    await new Promise((r) => setTimeout(r, Math.max(0, Number(first!.split(':')[0]) * 1000 - Date.now()) + 1000));
+    const frames = () => page.evaluate(async () => (await (window as unknown as { r: { feed: { getStats(): Promise<{ framesDecoded: number }> } } }).r.feed.getStats()).framesDecoded);
+    const a = await frames();
+    await waitFor(async () => (await frames()) > a + 10, 10_000);
+    expect(await state()).toBe('playing');
+    const mine = () => [...vigil.signaling.sessions].filter((x) => x.grant?.subject === 'relay-refresher').map((x) => x.id);
+    expect(mine()).toEqual([sessionId]);
+    await page.close();
+  }, 60_000);
 });
+

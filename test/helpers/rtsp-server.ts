@@ -48,6 +48,8 @@ export interface RtspMediaSpec {
   noise?: number;
   /** Serve only the audio track (a source without video; needs `audio`). */
   audioOnly?: boolean;
+  /** H.264 SPS/PPS: in-band before every IDR (default, as most cameras) or only in the SDP. */
+  parameterSets?: 'in-band' | 'sdp-only';
 }
 
 const inFlight = new Map<string, Promise<string>>();
@@ -58,7 +60,7 @@ const inFlight = new Map<string, Promise<string>>();
  * @throws Error with ffmpeg's stderr tail when encoding fails
  */
 export function makeRtspMedia(spec: RtspMediaSpec): Promise<string> {
-  const full = {  // audioOnly is how the file is served, not what it holds
+  const full = {  // audioOnly and parameterSets are how the file is served, not what it holds
     video: spec.video,
     profile: spec.video === 'h264' ? (spec.profile ?? 'baseline') : 'main',
     bframes: spec.bframes ?? false,
@@ -81,7 +83,7 @@ export function makeRtspMedia(spec: RtspMediaSpec): Promise<string> {
   return p;
 }
 
-async function encode(s: Required<Omit<RtspMediaSpec, 'audioOnly'>>, file: string): Promise<string> {
+async function encode(s: Required<Omit<RtspMediaSpec, 'audioOnly' | 'parameterSets'>>, file: string): Promise<string> {
   if (existsSync(file)) return file;
   await mkdir(MEDIA_DIR, { recursive: true });
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp.mkv`;
@@ -163,7 +165,8 @@ export async function startRtspServer(opts: RtspServerOptions): Promise<TestRtsp
   const mountArgs: string[] = [];
   for (const [mount, spec] of Object.entries(opts.mounts)) {
     const file = await makeRtspMedia(spec);
-    mountArgs.push('--mount', `${mount}=${file}:${spec.audioOnly ? 'none' : spec.video}:${spec.audio ?? 'none'}`);
+    const video = spec.audioOnly ? 'none' : spec.video === 'h264' && spec.parameterSets === 'sdp-only' ? 'h264-sdp' : spec.video;
+    mountArgs.push('--mount', `${mount}=${file}:${video}:${spec.audio ?? 'none'}`);
   }
   const auth = opts.auth ?? 'none';
   let port = opts.port ?? 0;

@@ -2,17 +2,25 @@
  * One stream of a camera (main = `high` or sub = `low`): its ingest
  * (PlainTransport + producer on the camera's current router) and the driver
  * feeding it. Reports RTP activity, keyframes and source failures; can be
- * re-opened on another router (worker replaced) or re-latched (comedia) on
- * the same one.
+ * re-opened on another router (worker replaced).
  *
- * RTP activity: the comedia transport's `tuple` event marks the first packet;
- * after that the producer's packet count is polled (`producer.getStats()`),
+ * Every PlainTransport is connected to a fixed local sender (no comedia): a
+ * relay's fixed ports, or for an RTP-push camera its push gate
+ * (ingest/push-gate.ts), which owns the camera-facing port, accepts only the
+ * camera, survives camera restarts, and counts strangers and reordered frames.
+ *
+ * RTP activity: a push gate's first packet marks it at once; otherwise the
+ * producer's packet count is polled (`producer.getStats()`),
  * every 250 ms while the stream is inactive (a returning camera is seen
  * quickly) and every min(stallTimeoutMs / 3, 1000) ms while it is active.
  * mediasoup runs its own RTP inactivity check only for simulcast producers
  * with several encodings (worker src/RTC/Producer.cpp), and its score does not
  * drop when packets simply stop, so it cannot be used here.
  * Keyframes come from the producer's `keyframe` trace event.
+ *
+ * Degraded: a stream that plays but badly (frames out of order: B-frames over
+ * RTP push) says why in {@link CameraStream.degraded}, while its lifecycle
+ * state stays what RTP arrival makes it.
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
@@ -22,6 +30,9 @@ import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.
 import { openPlainAudioIngest, openPlainIngest, type PlainIngest } from '../ingest/plain-ingest.ts';
 import { relayAudioPayloadType, relayAudioRtpParameters } from '../ingest/rtsp/audio-rtp.ts';
 import type { AudioPlan } from '../ingest/rtsp/decide.ts';
+import { PushGate } from '../ingest/push-gate.ts';
+import { pushTranscodeDriver } from '../ingest/push-transcode.ts';
+import type { udpSocketDrops } from '../ingest/socket-buffers.ts';
 import { testPatternDriver, type SourceDriver } from '../ingest/source-driver.ts';
 import { RtspDriver } from '../ingest/rtsp-driver.ts';
 import type { RtpTarget } from '../ingest/test-pattern.ts';
@@ -32,8 +43,41 @@ export interface CameraStreamEvents {
   activity: [active: boolean];
   /** The source failed to deliver; reason is safe to show (no credentials). */
   failure: [reason: string];
-  /** The producer was replaced (reopen/relatch): consumers of the old one are gone. */
+  /** The producer was replaced (reopen): consumers of the old one are gone. */
   producerchange: [producer: types.Producer];
+  /** The stream became degraded (with why) or recovered (undefined). */
+  degraded: [degraded: StreamDegradation | undefined];
+}
+
+/** Why a stream that plays does not play well; `reason` is a closed set for metrics. */
+export interface StreamDegradation {
+  reason: 'b_frames';
+  /** In words, safe to show operators (no addresses, no credentials). */
+  message: string;
+  /** ms since epoch */
+  since: number;
+}
+
+/** Ingest counters of a stream (admin API, metrics). */
+export interface StreamIngestCounters {
+  /** Packets from senders other than the camera (RTP push), dropped. */
+  foreignPackets: number;
+  /** Times an RTP-push camera's stream restarted (new source port or sequence). */
+  restarts: number;
+  /** Frames received out of timestamp order (RTP push). */
+  reorderedFrames: number;
+  /** Datagrams the kernel dropped on the stream's ingest sockets (receive buffer full), since they opened. */
+  socketDrops: number;
+}
+
+/** Reordered frames within {@link REORDER_WINDOW_MS} that make a stream degraded. */
+const REORDER_THRESHOLD = 2;
+/** Window for reordered frames; a stream recovers after this long without one, ms. */
+const REORDER_WINDOW_MS = 10_000;
+
+/** Loopback of the listen IP's family: where a push gate forwards to its PlainTransport. */
+function loopbackOf(listenIp: string): string {
+  return listenIp.includes(':') ? '::1' : '127.0.0.1';
 }
 
 /** SSRC base and payload type for relay-fed streams (the relay is told to send with them). */
@@ -107,8 +151,14 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #router: types.Router;
   #ingest: PlainIngest;
   #driver: SourceDriver | undefined;
-  #localRtpPort: number | undefined;
+  #localRtpPort: number;
   #audio: AudioIngest | undefined;
+  /** RTP push: the camera-facing front (owns the camera's ports; outlives transports). */
+  #gate: PushGate | undefined;
+  /** RTP push with `transcode`: the loopback port the transcoding relay listens on (the gate forwards there). */
+  #transcodeInputPort: number | undefined;
+  #reorderedAt: number[] = [];
+  #degraded: StreamDegradation | undefined;
   #active = false;
   #lastKeyframeAt: number | undefined;
   #keyframeIntervalMs: number | undefined;
@@ -123,8 +173,15 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   /** fps measurements in progress per producer (they share its `rtp` trace). */
   readonly #rtpTracers = new WeakMap<types.Producer, number>();
 
-  private constructor(o: CameraStreamOptions, router: types.Router, ingest: PlainIngest, localRtpPort: number | undefined) {
+  private constructor(
+    o: CameraStreamOptions,
+    router: types.Router,
+    ingest: PlainIngest,
+    localRtpPort: number,
+    gate: PushGate | undefined,
+  ) {
     super();
+    this.#gate = gate;
     this.#o = o;
     this.quality = o.quality;
     this.source = o.source;
@@ -159,6 +216,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
         }
         this.#lastPackets = packets;
       }
+      this.#checkDegraded(Date.now());
     } catch {
       // producer closed under us (reopen / worker death): next poll sees the new one
     }
@@ -170,13 +228,46 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
    * @throws Error when the ingest port is taken (nothing is left open)
    */
   static async open(o: CameraStreamOptions, router: types.Router): Promise<CameraStream> {
-    const relayed = o.source.kind !== 'rtp-push';
-    const localRtpPort = relayed ? await allocateUdpPortPair(o.ingest.listenIp) : undefined;
-    const ingest = await CameraStream.#openIngest(o, router, localRtpPort);
-    const stream = new CameraStream(o, router, ingest, localRtpPort);
-    stream.#driver = o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, stream.#log.child({ role: 'relay' }), {
-      openAudio: (plan) => stream.#openAudio(plan),
-    });
+    const src = o.source;
+    const gate =
+      src.kind === 'rtp-push'
+        ? await PushGate.open({
+            listenIp: o.ingest.listenIp,
+            port: src.port,
+            ssrc: src.ssrc,
+            sourceIp: src.sourceIp,
+            forwardIp: loopbackOf(o.ingest.listenIp),
+            recvBufferSize: o.ingest.recvBufferSize,
+            sendBufferSize: 262_144,
+            logger: o.logger.child({ stream: o.quality, role: 'push-gate' }),
+          })
+        : undefined;
+    const transcoding = src.kind === 'rtp-push' && src.transcode === 'h264';
+    const loopback = loopbackOf(o.ingest.listenIp);
+    let ingest: PlainIngest;
+    let localRtpPort: number;
+    let transcodeInputPort: number | undefined;
+    try {
+      // A relay (test pattern, RTSP, push transcode) sends from fixed local ports; a plain push gate from its own.
+      localRtpPort = gate && !transcoding ? gate.forwardSource.rtpPort : await allocateUdpPortPair(gate ? loopback : o.ingest.listenIp);
+      if (transcoding) transcodeInputPort = await allocateUdpPortPair(loopback);
+      ingest = await CameraStream.#openIngest(o, router, localRtpPort);
+    } catch (err) {
+      gate?.close();
+      throw err;
+    }
+    gate?.retarget(transcodeInputPort ? { rtpPort: transcodeInputPort, rtcpPort: transcodeInputPort + 1 } : { rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort });
+    const stream = new CameraStream(o, router, ingest, localRtpPort, gate);
+    stream.#transcodeInputPort = transcodeInputPort;
+    gate?.on('source', (restart) => stream.#onGateSource(restart));
+    gate?.on('reordered', () => stream.#onReordered());
+    const relayLog = stream.#log.child({ role: 'relay' });
+    stream.#driver =
+      src.kind === 'rtp-push' && transcodeInputPort !== undefined
+        ? pushTranscodeDriver(o.camera, src, loopback, transcodeInputPort, stream.#target(), o.ingest, relayLog)
+        : o.driverFactory(o.camera, o.source, stream.#target(), o.ingest, relayLog, {
+            openAudio: (plan) => stream.#openAudio(plan),
+          });
     stream.#driver?.on('failure', (reason) => {
       if (!stream.#closed) stream.emit('failure', reason);
     });
@@ -185,30 +276,112 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
       if (stream.#starts++ > 0) stream.#resync = true;
     });
     stream.#log.info(
-      { rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort, kind: o.source.kind, routerId: router.id },
+      {
+        rtpPort: stream.ports.rtpPort,
+        rtcpPort: stream.ports.rtcpPort,
+        kind: o.source.kind,
+        routerId: router.id,
+        ...(gate ? { recvBufferSize: gate.recvBufferSize } : {}),
+      },
       'camera stream ingest open',
     );
     return stream;
   }
 
-  static #openIngest(o: CameraStreamOptions, router: types.Router, localRtpPort: number | undefined): Promise<PlainIngest> {
+  static #openIngest(o: CameraStreamOptions, router: types.Router, localRtpPort: number): Promise<PlainIngest> {
     const src = o.source;
-    return src.kind === 'rtp-push'
-      ? openPlainIngest(router, o.camera, o.ingest.listenIp, src.port, src.ssrc, src.payloadType)
-      : openPlainIngest(router, o.camera, o.ingest.listenIp, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE, {
-          ip: relayHost(o.ingest.listenIp),
-          rtpPort: localRtpPort!,
-        });
+    const { recvBufferSize } = o.ingest;
+    if (src.kind === 'rtp-push' && src.transcode !== 'h264') {
+      // Only the push gate sends here, over loopback: the transport is not reachable from outside.
+      const ip = loopbackOf(o.ingest.listenIp);
+      return openPlainIngest(router, o.camera, ip, 0, src.ssrc, src.payloadType, { ip, rtpPort: localRtpPort }, recvBufferSize);
+    }
+    if (src.kind === 'rtp-push') {
+      // The push transcode relay sends here over loopback, as the relay's SSRC.
+      const ip = loopbackOf(o.ingest.listenIp);
+      return openPlainIngest(router, o.camera, ip, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE, { ip, rtpPort: localRtpPort }, recvBufferSize);
+    }
+    return openPlainIngest(router, o.camera, o.ingest.listenIp, 0, RELAY_SSRC[o.quality], RELAY_PAYLOAD_TYPE, {
+      ip: relayHost(o.ingest.listenIp),
+      rtpPort: localRtpPort,
+    }, recvBufferSize);
+  }
+
+  /** The push gate saw the camera's first packet, or the camera restarting (new port / sequence). */
+  #onGateSource(restart: boolean): void {
+    if (this.#closed) return;
+    this.#lastRtpAt = Date.now();
+    // The gate keeps sequence numbers and timestamps continuous, so consumers go
+    // on as if nothing happened and the new stream's first keyframe (new SPS/PPS,
+    // maybe a new size) reaches viewers at once. A pause/resume re-sync (as for
+    // relays) would make consumers skip that keyframe and wait a GOP for the next.
+    if (restart) this.#reorderedAt = [];
+    this.#setActive(true);
+  }
+
+  #onReordered(): void {
+    const now = Date.now();
+    this.#reorderedAt.push(now);
+    while (this.#reorderedAt.length > 0 && now - this.#reorderedAt[0]! > REORDER_WINDOW_MS) this.#reorderedAt.shift();
+    this.#checkDegraded(now);
+  }
+
+  #checkDegraded(now: number): void {
+    // Transcoding removes the reordering: nothing to warn about.
+    if (this.#transcodeInputPort !== undefined) return;
+    while (this.#reorderedAt.length > 0 && now - this.#reorderedAt[0]! > REORDER_WINDOW_MS) this.#reorderedAt.shift();
+    const reordering = this.#reorderedAt.length >= REORDER_THRESHOLD;
+    if (reordering && !this.#degraded) {
+      this.#degraded = {
+        reason: 'b_frames',
+        message:
+          'the camera sends frames out of order (H.264 B-frames), which WebRTC receivers play as freezes; ' +
+          'turn B-frames off in the camera, or set transcode: "h264" on its source',
+        since: now,
+      };
+      this.#log.warn({ reason: this.#degraded.reason }, this.#degraded.message);
+      this.emit('degraded', this.#degraded);
+    } else if (!reordering && this.#degraded && this.#reorderedAt.length === 0) {
+      this.#degraded = undefined;
+      this.#log.info('camera stream no longer degraded');
+      this.emit('degraded', undefined);
+    }
+  }
+
+  /** Why the stream plays badly, or undefined. */
+  get degraded(): StreamDegradation | undefined {
+    return this.#degraded;
+  }
+
+  /** Local UDP ports of the stream's video ingest sockets (push gate and PlainTransport), for kernel drop counts. */
+  get ingestPorts(): number[] {
+    return [this.#ingest.rtpPort, ...(this.#gate ? [this.#gate.ports.rtpPort] : [])];
+  }
+
+  /**
+   * Ingest counters: the push gate's (strangers, restarts, reordered frames)
+   * and the kernel's drops on the stream's ingest sockets.
+   * @param drops kernel drops per local port, from {@link udpSocketDrops} (read once for many streams)
+   */
+  ingestCounters(drops: ReadonlyMap<number, number>): StreamIngestCounters {
+    const g = this.#gate?.stats;
+    return {
+      foreignPackets: g?.foreignPackets ?? 0,
+      restarts: g?.restarts ?? 0,
+      reorderedFrames: g?.reorderedFrames ?? 0,
+      socketDrops: this.ingestPorts.reduce((n, port) => n + (drops.get(port) ?? 0), 0),
+    };
   }
 
   #target(): RtpTarget {
     return {
-      host: relayHost(this.#o.ingest.listenIp),
+      // A push stream's transport listens on loopback (only the gate or its transcoder send to it).
+      host: this.source.kind === 'rtp-push' ? loopbackOf(this.#o.ingest.listenIp) : relayHost(this.#o.ingest.listenIp),
       rtpPort: this.#ingest.rtpPort,
       rtcpPort: this.#ingest.rtcpPort,
       ssrc: RELAY_SSRC[this.quality],
       payloadType: RELAY_PAYLOAD_TYPE,
-      ...(this.#localRtpPort ? { localRtpPort: this.#localRtpPort } : {}),
+      localRtpPort: this.#localRtpPort,
     };
   }
 
@@ -228,7 +401,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #openAudioIngest(plan: AudioPlan, router: types.Router, localRtpPort: number): Promise<PlainIngest> {
     const pt = relayAudioPayloadType(plan);
     const source = { ip: relayHost(this.#o.ingest.listenIp), rtpPort: localRtpPort };
-    return openPlainAudioIngest(router, this.#o.camera.id, this.#o.ingest.listenIp, relayAudioRtpParameters(plan, RELAY_AUDIO_SSRC, pt), source);
+    return openPlainAudioIngest(router, this.#o.camera.id, this.#o.ingest.listenIp, relayAudioRtpParameters(plan, RELAY_AUDIO_SSRC, pt), source, this.#o.ingest.recvBufferSize);
   }
 
   #audioTarget(): RtpTarget | undefined {
@@ -251,17 +424,6 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   }
 
   #watch(ingest: PlainIngest): void {
-    ingest.transport.on('tuple', (tuple) => {
-      const pinned = this.source.kind === 'rtp-push' ? this.source.sourceIp : undefined;
-      if (pinned && tuple.remoteIp !== pinned) {
-        // comedia latched a sender that is not the camera: drop the latch and wait for the camera.
-        this.#log.warn({ remoteIp: tuple.remoteIp }, 'RTP from an address other than the pinned source refused');
-        this.reopen(this.#router).catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 're-latch failed'));
-        return;
-      }
-      this.#lastRtpAt = Date.now();
-      this.#setActive(true);
-    });
     void ingest.producer.enableTraceEvent(['keyframe']).catch(() => {});
     ingest.producer.on('trace', (trace) => {
       if (trace.type !== 'keyframe') return;
@@ -321,9 +483,9 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     return this.#active;
   }
 
-  /** Local RTP/RTCP ports the source sends to. */
+  /** Local RTP/RTCP ports the source sends to (an RTP-push camera: its push gate's). */
   get ports(): { rtpPort: number; rtcpPort: number } {
-    return { rtpPort: this.#ingest.rtpPort, rtcpPort: this.#ingest.rtcpPort };
+    return this.#gate?.ports ?? { rtpPort: this.#ingest.rtpPort, rtcpPort: this.#ingest.rtcpPort };
   }
 
   /** Last keyframe seen, ms since epoch; measured keyframe interval (GOP), ms. */
@@ -342,8 +504,8 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   }
 
   /**
-   * Re-opens the ingest on `router` (the same one to re-latch a comedia
-   * tuple) and points the driver at it. The old producer closes; `producerchange` fires.
+   * Re-opens the ingest on `router` (its worker was replaced) and points the
+   * driver (or push gate) at it. The old producer closes; `producerchange` fires.
    * @throws Error when the new ingest cannot open (the stream then has no producer until retried)
    */
   async reopen(router: types.Router): Promise<void> {
@@ -359,6 +521,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     this.#ingest = ingest;
     this.#lastPackets = -1;
     this.#watch(ingest);
+    if (this.#transcodeInputPort === undefined) this.#gate?.retarget({ rtpPort: ingest.rtpPort, rtcpPort: ingest.rtcpPort });
     if (this.#audio) {
       if (!this.#audio.ingest.transport.closed) this.#audio.ingest.transport.close();
       this.#audio.ingest = await this.#openAudioIngest(this.#audio.plan, router, this.#audio.localRtpPort);
@@ -414,5 +577,6 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     await this.#driver?.stop();
     this.#ingest.transport.close();
     this.#audio?.ingest.transport.close();
+    this.#gate?.close();
   }
 }

@@ -6,9 +6,13 @@
  * timestamp and, when known, a reason:
  *
  *   connecting --RTP--> live --no RTP for stallTimeoutMs--> stalled
- *   stalled --no RTP for offlineTimeoutMs more--> offline (the source is restarted / re-latched)
+ *   stalled --no RTP for offlineTimeoutMs more--> offline (a relay is restarted; an RTP-push
+ *     camera's gate keeps listening: it comes back from any source port of its address)
  *   connecting --source failure (e.g. RTSP 401) or no RTP for offlineTimeoutMs--> offline
  *   stalled | offline | connecting --RTP--> live          any --close()--> closed
+ *
+ * Besides its state a camera may be `degraded` (it plays, but badly, e.g.
+ * B-frames over RTP push), with the reason.
  *
  * One camera's failure never touches another: each has its own transports,
  * relay processes and timers.
@@ -18,7 +22,7 @@ import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import type { Quality } from '@vigil/protocol';
 import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.ts';
-import { CameraStream, defaultDriverFactory, type DriverFactory } from './camera-stream.ts';
+import { CameraStream, defaultDriverFactory, type DriverFactory, type StreamDegradation } from './camera-stream.ts';
 
 /** Every camera state, in lifecycle order (for metrics that enumerate them). */
 export const CAMERA_STATES = ['connecting', 'live', 'stalled', 'offline', 'closed'] as const;
@@ -37,6 +41,43 @@ export interface CameraEvents {
   statechange: [transition: CameraTransition];
   /** A stream's producer was replaced (re-ingest): its consumers must re-subscribe. */
   producerchange: [quality: Quality, producer: types.Producer];
+  /** A stream became degraded or recovered (see {@link Camera.degraded}). */
+  degradedchange: [degraded: CameraDegradation | undefined];
+}
+
+/** A degraded stream of the camera. */
+export interface CameraDegradation extends StreamDegradation {
+  quality: Quality;
+}
+
+/** Loopback addresses (IPv4 127/8, IPv6 ::1). */
+function isLoopback(ip: string): boolean {
+  return ip.startsWith('127.') || ip === '::1';
+}
+
+/**
+ * Config rules for RTP-push sources that the schema cannot express: beyond
+ * loopback, a push camera must name its address (`sourceIp`), or anyone who
+ * can reach the port could feed the camera.
+ * @returns issues naming the key, empty when fine
+ */
+export function pushSourceIssues(camera: CameraConfig, ingestListenIp: string, path = 'camera'): string[] {
+  if (isLoopback(ingestListenIp)) return [];
+  const issues: string[] = [];
+  for (const [key, src] of [['source', camera.source], ['subSource', camera.subSource]] as const) {
+    if (src?.kind === 'rtp-push' && !src.sourceIp) {
+      issues.push(`${path}.${key}.sourceIp: is required for rtp-push when ingest.listenIp (${ingestListenIp}) is not a loopback address`);
+    }
+  }
+  return issues;
+}
+
+/** Thrown by {@link Camera.open} for a config the gateway refuses (message names the key). */
+export class CameraConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CameraConfigError';
+  }
 }
 
 const HISTORY_LENGTH = 20;
@@ -71,9 +112,12 @@ export class Camera extends EventEmitter<CameraEvents> {
 
   /**
    * Opens the camera's streams on `router` and starts their sources.
-   * @throws Error when an ingest port is taken (nothing is left open)
+   * @throws CameraConfigError for an RTP-push source without `sourceIp` on a
+   *   non-loopback ingest; Error when an ingest port is taken (nothing is left open)
    */
   static async open(config: CameraConfig, router: types.Router, o: CameraOptions): Promise<Camera> {
+    const issues = pushSourceIssues(config, o.ingest.listenIp);
+    if (issues.length) throw new CameraConfigError(issues.join('; '));
     const log = o.logger.child({ cameraId: config.id });
     const camera = new Camera(config, o, log);
     const sources: [Quality, SourceConfig | undefined][] = [
@@ -89,6 +133,7 @@ export class Camera extends EventEmitter<CameraEvents> {
         );
         camera.#streams.set(quality, stream);
         stream.on('producerchange', (p) => camera.emit('producerchange', quality, p));
+        stream.on('degraded', () => camera.emit('degradedchange', camera.degraded));
         if (quality === 'high') camera.#watchMain(stream);
       }
     } catch (err) {
@@ -125,17 +170,11 @@ export class Camera extends EventEmitter<CameraEvents> {
     const wasOffline = this.#state === 'offline';
     this.#setState('offline', reason);
     if (wasOffline) return;
-    // Recover: a relay reconnects now; an RTP-push camera gets a fresh comedia
-    // latch (it may come back from another source port).
+    // Recover: a relay reconnects now. An RTP-push camera needs nothing: its
+    // gate accepts it again from any source port of its address, on the same
+    // producer, so viewers keep their consumers.
     this.#recoveries++;
-    const main = this.#streams.get('high');
-    if (!main) return;
-    if (main.source.kind === 'rtp-push') {
-      main.reopen(main.router).catch((err: unknown) => this.#log.error({ err: (err as Error).message }, 're-latch failed'));
-    } else {
-      main.restartSource();
-    }
-    this.#streams.get('low')?.restartSource();
+    for (const s of this.#streams.values()) s.restartSource();
   }
 
   #arm(ms: number, fn: () => void): void {
@@ -173,6 +212,15 @@ export class Camera extends EventEmitter<CameraEvents> {
   /** Why the camera is in its state (offline/stalled), safe to show. */
   get reason(): string | undefined {
     return this.#reason;
+  }
+
+  /** The first degraded stream (main first) with why, or undefined when every stream plays well. */
+  get degraded(): CameraDegradation | undefined {
+    for (const s of this.#streams.values()) {
+      const d = s.degraded;
+      if (d) return { ...d, quality: s.quality };
+    }
+    return undefined;
   }
 
   /** The last transitions, oldest first (at most 20). */

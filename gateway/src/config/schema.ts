@@ -10,7 +10,11 @@ const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 /** An IPv4 or IPv6 literal. */
 const Ip = (defaultIp: string) => Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$', default: defaultIp });
 
-/** Camera pushes RTP (RFC 3550) itself to the camera's PlainTransport (comedia: the first packet's source is latched). */
+/**
+ * Camera pushes RTP (RFC 3550) itself to Vigil's ingest port, where a push
+ * gate (ingest/push-gate.ts) accepts only the camera's packets (its SSRC,
+ * from `sourceIp`) and forwards them to the camera's PlainTransport.
+ */
 export const RtpPushSourceSchema = Type.Object(
   {
     kind: Type.Literal('rtp-push'),
@@ -20,8 +24,20 @@ export const RtpPushSourceSchema = Type.Object(
     ssrc: Type.Integer({ minimum: 1, maximum: 0xffffffff }),
     /** RTP payload type the camera sends with (dynamic range, RFC 3551 §6). */
     payloadType: Type.Integer({ minimum: 96, maximum: 127, default: 96 }),
-    /** Pin the source: RTP from any other IP is refused (the transport re-latches). */
+    /**
+     * The camera's address: RTP and RTCP from any other address are dropped
+     * and counted (any source port: a restarted camera may use a new one).
+     * Required unless `ingest.listenIp` is a loopback address.
+     */
     sourceIp: Type.Optional(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$' })),
+    /**
+     * `h264`: decode the camera's H.264 and re-encode it (libx264 constrained
+     * baseline, no B-frames, 1 s GOP at 25 fps) for cameras that send B-frames;
+     * about half a core at 1080p. Absent: passed through as is.
+     */
+    transcode: Type.Optional(Type.Literal('h264')),
+    /** Transcode bitrate, bps (default 3 Mbps). */
+    transcodeBitrate: Type.Optional(Type.Integer({ minimum: 100_000, maximum: 20_000_000 })),
   },
   { additionalProperties: false },
 );
@@ -93,6 +109,11 @@ export const GatewayConfigSchema = Type.Object(
          * free port. The default sits below the default rtcMinPort.
          */
         port: Type.Integer({ minimum: 0, maximum: 65535, default: 40000 }),
+        /**
+         * Send buffer asked for each WebRtcServer socket, bytes: one keyframe goes to
+         * every viewer of the worker at once. Capped by net.core.wmem_max (see README).
+         */
+        sendBufferSize: Type.Integer({ minimum: 65_536, maximum: 268_435_456, default: 4_194_304 }),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -108,6 +129,13 @@ export const GatewayConfigSchema = Type.Object(
         retryMinMs: Type.Integer({ minimum: 50, maximum: 60_000, default: 300 }),
         /** Relay restart backoff cap, ms (a returning camera is live again within about this + 0.5 s). */
         retryMaxMs: Type.Integer({ minimum: 100, maximum: 600_000, default: 1500 }),
+        /**
+         * Receive buffer asked for every ingest socket (push gate, PlainTransports), bytes.
+         * A 1080p keyframe of a detailed scene is ~450 KB in ~380 packets arriving
+         * in one burst; the kernel charges ~2.3 KB per queued packet, so the default
+         * 208 KiB overflows (RcvbufErrors). Capped by net.core.rmem_max (see README).
+         */
+        recvBufferSize: Type.Integer({ minimum: 65_536, maximum: 268_435_456, default: 4_194_304 }),
       },
       { additionalProperties: false, default: {} },
     ),

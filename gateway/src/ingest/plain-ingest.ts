@@ -27,10 +27,12 @@ export interface PlainIngest {
  * @param listenIp local IP to bind
  * @param port RTP port (RTCP = port + 1), 0 for any free port
  * @param ssrc / payloadType what the source sends with
- * @param source for a relay on this host: its address and fixed RTP port
- *   (RTCP = port + 1). The transport is then connected to exactly that tuple
- *   (no comedia), so RTP from any other sender, e.g. a stray relay of another
- *   camera, is dropped by mediasoup. Absent: comedia (latch the first sender).
+ * @param source for a relay or push gate on this host: its address and fixed
+ *   RTP port (RTCP = port + 1). The transport is then connected to exactly that
+ *   tuple (no comedia), so RTP from any other sender, e.g. a stray relay of
+ *   another camera, is dropped by mediasoup. Absent: comedia (latch the first sender).
+ * @param recvBufferSize SO_RCVBUF asked for the transport's sockets, bytes
+ *   (mediasoup `listenInfo.recvBufferSize`; capped by net.core.rmem_max)
  * @throws Error from mediasoup when the port is taken or parameters are invalid
  *   (the transport is closed before rethrowing)
  */
@@ -42,8 +44,9 @@ export function openPlainIngest(
   ssrc: number,
   payloadType: number,
   source?: RelaySource,
+  recvBufferSize?: number,
 ): Promise<PlainIngest> {
-  return openIngest(router, camera.id, listenIp, port, 'video', producerRtpParameters(camera, ssrc, payloadType), source);
+  return openIngest(router, camera.id, listenIp, port, 'video', producerRtpParameters(camera, ssrc, payloadType), source, recvBufferSize);
 }
 
 /** A relay's sending address and fixed local RTP port (RTCP = port + 1). */
@@ -64,8 +67,9 @@ export function openPlainAudioIngest(
   listenIp: string,
   rtpParameters: types.RtpParameters,
   source: RelaySource,
+  recvBufferSize?: number,
 ): Promise<PlainIngest> {
-  return openIngest(router, cameraId, listenIp, 0, 'audio', rtpParameters, source);
+  return openIngest(router, cameraId, listenIp, 0, 'audio', rtpParameters, source, recvBufferSize);
 }
 
 async function openIngest(
@@ -76,9 +80,11 @@ async function openIngest(
   kind: types.MediaKind,
   rtpParameters: types.RtpParameters,
   source?: RelaySource,
+  recvBufferSize?: number,
 ): Promise<PlainIngest> {
+  const buffers = recvBufferSize ? { recvBufferSize } : {};
   const transport = await router.createPlainTransport({
-    listenInfo: { protocol: 'udp', ip: listenIp, ...(port ? { port } : {}) },
+    listenInfo: { protocol: 'udp', ip: listenIp, ...(port ? { port } : {}), ...buffers },
     rtcpListenInfo: { protocol: 'udp', ip: listenIp, ...(port ? { port: port + 1 } : {}) },
     rtcpMux: false,
     comedia: !source,

@@ -226,10 +226,12 @@ async function createWorker(
     for (const l of process.listeners(signal)) if (!before[signal].includes(l)) process.removeListener(signal, l);
   }
   try {
-    const { listenIp, announcedAddress, port } = config.webrtc;
+    const { listenIp, announcedAddress, port, sendBufferSize } = config.webrtc;
+    // One keyframe leaves for every viewer of this worker at once: size the send buffer for it.
     const listen = (protocol: 'udp' | 'tcp'): types.TransportListenInfo => ({
       protocol,
       ip: listenIp,
+      sendBufferSize,
       ...(announcedAddress ? { announcedAddress } : {}),
       ...(port ? { port: port + index } : {}),
     });

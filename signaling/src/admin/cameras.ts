@@ -5,10 +5,16 @@
  * the same messages.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { CameraConflictError, type Camera } from '@vigil/gateway';
+import { CameraConflictError, udpSocketDrops, type Camera } from '@vigil/gateway';
 import { checkCameraConfig } from '../config/load.ts';
 import type { AdminDeps } from './admin-api.ts';
 
+
+/** A degraded camera's reason (closed set), message and since (ISO time); null when it plays well. */
+function degradedOf(camera: Camera) {
+  const d = camera.degraded;
+  return d ? { reason: d.reason, message: d.message, quality: d.quality, since: new Date(d.since).toISOString() } : null;
+}
 
 function summary(camera: Camera, viewers: number) {
   return {
@@ -18,6 +24,7 @@ function summary(camera: Camera, viewers: number) {
     state: camera.state,
     stateSince: new Date(camera.stateSince).toISOString(),
     reason: camera.reason ?? null,
+    degraded: degradedOf(camera),
     qualities: camera.qualities,
     viewers,
   };
@@ -25,9 +32,12 @@ function summary(camera: Camera, viewers: number) {
 
 /**
  * Stats of each stream: bitrate (bps) and packets from mediasoup's producer
- * stats, fps measured over 1 s of RTP, keyframe age and interval (ms).
+ * stats, fps measured over 1 s of RTP, keyframe age and interval (ms), and
+ * ingest counters: packets from strangers, camera restarts, reordered frames,
+ * kernel socket drops (receive buffer overflows).
  */
 async function streamStats(camera: Camera, deps: AdminDeps) {
+  const drops = await udpSocketDrops(camera.streams().flatMap((s) => s.ingestPorts));
   return Promise.all(
     camera.streams().map(async (stream) => {
       const [stats, fps] = await Promise.all([stream.producer.getStats().catch(() => []), stream.measureFps(1000)]);
@@ -45,6 +55,7 @@ async function streamStats(camera: Camera, deps: AdminDeps) {
         msSinceKeyframe: lastAt === undefined ? null : Date.now() - lastAt,
         keyframeIntervalMs: intervalMs ?? null,
         relayStarts: stream.relayStarts,
+        ...stream.ingestCounters(drops),
       };
     }),
   );

@@ -1,9 +1,17 @@
 /**
  * Writes the audit trail from session facts: a row when a viewing starts
- * (`consume`), its end when it stops (`consumerclose`). Writes are synchronous
+ * (the `consume` of a new viewing), its end when the viewing's last consumer
+ * closes (`consumerclose` with `viewingEnded`). A consumer that continues a
+ * viewing (quality switch, re-subscribe within VIEWING_COALESCE_MS of its
+ * end) writes no new row: an ended row is reopened. Writes are synchronous
  * and committed before the event handler returns, so nothing but the end of
  * open viewings can be lost to a crash. A failed write is logged and counted
  * but never breaks the viewer's request.
+ *
+ * Growth is bounded three ways: new viewings per subject are rate limited
+ * (`rateLimits.viewingsPerSubject`), re-subscribes are coalesced, and the
+ * store is pruned by age (`audit.retentionDays`) and by size
+ * (`audit.maxSizeMb`: oldest ended viewings first).
  */
 import type { Logger } from 'pino';
 import type { ConsumerEndReason, SessionObserver, SessionObserverEvents } from '../session/observer.ts';
@@ -55,10 +63,14 @@ export interface AuditRecorderOptions {
   heartbeatMs: number;
   /** Delete viewings ended longer ago than this, ms; 0 keeps everything. */
   retentionMs: number;
+  /** Keep the store under this many bytes by deleting the oldest ended viewings; 0: no bound. */
+  maxBytes?: number;
 }
 
-/** Prune once a day. */
+/** Prune by age once a day. */
 const PRUNE_PERIOD_MS = 86_400_000;
+/** Check the store's size this often, ms. */
+const SIZE_CHECK_PERIOD_MS = 60_000;
 
 export class AuditRecorder {
   readonly #o: AuditRecorderOptions;
@@ -76,10 +88,14 @@ export class AuditRecorder {
     const onJoin = (e: JoinFacts): void => void this.#sessions.set(e.sessionId, e);
     const onSessionClose = (e: SessionObserverEvents['sessionclose'][0]): void => void this.#sessions.delete(e.sessionId);
     const onConsume = (e: SessionObserverEvents['consume'][0]): void => {
+      if (e.continued) {
+        this.#write('reopen', () => o.store.reopen(e.viewingId));
+        return;
+      }
       const j = this.#sessions.get(e.sessionId);
       this.#write('start', () =>
         o.store.start({
-          consumerId: e.consumerId,
+          consumerId: e.viewingId,
           sessionId: e.sessionId,
           subject: e.subject,
           camera: e.cameraId,
@@ -91,7 +107,8 @@ export class AuditRecorder {
       );
     };
     const onConsumerClose = (e: SessionObserverEvents['consumerclose'][0]): void => {
-      this.#write('end', () => o.store.end(e.consumerId, e.at, auditEndReason(e.reason), e.reason));
+      if (!e.viewingEnded) return;
+      this.#write('end', () => o.store.end(e.viewingId, e.at, auditEndReason(e.reason), e.reason));
     };
     o.observer.on('join', onJoin);
     o.observer.on('sessionclose', onSessionClose);
@@ -112,6 +129,26 @@ export class AuditRecorder {
       prune.unref();
       this.#timers.push(prune);
     }
+    if (o.maxBytes) {
+      this.#pruneToSize();
+      const bySize = setInterval(() => this.#pruneToSize(), SIZE_CHECK_PERIOD_MS);
+      bySize.unref();
+      this.#timers.push(bySize);
+    }
+  }
+
+  /** Bytes the store's pages take now (SQLite page_count × page_size); 0 once closed. */
+  get sizeBytes(): number {
+    return this.#o.store.closed ? 0 : this.#o.store.sizeBytes();
+  }
+
+  #pruneToSize(): void {
+    const maxBytes = this.#o.maxBytes;
+    if (!maxBytes) return;
+    this.#write('prune', () => {
+      const n = this.#o.store.pruneToSize(maxBytes);
+      if (n > 0) this.#log.warn({ deleted: n, maxBytes }, 'audit store at its size bound: oldest ended viewings deleted');
+    });
   }
 
   /** Failed writes since start. */

@@ -124,6 +124,7 @@ export class AuditStore {
   readonly #insert: StatementSync;
   readonly #end: StatementSync;
   readonly #heartbeat: StatementSync;
+  readonly #reopen: StatementSync;
   #closed = false;
 
   private constructor(db: DatabaseSync) {
@@ -135,6 +136,10 @@ export class AuditStore {
     this.#end = db.prepare(
       `UPDATE viewings SET ended_at = $endedAt, end_reason = $reason, end_detail = $detail
        WHERE consumer_id = $consumerId AND ended_at IS NULL`,
+    );
+    this.#reopen = db.prepare(
+      `UPDATE viewings SET ended_at = NULL, end_reason = NULL, end_detail = NULL
+       WHERE consumer_id = $consumerId AND ended_at IS NOT NULL`,
     );
     this.#heartbeat = db.prepare(`INSERT INTO meta (key, value) VALUES ('heartbeat_at', $at)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
@@ -208,6 +213,17 @@ export class AuditStore {
     return Number(res.changes) > 0;
   }
 
+  /**
+   * Reopens a viewing that ended (it continues: a re-subscribe within the
+   * coalescing window); an open one is left alone.
+   * @returns true when an ended viewing was reopened
+   * @throws Error (SQLite) on a write failure
+   */
+  reopen(consumerId: string): boolean {
+    const res = this.#reopen.run({ $consumerId: consumerId });
+    return Number(res.changes) > 0;
+  }
+
   /** Writes "this process is alive at `at`" (ms since epoch). */
   heartbeat(at = Date.now()): void {
     this.#heartbeat.run({ $at: at });
@@ -266,6 +282,44 @@ export class AuditStore {
    */
   prune(before: number): number {
     return Number(this.#db.prepare('DELETE FROM viewings WHERE ended_at IS NOT NULL AND ended_at < $before').run({ $before: before }).changes);
+  }
+
+  /**
+   * Bytes the database's pages take (SQLite `page_count` × `page_size`,
+   * "PRAGMA page_count"): the main file's size, free pages included; the
+   * WAL is checkpointed into it.
+   */
+  sizeBytes(): number {
+    const pages = (this.#db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count;
+    const pageSize = (this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+    return Number(pages) * Number(pageSize);
+  }
+
+  /** Bytes in pages that hold data (page_count - freelist_count, × page_size): what a new row competes with. */
+  usedBytes(): number {
+    const free = (this.#db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count;
+    const pageSize = (this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
+    return this.sizeBytes() - Number(free) * Number(pageSize);
+  }
+
+  /**
+   * Size-based retention: while the pages in use exceed `maxBytes`, deletes
+   * the oldest ended viewings (by id, in batches), down to 90 % of it, so the
+   * file stops growing (SQLite reuses freed pages). Open viewings are kept.
+   * @returns rows deleted
+   */
+  pruneToSize(maxBytes: number): number {
+    if (this.usedBytes() <= maxBytes) return 0;
+    const target = maxBytes * 0.9;
+    const batch = this.#db.prepare(
+      `DELETE FROM viewings WHERE id IN (SELECT id FROM viewings WHERE ended_at IS NOT NULL ORDER BY id LIMIT $n)`,
+    );
+    let deleted = 0;
+    for (;;) {
+      const n = Number(batch.run({ $n: 500 }).changes);
+      deleted += n;
+      if (n === 0 || this.usedBytes() <= target) return deleted;
+    }
   }
 
   /** Writes a last heartbeat and closes the file (the WAL is checkpointed by SQLite on close). */

@@ -5,9 +5,12 @@
  * credentials for authorized viewers.
  *
  * Order matters and is fixed here: the per-address join limit is taken before
- * the (CPU-costly) signature check; the per-subject one after it, so an
- * attacker cannot drain a victim's bucket with forged tokens. Refusals are
- * typed (`rate_limited`, `unauthorized`, `limit_exceeded`) and never say more.
+ * the (CPU-costly) signature check; then the deny list, before any
+ * per-subject budget, so a revoked token replayed in a loop is refused
+ * without charging its subject (which would lock the real user out); the
+ * per-subject limit last, so an attacker cannot drain a victim's bucket with
+ * forged or revoked tokens. Refusals are typed (`rate_limited`,
+ * `unauthorized`, `limit_exceeded`) and never say more.
  */
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import type { RateLimitsConfig } from '../config/schema.ts';
@@ -34,6 +37,7 @@ export class AccessControl {
   readonly #joinPerSubject: RateLimiter;
   readonly #consumePerIp: RateLimiter;
   readonly #consumePerSubject: RateLimiter;
+  readonly #viewingsPerSubject: RateLimiter;
 
   constructor(opts: AccessControlOptions) {
     this.verifier = opts.verifier;
@@ -43,6 +47,7 @@ export class AccessControl {
     this.#joinPerSubject = new RateLimiter(opts.rateLimits.joinPerSubject);
     this.#consumePerIp = new RateLimiter(opts.rateLimits.consumePerIp);
     this.#consumePerSubject = new RateLimiter(opts.rateLimits.consumePerSubject);
+    this.#viewingsPerSubject = new RateLimiter(opts.rateLimits.viewingsPerSubject);
   }
 
   /**
@@ -56,8 +61,8 @@ export class AccessControl {
   async admitToken(token: string, remoteAddress: string | undefined): Promise<ViewerGrant> {
     if (!this.#joinPerIp.take(addressKey(remoteAddress))) throw rateLimited();
     const grant = await this.verifier.verify(token);
-    if (!this.#joinPerSubject.take(grant.subject)) throw rateLimited();
     if (this.isDenied(grant.subject, [grant.tokenId])) throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
+    if (!this.#joinPerSubject.take(grant.subject)) throw rateLimited();
     return grant;
   }
 
@@ -76,22 +81,37 @@ export class AccessControl {
   }
 
   /**
-   * Reserves one concurrent stream for the grant's subject (`maxStreams` claim).
-   * @param allowance streams allowed beyond maxStreams (1 during a quality
-   *   switch, which holds the old and the new consumer for up to one GOP)
+   * Takes one new viewing (one audit trail row) from the subject's bucket:
+   * bounds how fast one viewer can grow the audit trail by opening and
+   * closing consumers. Continuing a viewing (quality switch, re-subscribe)
+   * does not take one.
+   * @throws ProtocolError `rate_limited`
+   */
+  admitViewing(subject: string): void {
+    if (!this.#viewingsPerSubject.take(subject)) throw rateLimited();
+  }
+
+  /**
+   * Reserves one concurrent stream (one camera watched) for the grant's
+   * subject (`maxStreams` claim). Sessions call it once per viewing, so a
+   * quality switch or re-subscribe of a camera already watched takes none.
    * @returns the release function
    * @throws ProtocolError `limit_exceeded` when the subject already holds maxStreams
    */
-  acquireStream(grant: ViewerGrant, allowance = 0): () => void {
-    const release = this.streams.acquire(grant.subject, grant.maxStreams === undefined ? undefined : grant.maxStreams + allowance);
+  acquireStream(grant: ViewerGrant): () => void {
+    const release = this.streams.acquire(grant.subject, grant.maxStreams);
     if (!release) throw new ProtocolError(ErrorCode.LimitExceeded, 'too many concurrent streams for this token');
     return release;
   }
 
-  /** TURN servers with fresh credentials for `subject`; undefined when none are configured. */
-  iceServers(subject: string): TurnIceServer[] | undefined {
+  /**
+   * TURN servers with fresh credentials for the grant's subject, valid for
+   * `turn.ttlSec` but never past the token's `exp` (a refresh issues new
+   * ones); undefined when none are configured.
+   */
+  iceServers(grant: ViewerGrant): TurnIceServer[] | undefined {
     if (!this.#turn) return undefined;
-    return [turnCredentials(this.#turn, subject).iceServer];
+    return [turnCredentials(this.#turn, grant.subject, Date.now(), grant.expiresAt).iceServer];
   }
 }
 

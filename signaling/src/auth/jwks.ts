@@ -17,7 +17,26 @@
 import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { isLoopbackHost } from '../http/loopback.ts';
 import { assertKeyFits, type KeySource, type PinnedAlgorithm } from './keys.ts';
+
+/**
+ * Why a JWKS URL is not acceptable, or undefined when it is: `https:`, or
+ * plain `http:` only to a loopback host (127.0.0.0/8, ::1, localhost). Over
+ * plain http anyone on the path could substitute the keys and mint tokens.
+ */
+export function jwksUrlIssue(url: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return 'is not a URL';
+  }
+  if (u.protocol === 'https:') return undefined;
+  if (u.protocol !== 'http:') return 'must be an https:// URL';
+  if (isLoopbackHost(u.hostname)) return undefined;
+  return 'must be https:// (plain http only to a loopback host): anyone on the path could substitute the keys';
+}
 
 /** Largest JWK Set accepted, bytes. */
 const MAX_JWKS_BYTES = 256 * 1024;
@@ -63,7 +82,10 @@ export class JwksKeySource implements KeySource {
   /** Fetches/reads done so far (for tests and metrics). */
   loads = 0;
 
+  /** @throws JwksError for a URL that is neither https nor loopback http (see {@link jwksUrlIssue}) */
   constructor(opts: JwksOptions) {
+    const issue = opts.url === undefined ? undefined : jwksUrlIssue(opts.url);
+    if (issue) throw new JwksError(`JWKS URL ${issue}`);
     this.#o = opts;
     this.#log = opts.logger.child({ component: 'jwks' });
   }
@@ -148,9 +170,7 @@ export class JwksKeySource implements KeySource {
       await res.body?.cancel();
       throw new JwksError('JWKS too large');
     }
-    const text = await res.text();
-    if (Buffer.byteLength(text) > MAX_JWKS_BYTES) throw new JwksError('JWKS too large');
-    return text;
+    return readBounded(res, MAX_JWKS_BYTES);
   }
 
   #parse(text: string): LoadedSet {
@@ -193,4 +213,28 @@ export class JwksKeySource implements KeySource {
       return undefined;
     }
   }
+}
+
+/**
+ * Reads a response body as UTF-8, counting bytes as they arrive and
+ * cancelling the stream as soon as it passes `maxBytes` (a server that
+ * omits or lies about Content-Length cannot make Vigil buffer more).
+ * @throws JwksError when the body is larger than `maxBytes`
+ */
+async function readBounded(res: Response, maxBytes: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new JwksError('JWKS too large');
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }

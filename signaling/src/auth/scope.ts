@@ -10,10 +10,24 @@
  *   (every entry starting with `site:` is a site entry).
  * Entries outside this grammar are invalid and make the whole token invalid
  * (no partial grants).
+ *
+ * Scopes come from untrusted text (tokens) and from config and the admin
+ * API, so matching never builds a regular expression from an entry: globs
+ * use the linear-time matcher in ./glob.ts, and entries are bounded in
+ * length and count (the constants below).
  */
 
-/** Allowed characters in an id/glob entry: camera id charset plus the wildcards. */
-const GLOB_RE = /^[A-Za-z0-9._:/*?-]{1,128}$/;
+import { Glob } from './glob.ts';
+
+/** Longest id/glob entry, characters (camera ids are at most 128 too). */
+export const MAX_ENTRY_LENGTH = 128;
+/** Most entries in one scope (a token's `cameras` claim, one config group). */
+export const MAX_ENTRIES = 256;
+/** Most wildcard entries in one scope: bounds the matching work per camera check (each glob is O(entry × id length)). */
+export const MAX_GLOB_ENTRIES = 64;
+
+/** Allowed characters in an id/glob entry: camera id charset plus the wildcards (length checked apart). */
+const GLOB_RE = /^[A-Za-z0-9._:/*?-]+$/;
 const SITE_RE = /^site:([A-Za-z0-9._-]{1,64})$/;
 
 /** A camera as scope matching sees it. */
@@ -38,45 +52,28 @@ export class ScopeError extends Error {
   }
 }
 
-function globToRegExp(glob: string): RegExp {
-  let re = '^';
-  for (let i = 0; i < glob.length; i++) {
-    const ch = glob[i]!;
-    if (ch === '*') {
-      if (glob[i + 1] === '*') {
-        re += '.*';
-        i++;
-      } else {
-        re += '[^/]*';
-      }
-    } else if (ch === '?') {
-      re += '[^/]';
-    } else {
-      re += ch.replace(/[.\\+^$(){}|[\]-]/g, '\\$&');
-    }
-  }
-  return new RegExp(`${re}$`);
-}
-
 /**
  * Compiles scope entries.
- * @param entries the token's `cameras` claim (at most 256 entries)
+ * @param entries the token's `cameras` claim, or a config group: at most
+ *   {@link MAX_ENTRIES} entries of at most {@link MAX_ENTRY_LENGTH} characters,
+ *   at most {@link MAX_GLOB_ENTRIES} of them with wildcards
  * @throws ScopeError if there are too many entries or one is outside the grammar
  */
 export function compileScope(entries: readonly string[]): Scope {
-  if (entries.length > 256) throw new ScopeError('too many scope entries');
+  if (entries.length > MAX_ENTRIES) throw new ScopeError(`too many scope entries (at most ${MAX_ENTRIES})`);
   const exact = new Set<string>();
   const sites = new Set<string>();
-  const globs: RegExp[] = [];
+  const globs: Glob[] = [];
   for (const entry of entries) {
     if (entry.startsWith('site:')) {
       const site = SITE_RE.exec(entry);
       if (!site) throw new ScopeError('scope entry has an invalid site name');
       sites.add(site[1]!);
-    } else if (!GLOB_RE.test(entry)) {
+    } else if (entry.length > MAX_ENTRY_LENGTH || !GLOB_RE.test(entry)) {
       throw new ScopeError('scope entry is not a camera id, glob or site');
-    } else if (/[*?]/.test(entry)) {
-      globs.push(globToRegExp(entry));
+    } else if (entry.includes('*') || entry.includes('?')) {
+      if (globs.length >= MAX_GLOB_ENTRIES) throw new ScopeError(`too many wildcard scope entries (at most ${MAX_GLOB_ENTRIES})`);
+      globs.push(new Glob(entry));
     } else {
       exact.add(entry);
     }
@@ -86,7 +83,7 @@ export function compileScope(entries: readonly string[]): Scope {
     allows(camera: ScopedCamera): boolean {
       if (exact.has(camera.id)) return true;
       if (camera.site !== undefined && sites.has(camera.site)) return true;
-      return globs.some((g) => g.test(camera.id));
+      return globs.some((g) => g.matches(camera.id));
     },
   };
 }

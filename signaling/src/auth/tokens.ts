@@ -18,7 +18,7 @@
 import jwt from 'jsonwebtoken';
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import type { AuthConfig } from '../config/schema.ts';
-import { compileScope, unionScope, type Scope } from './scope.ts';
+import { MAX_ENTRIES, compileScope, unionScope, type Scope } from './scope.ts';
 import { StaticKeySource, type KeySource } from './keys.ts';
 
 /** What a verified token grants. */
@@ -47,7 +47,12 @@ export interface TokenVerifierOptions {
   clockToleranceSec: number;
   /** Scopes granted by the `groups` claim, by group name (config `auth.groups`). */
   groups?: Readonly<Record<string, readonly string[]>>;
+  /** Longest accepted lifetime: `exp` at most this far (+ clock tolerance) beyond now, s (default {@link DEFAULT_MAX_TOKEN_LIFETIME_SEC}). */
+  maxTokenLifetimeSec?: number;
 }
+
+/** Default `auth.maxTokenLifetimeSec`: 4 hours. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SEC = 4 * 3600;
 
 const MAX_GROUPS = 64;
 const MAX_KID_LENGTH = 256;
@@ -75,7 +80,9 @@ export class TokenVerifier {
    * @returns the grant
    * @throws ProtocolError `token_expired` when exp (+ tolerance) has passed;
    *   `unauthorized` for every other failure (bad signature, wrong alg, unknown
-   *   kid, iss, aud, nbf in the future, missing/ill-typed claims). Messages never echo the token.
+   *   kid, iss, aud, nbf in the future, missing/ill-typed claims, an `exp`
+   *   that is not a finite number or lies more than `maxTokenLifetimeSec`
+   *   (+ clock tolerance) ahead). Messages never echo the token.
    */
   async verify(token: string, nowMs = Date.now()): Promise<ViewerGrant> {
     const o = this.#opts;
@@ -99,12 +106,15 @@ export class TokenVerifier {
       if (err instanceof jwt.NotBeforeError) throw new ProtocolError(ErrorCode.Unauthorized, 'token not yet valid');
       throw new ProtocolError(ErrorCode.Unauthorized, 'token rejected');
     }
-    if (typeof payload.exp !== 'number') throw new ProtocolError(ErrorCode.Unauthorized, 'token has no exp claim');
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new ProtocolError(ErrorCode.Unauthorized, 'token has no exp claim');
+    // A far-future exp is a long-lived bearer credential (and 1e300 breaks date arithmetic): bounded.
+    const maxLifetimeSec = (o.maxTokenLifetimeSec ?? DEFAULT_MAX_TOKEN_LIFETIME_SEC) + o.clockToleranceSec;
+    if (payload.exp * 1000 - nowMs > maxLifetimeSec * 1000) throw new ProtocolError(ErrorCode.Unauthorized, 'token lifetime too long');
     if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
       throw new ProtocolError(ErrorCode.Unauthorized, 'token has no valid sub claim');
     }
     const groups = readStringArray(payload['groups'], MAX_GROUPS, 'groups') ?? [];
-    const cameras = readStringArray(payload['cameras'], Infinity, 'cameras') ?? (groups.length > 0 ? [] : undefined);
+    const cameras = readStringArray(payload['cameras'], MAX_ENTRIES, 'cameras') ?? (groups.length > 0 ? [] : undefined);
     if (!cameras) throw new ProtocolError(ErrorCode.Unauthorized, 'token has no valid cameras claim');
     let scope: Scope;
     try {

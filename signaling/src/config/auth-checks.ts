@@ -1,9 +1,10 @@
 /**
  * Checks across `auth` keys that JSON Schema cannot express: which key source
- * goes with which pinned algorithm, and that every configured group scope
- * compiles.
+ * goes with which pinned algorithm, that a JWKS URL is https (or loopback),
+ * and that every configured group scope compiles.
  */
 import { compileScope } from '../auth/scope.ts';
+import { jwksUrlIssue } from '../auth/jwks.ts';
 import type { AuthConfig } from './schema.ts';
 
 /**
@@ -23,6 +24,8 @@ export function authIssues(auth: AuthConfig): string[] {
   if (auth.jwks && (auth.jwks.file === undefined) === (auth.jwks.url === undefined)) {
     issues.push('auth.jwks: give exactly one of file or url');
   }
+  const urlIssue = auth.jwks?.url === undefined ? undefined : jwksUrlIssue(auth.jwks.url);
+  if (urlIssue) issues.push(`auth.jwks.url: ${urlIssue}`);
   for (const [name, entries] of Object.entries(auth.groups)) {
     try {
       compileScope(entries);

@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Ajv, type ErrorObject } from 'ajv';
-import { CameraConfigSchema, type CameraConfig } from '@vigil/gateway';
+import { CameraConfigSchema, pushSourceIssues, type CameraConfig } from '@vigil/gateway';
 import { VigilConfigSchema, type VigilConfig } from './schema.ts';
 import { DEFAULT_CONFIG_FILE } from './defaults.ts';
 import { authIssues } from './auth-checks.ts';
@@ -109,9 +109,13 @@ function checkSemantics(config: VigilConfig, source: string): void {
   config.cameras.forEach((c, i) => {
     if (seen.has(c.id)) issues.push(`cameras[${i}].id: duplicate camera id "${c.id}"`);
     seen.add(c.id);
+    issues.push(...pushSourceIssues(c, config.ingest.listenIp, `cameras[${i}]`));
   });
   if (config.workers.rtcMinPort > config.workers.rtcMaxPort) issues.push('workers.rtcMinPort: must be <= workers.rtcMaxPort');
   issues.push(...authIssues(config.auth));
+  if (config.demo.enabled && config.demo.tokenTtlSec > config.auth.maxTokenLifetimeSec) {
+    issues.push('demo.tokenTtlSec: must be <= auth.maxTokenLifetimeSec');
+  }
   if (issues.length) throw new ConfigError(source, issues);
 }
 

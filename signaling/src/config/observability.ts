@@ -11,9 +11,24 @@ export const MetricsConfigSchema = Type.Object(
     /**
      * When set, GET /metrics requires `Authorization: Bearer <bearerToken>`
      * (Prometheus scrape config `authorization.credentials`). /metrics names
-     * every camera, which viewers are otherwise never told.
+     * every camera, its viewers and which cameras nobody watches, so without
+     * it /metrics is served only on a loopback `http.host` or on the separate
+     * `listen` address; on any other address it is refused (401).
      */
     bearerToken: Type.Optional(Type.String({ minLength: 32, maxLength: 4096 })),
+    /**
+     * Serve /metrics on its own listener (e.g. an internal interface)
+     * instead of the viewer HTTP port. Port 0: any free port.
+     */
+    listen: Type.Optional(
+      Type.Object(
+        {
+          host: Type.String({ minLength: 1, maxLength: 253, default: '127.0.0.1' }),
+          port: Type.Integer({ minimum: 0, maximum: 65535 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     /**
      * A live camera nobody has watched for longer than this counts as
      * unwatched (`vigil_cameras_unwatched`), s. Default 5 minutes.
@@ -48,6 +63,11 @@ export const AuditConfigSchema = Type.Object(
     heartbeatSec: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
     /** Viewings that ended longer ago than this are deleted (daily), days; 0 keeps everything. */
     retentionDays: Type.Integer({ minimum: 0, maximum: 36_500, default: 400 }),
+    /**
+     * Size bound of the store, MB (10^6 bytes): above it the oldest ended
+     * viewings are deleted (checked every minute); 0: no bound. Default 2 GB.
+     */
+    maxSizeMb: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 2000 }),
   },
   { additionalProperties: false, default: {} },
 );

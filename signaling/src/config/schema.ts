@@ -48,6 +48,11 @@ export const AuthConfigSchema = Type.Object(
     /** Allowed clock skew for exp/nbf, seconds. */
     clockToleranceSec: Type.Integer({ minimum: 0, maximum: 300, default: 5 }),
     /**
+     * Longest token lifetime accepted, seconds: a token whose `exp` lies
+     * further than this (+ clock tolerance) beyond now is refused. Default 4 h.
+     */
+    maxTokenLifetimeSec: Type.Integer({ minimum: 60, maximum: 30 * 86_400, default: 4 * 3600 }),
+    /**
      * RS256/ES256: verification keys as a JWK Set (RFC 7517 §5), from a file or
      * an http(s) URL, selected by the token's `kid`. Instead of publicKeyFile.
      */
@@ -55,9 +60,13 @@ export const AuthConfigSchema = Type.Object(
       Type.Object(
         {
           file: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+          /** https://... (plain http only to a loopback host: anyone on the path could swap the keys). */
           url: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, pattern: '^https?://' })),
-          /** Fewest seconds between two refetches triggered by an unknown `kid` (rotation). */
-          minRefetchIntervalSec: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
+          /**
+           * Fewest seconds between two refetches triggered by an unknown `kid`
+           * (rotation); at least 5, so made-up kids cannot hammer the identity provider.
+           */
+          minRefetchIntervalSec: Type.Integer({ minimum: 5, maximum: 3600, default: 30 }),
           /** Keys older than this are refetched before use, seconds. */
           maxAgeSec: Type.Integer({ minimum: 10, maximum: 86_400, default: 600 }),
           /** URL fetch timeout, ms. */
@@ -72,6 +81,7 @@ export const AuthConfigSchema = Type.Object(
      */
     groups: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$' }), Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 256 }), {
       default: {},
+      maxProperties: 1024,
     }),
   },
   { additionalProperties: false, default: {} },
@@ -115,6 +125,13 @@ export const RateLimitsConfigSchema = Type.Object(
     joinPerSubject: Bucket(20, 0.5),
     consumePerIp: Bucket(200, 20),
     consumePerSubject: Bucket(100, 10),
+    /**
+     * New viewings (audit trail rows) per subject: a consume that starts
+     * watching a camera, not one that continues a viewing (quality switch,
+     * re-subscribe within 10 s). Bounds the audit growth one viewer can cause
+     * (default: a wall of 128 at once, then 12 a minute).
+     */
+    viewingsPerSubject: Bucket(128, 0.2),
   },
   { additionalProperties: false, default: {} },
 );

@@ -12,11 +12,14 @@
  *   producer's always-on `keyframe` trace event);
  * - frame rate: `stream.measureFps()` (the gateway owns the producer's trace
  *   events) on a few cameras at a time, round-robin;
- * - reconnects: transitions back to `live` after the camera had been live.
+ * - reconnects: transitions back to `live` after the camera had been live;
+ * - ingest counters of all streams (packets from strangers, camera restarts,
+ *   kernel socket drops from one read of /proc/net/udp per refresh) and
+ *   whether the camera is degraded: `stream.ingestCounters()`, `camera.degraded`.
  */
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
-import type { Camera, CameraTransition, Gateway } from '@vigil/gateway';
+import { udpSocketDrops, type Camera, type CameraTransition, type Gateway } from '@vigil/gateway';
 
 /** What is known about one camera's ingest; times in ms since epoch. */
 export interface CameraIngest {
@@ -35,6 +38,14 @@ export interface CameraIngest {
   fps: number | undefined;
   /** Times the camera came back to `live` after having been live. */
   reconnects: number;
+  /** Packets from senders other than the camera, dropped (RTP push, all streams). */
+  foreignPackets: number;
+  /** Times the camera's RTP-push stream restarted (all streams). */
+  restarts: number;
+  /** Datagrams the kernel dropped on the camera's ingest sockets (receive buffer full), all streams. */
+  socketDrops: number;
+  /** Why the camera is degraded (closed set), or undefined. */
+  degradedReason: string | undefined;
 }
 
 interface Entry extends CameraIngest {
@@ -115,6 +126,10 @@ export class CameraIngestStats {
       lastKeyframeAt: undefined,
       fps: undefined,
       reconnects: 0,
+      foreignPackets: 0,
+      restarts: 0,
+      socketDrops: 0,
+      degradedReason: undefined,
       wasLive: camera.state === 'live',
       onState: ({ state }) => {
         if (state !== 'live') return;
@@ -148,6 +163,7 @@ export class CameraIngestStats {
    */
   async refresh(budgetMs: number, concurrency: number): Promise<{ refreshed: number; deferred: number }> {
     this.sync();
+    await this.#readCounters();
     const queue = this.#rotation(this.#statsCursor).filter((e) => e.producer && !e.producer.closed);
     const deadline = performance.now() + budgetMs;
     let refreshed = 0;
@@ -183,6 +199,27 @@ export class CameraIngestStats {
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, lane));
     return { refreshed, deferred: queue.length - next };
+  }
+
+  /** Gate counters and kernel drops of every camera: one /proc read, no IPC. */
+  async #readCounters(): Promise<void> {
+    const entries = [...this.#entries.values()].filter((e) => e.camera.state !== 'closed');
+    const drops = await udpSocketDrops(entries.flatMap((e) => e.camera.streams().flatMap((s) => s.ingestPorts)));
+    for (const e of entries) {
+      let foreign = 0;
+      let restarts = 0;
+      let socketDrops = 0;
+      for (const stream of e.camera.streams()) {
+        const c = stream.ingestCounters(drops);
+        foreign += c.foreignPackets;
+        restarts += c.restarts;
+        socketDrops += c.socketDrops;
+      }
+      e.foreignPackets = foreign;
+      e.restarts = restarts;
+      e.socketDrops = socketDrops;
+      e.degradedReason = e.camera.degraded?.reason;
+    }
   }
 
   #scheduleFps(delayMs: number): void {

@@ -36,6 +36,8 @@ export interface VigilMetricsOptions {
   fpsSampleWindowMs: number;
   /** Failed audit writes so far (undefined: audit disabled). */
   auditWriteErrors?: () => number;
+  /** Bytes the audit store takes now (undefined: audit disabled). */
+  auditStoreBytes?: () => number;
 }
 
 /** One camera's row in a scrape. */
@@ -158,6 +160,28 @@ export class VigilMetrics {
       (c) => c.ingest?.packetsLost,
     );
     perCameraCounter('vigil_camera_reconnects_total', 'Times the camera came back to live after having been live.', (c) => c.ingest?.reconnects);
+    perCameraCounter(
+      'vigil_camera_ingest_foreign_packets_total',
+      'Packets sent to the camera\'s RTP-push ports by anyone but the camera (other address or SSRC), dropped.',
+      (c) => c.ingest?.foreignPackets,
+    );
+    perCameraCounter('vigil_camera_ingest_restarts_total', 'Times the RTP-push camera restarted its stream (new source port or sequence).', (c) => c.ingest?.restarts);
+    perCameraCounter(
+      'vigil_camera_ingest_socket_drops_total',
+      'Datagrams the kernel dropped on the camera\'s ingest sockets because the receive buffer was full (see net.core.rmem_max).',
+      (c) => c.ingest?.socketDrops,
+    );
+    new Gauge({
+      name: 'vigil_camera_degraded',
+      help: '1 per camera that plays badly, labelled with why (b_frames: frames out of order over RTP push).',
+      labelNames: ['camera', 'reason'],
+      registers,
+      async collect() {
+        const s = await scrape();
+        this.reset();
+        for (const c of s.cameras) if (c.ingest?.degradedReason) this.set({ camera: c.id, reason: c.ingest.degradedReason }, 1);
+      },
+    });
 
     // --- fan-out ---------------------------------------------------------------
     perCamera('vigil_camera_viewers', 'Viewer sessions watching the camera.', (c) => c.watch.viewers);
@@ -287,6 +311,17 @@ export class VigilMetrics {
         collect() {
           this.reset();
           this.inc(errors());
+        },
+      });
+    }
+    if (o.auditStoreBytes) {
+      const bytes = o.auditStoreBytes;
+      new Gauge({
+        name: 'vigil_audit_store_bytes',
+        help: 'Size of the audit trail store (SQLite pages), bytes; bounded by audit.maxSizeMb.',
+        registers,
+        collect() {
+          this.set(bytes());
         },
       });
     }

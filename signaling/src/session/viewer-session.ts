@@ -25,7 +25,7 @@ import {
 } from '@vigil/protocol';
 import type { ViewerGrant } from '../auth/tokens.ts';
 import type { AccessControl } from '../auth/access-control.ts';
-import type { ConsumerEndReason, SessionEndReason, SessionObserver } from './observer.ts';
+import { VIEWING_COALESCE_MS, type ConsumerEndReason, type SessionEndReason, type SessionObserver } from './observer.ts';
 import { CameraStateWatch, liveState } from './camera-state-watch.ts';
 
 export interface SessionLimits {
@@ -50,6 +50,21 @@ export interface ViewerSessionOptions {
   end: () => void;
 }
 
+/**
+ * One camera watched by this session: its consumers (a quality switch briefly
+ * holds two) count as one viewing, audited as one row, and a viewing that
+ * ended less than VIEWING_COALESCE_MS ago is continued rather than started anew.
+ */
+interface Viewing {
+  /** The id of its first consumer (the audit row's key). */
+  id: string;
+  open: number;
+  /** When its last consumer closed, ms since epoch (undefined while open). */
+  endedAt: number | undefined;
+  /** Gives back its stream-quota slot (held while it is open). */
+  release: (() => void) | undefined;
+}
+
 /** Token ids a session remembers for revocation (a long session refreshes many times). */
 const MAX_TOKEN_IDS = 256;
 
@@ -65,6 +80,8 @@ export class ViewerSession {
   readonly #audioOf = new Map<string, types.Consumer>();
   /** Why each consumer is being closed, recorded just before closing it. */
   readonly #closeReasons = new Map<string, ConsumerEndReason>();
+  /** Viewings by camera id: open ones and those that ended within VIEWING_COALESCE_MS. */
+  readonly #viewings = new Map<string, Viewing>();
   /** Consumers whose time to first frame was reported (one report each). */
   readonly #ttffReported = new Set<string>();
   #endReason: SessionEndReason | undefined;
@@ -125,10 +142,9 @@ export class ViewerSession {
       if (this.#closed) throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
       if (this.#grant) throw new ProtocolError(ErrorCode.AlreadyJoined, 'already joined');
       if (this.#o.access.isDenied(grant.subject, [grant.tokenId])) throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
-      this.#grant = grant;
-      this.#rememberTokenId(grant.tokenId);
-      this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'viewer joined');
-      this.#armExpiry(grant.validUntil);
+      // Every check is done: from here on nothing throws, so a refused join leaves the session unjoined (all or nothing).
+      this.#install(grant);
+      this.#log.info({ subject: grant.subject, expiresAt: grant.expiresAt }, 'viewer joined');
       this.#o.observer.emit('join', {
         sessionId: this.id,
         subject: grant.subject,
@@ -156,7 +172,7 @@ export class ViewerSession {
         throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
       }
       this.#transports.set(transport.id, transport);
-      const iceServers = this.#o.access.iceServers(this.#grant!.subject);
+      const iceServers = this.#o.access.iceServers(this.#grant!);
       transport.on('dtlsstatechange', (state) => {
         this.#log.debug({ transportId: transport.id, dtlsState: state }, 'dtls state');
         if (state === 'failed' || state === 'closed') transport.close();
@@ -197,6 +213,8 @@ export class ViewerSession {
         this.#log.info({ cameraId: req.cameraId }, 'consume refused: forbidden');
         throw new ProtocolError(ErrorCode.Forbidden, 'camera not available to this token');
       }
+      // A new viewing (an audit row) costs the subject's viewing budget; continuing one does not.
+      if (!this.#viewingOf(camera.id)) this.#o.access.admitViewing(this.#grant!.subject);
       return this.#consume(transport, camera, req.quality ?? 'high', req.rtpCapabilities);
     },
 
@@ -255,12 +273,14 @@ export class ViewerSession {
       if (this.#o.access.isDenied(grant.subject, [grant.tokenId, ...this.#tokenIds])) {
         throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
       }
-      this.#grant = grant;
-      this.#rememberTokenId(grant.tokenId);
-      this.#armExpiry(grant.validUntil);
+      // Checks done; installing the new grant cannot fail half-way.
+      this.#install(grant);
       this.#closeOutOfScope();
-      this.#log.info({ subject: grant.subject, expiresAt: new Date(grant.expiresAt).toISOString() }, 'token refreshed');
-      return { expiresAt: grant.expiresAt };
+      this.#closeOverQuota();
+      this.#log.info({ subject: grant.subject, expiresAt: grant.expiresAt }, 'token refreshed');
+      // TURN credentials end with the token they were issued for: hand out ones that last as long as the new token.
+      const iceServers = this.#transports.size > 0 ? this.#o.access.iceServers(grant) : undefined;
+      return { expiresAt: grant.expiresAt, ...(iceServers ? { iceServers } : {}) };
     },
 
     leave: async () => {
@@ -295,8 +315,11 @@ export class ViewerSession {
     if (this.#consumers.size >= this.#o.limits.maxConsumersPerConnection + (replacing ? 1 : 0)) {
       throw new ProtocolError(ErrorCode.LimitExceeded, 'too many consumers on this connection');
     }
-    // The subject's concurrent-stream quota (`maxStreams`); a quality switch may hold one more briefly.
-    const release = this.#o.access.acquireStream(this.#grant!, replacing ? 1 : 0);
+    // The subject's concurrent-stream quota (`maxStreams`) counts viewings (cameras watched), one slot
+    // each however it is held: a first consume takes the slot, a quality switch or a re-subscribe of a
+    // camera this session is watching shares it, and it is given back when the viewing's last consumer closes.
+    const held = this.#viewingOf(camera.id);
+    let release = held && held.open > 0 ? undefined : this.#o.access.acquireStream(this.#grant!);
     let consumer: types.Consumer;
     try {
       consumer = await this.#o.gateway.fanout.consume(
@@ -307,29 +330,54 @@ export class ViewerSession {
         { sessionId: this.id, cameraId: camera.id, transportId: transport.id },
       );
     } catch (err) {
-      release();
+      release?.();
       throw err;
     }
     if (this.#closed) {
-      release();
+      release?.();
       consumer.close();
       throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
     }
     this.#consumers.set(consumer.id, consumer);
     this.#cameraWatch.add(camera);
+    const continuing = this.#viewingOf(camera.id);
+    const viewing: Viewing = continuing ?? { id: consumer.id, open: 0, endedAt: undefined, release: undefined };
+    viewing.open++;
+    viewing.endedAt = undefined;
+    // Two first consumes of one camera raced: the viewing keeps one slot.
+    if (viewing.release && release) release();
+    else if (release) viewing.release = release;
+    release = undefined;
+    this.#viewings.set(camera.id, viewing);
     consumer.observer.once('close', () => {
-      release();
       this.#consumers.delete(consumer.id);
       this.#cameraWatch.remove(camera);
+      const at = Date.now();
+      viewing.open--;
+      if (viewing.open === 0) {
+        viewing.endedAt = at;
+        viewing.release?.();
+        viewing.release = undefined;
+      }
       const reason = this.#closeReasons.get(consumer.id) ?? this.#endReason ?? 'left';
       this.#closeReasons.delete(consumer.id);
-      this.#o.observer.emit('consumerclose', { sessionId: this.id, consumerId: consumer.id, cameraId: camera.id, reason, at: Date.now() });
+      this.#o.observer.emit('consumerclose', {
+        sessionId: this.id,
+        consumerId: consumer.id,
+        cameraId: camera.id,
+        viewingId: viewing.id,
+        viewingEnded: viewing.open === 0,
+        reason,
+        at,
+      });
     });
     this.#o.observer.emit('consume', {
       sessionId: this.id,
       subject: this.#grant!.subject,
       consumerId: consumer.id,
       cameraId: camera.id,
+      viewingId: viewing.id,
+      continued: continuing !== undefined,
       at: Date.now(),
     });
     consumer.on('producerclose', () => {
@@ -393,6 +441,18 @@ export class ViewerSession {
     return audio;
   }
 
+  /**
+   * The camera's viewing in this session if it is open or ended less than
+   * VIEWING_COALESCE_MS ago (a new consumer then continues it); forgets
+   * viewings older than that.
+   */
+  #viewingOf(cameraId: string, now = Date.now()): Viewing | undefined {
+    for (const [id, v] of this.#viewings) {
+      if (v.endedAt !== undefined && now - v.endedAt >= VIEWING_COALESCE_MS) this.#viewings.delete(id);
+    }
+    return this.#viewings.get(cameraId);
+  }
+
   #transport(id: string): types.WebRtcTransport {
     const t = this.#transports.get(id);
     if (!t) throw new ProtocolError(ErrorCode.NotFound, 'no such transport in this session');
@@ -403,6 +463,13 @@ export class ViewerSession {
     const c = this.#consumers.get(id);
     if (!c) throw new ProtocolError(ErrorCode.NotFound, 'no such consumer in this session');
     return c;
+  }
+
+  /** Makes `grant` the session's (join, refresh): remembers its token id and arms its expiry. Never throws. */
+  #install(grant: ViewerGrant): void {
+    this.#grant = grant;
+    this.#rememberTokenId(grant.tokenId);
+    this.#armExpiry(grant.validUntil);
   }
 
   /** Keeps the most recent MAX_TOKEN_IDS token ids presented on this session. */
@@ -421,6 +488,27 @@ export class ViewerSession {
       this.#closeReasons.set(consumer.id, 'scope_changed');
       consumer.close();
       this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'scope_changed' });
+    }
+  }
+
+  /**
+   * After a refresh lowered `maxStreams`: closes this session's newest
+   * viewings (all their consumers) until the subject is within the new limit
+   * or this session holds none (`consumerClosed: scope_changed`).
+   */
+  #closeOverQuota(): void {
+    const max = this.#grant!.maxStreams;
+    if (max === undefined) return;
+    const subject = this.#grant!.subject;
+    const open = [...this.#viewings.entries()].filter(([, v]) => v.open > 0).reverse();
+    for (const [cameraId] of open) {
+      if (this.#o.access.streams.count(subject) <= max) return;
+      for (const consumer of [...this.#consumers.values()]) {
+        if (String(consumer.appData['cameraId']) !== cameraId) continue;
+        this.#closeReasons.set(consumer.id, 'scope_changed');
+        consumer.close();
+        this.#o.notify({ notification: 'consumerClosed', consumerId: consumer.id, reason: 'scope_changed' });
+      }
     }
   }
 
