@@ -28,6 +28,7 @@ export const MAX_GLOB_ENTRIES = 64;
 
 /** Allowed characters in an id/glob entry: camera id charset plus the wildcards (length checked apart). */
 const GLOB_RE = /^[A-Za-z0-9._:/*?-]+$/;
+// Stryker disable next-line Regex: equivalent for the `^` anchor, SITE_RE only sees entries that start with 'site:'
 const SITE_RE = /^site:([A-Za-z0-9._-]{1,64})$/;
 
 /** A camera as scope matching sees it. */
