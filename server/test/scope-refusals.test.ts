@@ -21,6 +21,10 @@ describe('scope refusals', () => {
     expect(refusal(Array.from({ length: MAX_ENTRIES + 1 }, (_, i) => `c${i}`)).message).toBe(`too many scope entries (at most ${MAX_ENTRIES})`);
     expect(refusal(['cam 1']).message).toBe('scope entry is not a camera id, glob or site');
     expect(refusal(['site:a b']).message).toBe('scope entry has an invalid site name');
+    // The whole name must fit the site grammar, not only its start or its end.
+    expect(refusal(['site:!lobby']).message).toBe('scope entry has an invalid site name');
+    expect(refusal(['site:lobby!']).message).toBe('scope entry has an invalid site name');
+    expect(refusal(['site:']).message).toBe('scope entry has an invalid site name');
     expect(refusal(Array.from({ length: MAX_GLOB_ENTRIES + 1 }, (_, i) => `c${i}-*`)).message).toBe(
       `too many wildcard scope entries (at most ${MAX_GLOB_ENTRIES})`,
     );

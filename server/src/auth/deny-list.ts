@@ -78,7 +78,7 @@ export class DenyList extends EventEmitter<DenyListEvents> {
       text = await readFile(list.file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        // Stryker disable next-line StringLiteral,LogicalOperator: equivalent, fs errors always carry a code; 'error' is a fallback never taken
+        // Stryker: the `?? ""` mutant of the 'error' fallback is equivalent: fs errors always carry a code
         throw new DenyListError(`cannot read deny list ${list.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
       }
     }
@@ -126,6 +126,8 @@ export class DenyList extends EventEmitter<DenyListEvents> {
    */
   async add(entry: Omit<DenyEntry, 'createdAt'>, now = Date.now()): Promise<DenyEntry> {
     const k = key(entry.kind, entry.value);
+    // Stryker: the `size >= MAX_DENY_ENTRIES` → `true` mutant is equivalent: pruning on every new entry only
+    // drops entries lapsed at `now`, which list() and match() never return.
     if (!this.#entries.has(k) && this.#entries.size >= MAX_DENY_ENTRIES) {
       this.#prune(now);
       if (this.#entries.size >= MAX_DENY_ENTRIES) throw new DenyListError('deny list is full');
