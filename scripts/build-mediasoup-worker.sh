@@ -9,25 +9,34 @@
 #
 # Meson "wrap-file" subprojects are satisfied by small shim directories (placed
 # under the directory name given in each .wrap file, so meson never downloads)
-# that map onto Debian packages; two adapter headers: srtp.h (libsrtp 3 call
-# signatures + srtp_policy_* on libsrtp 2.5) and ankerl/unordered_dense.h (std
-# containers). One line of mediasoup is patched (the DtlsTransport BIO
+# that map onto Debian packages, except libsrtp: Debian's is built on NSS
+# (4.7x slower AES-CM+HMAC, 1.9x slower AES-GCM than on OpenSSL), so the worker
+# links libsrtp 2.5 built on OpenSSL by scripts/build-libsrtp.sh (static, from
+# Debian's source package) from $LIBSRTP_PREFIX. Two adapter headers: srtp.h
+# (libsrtp 3 call signatures + srtp_policy_* on libsrtp 2.5) and
+# ankerl/unordered_dense.h (std containers). One line of mediasoup is patched (the DtlsTransport BIO
 # callback, see below); without it a browser's DTLS handshake crashes the
 # worker on Debian's kTLS-enabled OpenSSL.
 #
 # Prerequisites (installed by scripts/setup.sh from scripts/apt-packages.txt):
-#   g++ pkg-config python3-venv libuv1-dev libssl-dev libsrtp2-dev
+#   g++ pkg-config python3-venv libuv1-dev libssl-dev
 #   libusrsctp-dev libabsl-dev flatbuffers-compiler libflatbuffers-dev
+# and libsrtp in $LIBSRTP_PREFIX (PREFIX=... sh scripts/build-libsrtp.sh).
 # meson >= 1.1 comes from PyPI into a venv under $VENV (Debian's is 1.0.1).
 #
 # Usage: MS_DIR=node_modules/mediasoup OUT_BIN=/path/mediasoup-worker VENV=/path/venv \
-#          sh scripts/build-mediasoup-worker.sh
+#          LIBSRTP_PREFIX=/path/libsrtp sh scripts/build-mediasoup-worker.sh
 set -eu
 
 MS_DIR=$(cd "${MS_DIR:?MS_DIR is required}" && pwd)
 OUT_BIN=${OUT_BIN:?OUT_BIN is required}
 VENV=${VENV:?VENV is required}
+LIBSRTP_PREFIX=${LIBSRTP_PREFIX:?LIBSRTP_PREFIX is required (scripts/build-libsrtp.sh)}
 VERSION=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$MS_DIR/package.json" | head -n 1)
+[ -f "$LIBSRTP_PREFIX/lib/libsrtp2.a" ] || { echo "no libsrtp2.a in $LIBSRTP_PREFIX/lib" >&2; exit 1; }
+# Our libsrtp2.pc first; its lib dir holds only the static archive, so -lsrtp2 links it statically.
+PKG_CONFIG_PATH=$LIBSRTP_PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+export PKG_CONFIG_PATH
 
 for pc in libuv openssl libsrtp2 absl_flat_hash_map flatbuffers; do
 	pkg-config --exists "$pc" || {
@@ -35,6 +44,10 @@ for pc in libuv openssl libsrtp2 absl_flat_hash_map flatbuffers; do
 		exit 1
 	}
 done
+[ "$(pkg-config --variable=prefix libsrtp2)" = "$LIBSRTP_PREFIX" ] || {
+	echo "pkg-config finds libsrtp2 in $(pkg-config --variable=prefix libsrtp2), not $LIBSRTP_PREFIX" >&2
+	exit 1
+}
 command -v flatc >/dev/null || { echo "missing flatc (flatbuffers-compiler)" >&2; exit 1; }
 
 if [ ! -x "$VENV/bin/meson" ]; then
@@ -120,7 +133,8 @@ flatbuffers_lib = []
 EOF
 
 cat > "$SHIMS/libsrtp2/meson.build" <<'EOF'
-# Debian libsrtp2 (2.x API); include/srtp.h adds libsrtp-3-style adapters.
+# libsrtp 2.5 on OpenSSL from $LIBSRTP_PREFIX (libsrtp2.pc first in
+# PKG_CONFIG_PATH; static archive only); include/srtp.h adds libsrtp-3-style adapters.
 project('libsrtp2', 'c')
 libsrtp2_dep = declare_dependency(
   dependencies: dependency('libsrtp2', version: '>= 2.3'),
@@ -138,8 +152,8 @@ option('tests', type: 'feature', value: 'disabled')
 option('policy_api', type: 'boolean', value: false)
 EOF
 cat > "$SHIMS/libsrtp2/include/srtp.h" <<'EOF'
-// Shim <srtp.h> for building mediasoup-worker against Debian's libsrtp2-dev
-// (libsrtp 2.x API). Includes the real header and, for C++ only, adds thin
+// Shim <srtp.h> for building mediasoup-worker against libsrtp 2.5
+// (libsrtp 2.x API; built on OpenSSL by scripts/build-libsrtp.sh). Includes the real header and, for C++ only, adds thin
 // inline adapters for the API variants of versatica's libsrtp forks:
 //   - "3.0-alpha" (mediasoup 3.13.18 - 3.15.x): in-place uint8_t*/size_t*.
 //   - "3.0.0-beta" (mediasoup 3.16 - 3.22): separate in/out buffers.
@@ -389,6 +403,11 @@ grep -q srtp_policy_create src/RTC/SrtpSession.cpp && EXTRA="$EXTRA -Dlibsrtp3:p
 # FBS headers must exist before compiling (worker/tasks.py does this as well).
 "$MESON" compile -C "$OUT/build" flatbuffers-generator
 "$MESON" compile -C "$OUT/build" -j "$(nproc)" mediasoup-worker
+# SRTP must be our static OpenSSL libsrtp: no shared libsrtp2, no NSS.
+if ldd "$OUT/build/mediasoup-worker" | grep -Ei 'libsrtp|libnss|libnspr'; then
+	echo "mediasoup-worker links a shared libsrtp2/NSS (see above): expected static libsrtp from $LIBSRTP_PREFIX" >&2
+	exit 1
+fi
 mkdir -p "$(dirname "$OUT_BIN")"
 cp "$OUT/build/mediasoup-worker" "$OUT_BIN.tmp"
 mv "$OUT_BIN.tmp" "$OUT_BIN"

@@ -4,7 +4,8 @@
 #   2. Node.js 24 LTS from the npm registry (package node@$NODE_VERSION) into the cache
 #   3. npm dependencies, installed by npm running under Node 24 (re-run when package-lock.json changes)
 #   4. mediasoup-worker built offline (scripts/build-mediasoup-worker.sh) into the cache,
-#      keyed by mediasoup version + hash of the build script
+#      keyed by mediasoup version + hash of the build scripts; first libsrtp on OpenSSL
+#      (scripts/build-libsrtp.sh), cached under libsrtp/<hash of its script>
 #   5. the client SDK bundles (client-sdk/dist)
 #   6-7. load-test tools (loadtest/setup.sh): Locust in a venv, the Pion media bots (Go);
 #        skipped with VIGIL_LOADTEST_TOOLS=0 (npm start)
@@ -56,12 +57,23 @@ fi
 # 4. mediasoup-worker ---------------------------------------------------------
 MS_DIR=$VIGIL_ROOT/node_modules/mediasoup
 MS_VERSION=$(node -p "require('$MS_DIR/package.json').version")
-BUILD_HASH=$(sha256sum "$VIGIL_ROOT/scripts/build-mediasoup-worker.sh" | cut -c1-12)
+BUILD_HASH=$(cat "$VIGIL_ROOT/scripts/build-mediasoup-worker.sh" "$VIGIL_ROOT/scripts/build-libsrtp.sh" | sha256sum | cut -c1-12)
 MEDIASOUP_WORKER_BIN=$VIGIL_CACHE/mediasoup-worker/$MS_VERSION-$BUILD_HASH/mediasoup-worker
 if [ ! -x "$MEDIASOUP_WORKER_BIN" ]; then
+	# libsrtp on OpenSSL (static, linked into the worker), its own cache entry.
+	LIBSRTP_HASH=$(sha256sum "$VIGIL_ROOT/scripts/build-libsrtp.sh" | cut -c1-12)
+	LIBSRTP_PREFIX=$VIGIL_CACHE/libsrtp/$LIBSRTP_HASH
+	if [ ! -f "$LIBSRTP_PREFIX/lib/libsrtp2.a" ]; then
+		say "building libsrtp on OpenSSL from Debian's source package (~10 s; cached afterwards)"
+		PREFIX=$LIBSRTP_PREFIX sh "$VIGIL_ROOT/scripts/build-libsrtp.sh" > "$VIGIL_CACHE/libsrtp-build.log" 2>&1 || {
+			tail -n 40 "$VIGIL_CACHE/libsrtp-build.log" >&2
+			say "libsrtp build failed; full log: $VIGIL_CACHE/libsrtp-build.log"
+			exit 1
+		}
+	fi
 	say "building mediasoup-worker $MS_VERSION offline (takes ~4 min on 2 cores; cached afterwards)"
 	started=$(date +%s)
-	MS_DIR=$MS_DIR OUT_BIN=$MEDIASOUP_WORKER_BIN VENV=$VIGIL_CACHE/meson-venv \
+	MS_DIR=$MS_DIR OUT_BIN=$MEDIASOUP_WORKER_BIN VENV=$VIGIL_CACHE/meson-venv LIBSRTP_PREFIX=$LIBSRTP_PREFIX \
 		sh "$VIGIL_ROOT/scripts/build-mediasoup-worker.sh" > "$VIGIL_CACHE/worker-build.log" 2>&1 || {
 		tail -n 40 "$VIGIL_CACHE/worker-build.log" >&2
 		say "mediasoup-worker build failed; full log: $VIGIL_CACHE/worker-build.log"

@@ -1,95 +1,187 @@
 /**
- * Fan-out benchmark: consumers per mediasoup worker and the CPU they cost.
+ * Fan-out benchmark: consumers per mediasoup worker core, and what one
+ * forwarded packet costs the worker per consumer, for one or more worker
+ * binaries compared in the same run.
  *
- * One worker, one 1280x720 30 fps H.264 test-pattern camera (~1.5 Mbps), and
- * N media bots. A bot is a consumer on its own SRTP PlainTransport
- * (AES_CM_128_HMAC_SHA1_80) sending to a UDP socket in this process, so the
- * worker does the same per-viewer work as for a browser (RTP rewrite, SRTP
- * protect, send) minus ICE/DTLS keepalives. Worker CPU comes from
- * `worker.getResourceUsage()` (getrusage: ru_utime + ru_stime) over a fixed
- * window; bots' received packets are counted to check delivery.
+ * Each variant (a mediasoup-worker binary) runs `fanout-run.ts` in a child
+ * process (MEDIASOUP_WORKER_BIN is read when mediasoup loads); variants
+ * alternate within each round so a machine whose load drifts hurts them
+ * alike. On a machine with >= 2 CPUs the worker is pinned to CPU 0 and the
+ * child (bots, ffmpeg camera) to CPU 1 (`taskset`).
  *
- * Usage: npm run bench:fanout [-- --steps 50,100,200,400 --seconds 10]
- * Bounded: at most 2000 bots per step, at most 60 s per step.
+ * Per step and variant it prints the median over rounds of: worker CPU (% of
+ * one core: getrusage user + system of the worker process), worker CPU per
+ * forwarded packet per consumer (µs; packets the consumers sent, counted by the
+ * bots from RTP sequence numbers), consumers per core at 1 Mbps (one core's
+ * µs divided by the µs per second one consumer of a 1 Mbps stream costs at
+ * this run's mean packet size: the cost is per packet), and delivered packets
+ * (received / sent). The worker's
+ * system time includes the loopback delivery: on `lo` the sender's sendmsg(2)
+ * runs the receive path (IP, UDP lookup, queueing to the bot's socket) in its
+ * own context; only the bot's recvmsg copy is charged to the bots.
+ * Last, a markdown table with the machine and the date. With `--profile`,
+ * the first round also samples each worker with perf (Debian linux-perf)
+ * after its last step and prints the top functions by self time.
+ *
+ * Usage: npm run bench:fanout -- [--variants name=/path/worker[:no-bwe][:sndbuf=BYTES],...] [--rounds 2]
+ *          [--steps 200,500] [--seconds 10] [--bitrate 1000000] [--srtp AEAD_AES_256_GCM] [--profile]
+ *   Without --variants: one variant, the worker of this checkout (MEDIASOUP_WORKER_BIN).
+ *   `:no-bwe`: the bots' consumers negotiate no transport-cc/REMB (a lever,
+ *   not what Vigil does); `:sndbuf=BYTES`: each bot transport's socket send buffer.
+ * Bounded: at most 6 rounds, 2000 bots and 60 s per step.
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, loadavg, release } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
-import { Gateway } from '@vigil/gateway/internals';
-import { parseConfig } from '@vigil/server';
-import type { types } from 'mediasoup';
+import type { StepResult } from './fanout-run.ts';
 
-const { values } = parseArgs({ options: { steps: { type: 'string', default: '50,100,200,400' }, seconds: { type: 'string', default: '10' } } });
-const steps = values.steps.split(',').map(Number).filter((n) => n > 0 && n <= 2000);
-const seconds = Math.min(60, Math.max(2, Number(values.seconds)));
-
-const config = parseConfig({
-  workers: { count: 1 },
-  webrtc: { port: 0 },
-  cameras: [{ id: 'bench', codec: 'H264', source: { kind: 'test-pattern', width: 1280, height: 720, fps: 30, gopFrames: 30, bitrate: 1_500_000 } }],
+const { values } = parseArgs({
+  options: {
+    variants: { type: 'string' },
+    rounds: { type: 'string', default: '2' },
+    steps: { type: 'string', default: '200,500' },
+    seconds: { type: 'string', default: '10' },
+    bitrate: { type: 'string', default: '1000000' },
+    srtp: { type: 'string', default: 'AEAD_AES_256_GCM' },
+    profile: { type: 'boolean', default: false },
+  },
 });
-const gateway = await Gateway.start({ config, logger: pino({ level: 'warn' }) });
-const camera = gateway.camera('bench')!;
-const slot = gateway.workers.slots[0]!;
-const router = slot.router;
+const rounds = Math.min(6, Math.max(1, Number(values.rounds)));
+/** A worker binary and the bot options it runs with (`name=/path/worker[:no-bwe][:sndbuf=BYTES]`). */
+const variants = (values.variants ?? `current=${process.env['MEDIASOUP_WORKER_BIN'] ?? ''}`).split(',').map((v) => {
+  const at = v.indexOf('=');
+  if (at < 1 || at === v.length - 1) throw new Error(`--variants: expected name=/path/to/mediasoup-worker[:no-bwe][:sndbuf=BYTES], got "${v}"`);
+  const [bin, ...opts] = v.slice(at + 1).split(':');
+  const args: string[] = [];
+  for (const o of opts) {
+    if (o === 'no-bwe') args.push('--no-bwe');
+    else if (o.startsWith('sndbuf=')) args.push('--sndbuf', o.slice(7));
+    else throw new Error(`--variants: unknown option "${o}" (no-bwe, sndbuf=BYTES)`);
+  }
+  return { name: v.slice(0, at), bin: bin!, args };
+});
+const pin = availableParallelism() >= 2;
+const profileDir = mkdtempSync(join(tmpdir(), 'vigil-fanout-perf-'));
+const runScript = fileURLToPath(new URL('./fanout-run.ts', import.meta.url));
 
-for (let i = 0; i < 100 && camera.state !== 'live'; i++) await new Promise((r) => setTimeout(r, 100));
-if (camera.state !== 'live') throw new Error('camera did not go live');
-
-interface Bot { transport: types.PlainTransport; socket: Socket; packets: number }
-const bots: Bot[] = [];
-
-async function addBot(): Promise<void> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((r) => socket.bind(0, '127.0.0.1', r));
-  const bot: Bot = { transport: undefined as unknown as types.PlainTransport, socket, packets: 0 };
-  // Count RTP only: RTCP packet types 200-204 share the port (rtcp-mux, RFC 5761 §4).
-  socket.on('message', (msg) => {
-    if (msg.length > 1 && (msg[1]! < 200 || msg[1]! > 204)) bot.packets++;
+/** Runs one child; resolves with its step results. */
+function runOnce(bin: string, extra: string[], perfFile?: string): Promise<StepResult[]> {
+  const args = [runScript, '--steps', values.steps, '--seconds', values.seconds, '--bitrate', values.bitrate, '--srtp', values.srtp, ...extra];
+  if (perfFile) args.push('--perf', perfFile);
+  if (pin) args.push('--worker-cpu', '0');
+  const [cmd, argv] = pin ? ['taskset', ['-c', '1', process.execPath, ...args]] : [process.execPath, args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd as string, argv as string[], { env: { ...process.env, MEDIASOUP_WORKER_BIN: bin }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const results: StepResult[] = [];
+    let buf = '';
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.startsWith('STEP ')) results.push(JSON.parse(line.slice(5)) as StepResult);
+      }
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve(results) : reject(new Error(`fanout-run exited with ${code}`))));
   });
-  const transport = await router.createPlainTransport({
-    listenInfo: { protocol: 'udp', ip: '127.0.0.1' },
-    rtcpMux: true,
-    comedia: false,
-    enableSrtp: true,
-    srtpCryptoSuite: 'AES_CM_128_HMAC_SHA1_80',
-  });
-  // The bot never decrypts; the key only has to be well-formed for connect().
-  await transport.connect({ ip: '127.0.0.1', port: socket.address().port, srtpParameters: transport.srtpParameters! });
-  const consumer = await transport.consume({ producerId: camera.producer.id, rtpCapabilities: router.rtpCapabilities, paused: false });
-  await consumer.requestKeyFrame();
-  bot.transport = transport;
-  bots.push(bot);
 }
 
-async function cpuMs(): Promise<number> {
-  const ru = await slot.worker.getResourceUsage();
-  return ru.ru_utime + ru.ru_stime;
+interface Derived {
+  cpuPct: number;
+  usPerPacket: number;
+  perCore1M: number;
+  deliveredPct: number;
+  sysShare: number;
+}
+function derive(r: StepResult): Derived {
+  const cpuMs = r.userMs + r.sysMs;
+  const sent = Math.max(1, r.expected);
+  const usPerPacket = (1000 * cpuMs) / sent;
+  // Packets per second of a 1 Mbps stream with this run's mean packet size.
+  const pps1M = 1e6 / (8 * (r.receivedBytes / Math.max(1, r.received)));
+  return {
+    cpuPct: (100 * cpuMs) / r.elapsedMs,
+    usPerPacket,
+    perCore1M: 1e6 / (usPerPacket * pps1M),
+    deliveredPct: (100 * r.received) / sent,
+    sysShare: r.sysMs / Math.max(1e-9, cpuMs),
+  };
+}
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const cpu = cpus()[0]?.model ?? 'unknown CPU';
+const machine = `${cpu}, ${availableParallelism()} CPUs, Linux ${release()}`;
+const started = new Date().toISOString();
+const loadAtStart = loadavg().map((l) => l.toFixed(1)).join(' ');
+console.log(`fan-out benchmark ${started}: ${machine}; load average ${loadAtStart}`);
+console.log(`1 worker${pin ? ' on CPU 0, bots + camera on CPU 1' : ''}; H.264 1280x720 30 fps camera at ${values.bitrate} bps; SRTP ${values.srtp} PlainTransport bots; ${values.seconds} s per step; ${rounds} round(s), variants alternating`);
+
+// by variant, by step index: results over rounds
+const all = new Map<string, StepResult[][]>(variants.map((v) => [v.name, []]));
+for (let round = 0; round < rounds; round++) {
+  // Alternate the order every round so neither variant always runs first.
+  const order = round % 2 ? [...variants].reverse() : variants;
+  for (const v of order) {
+    const perfFile = values.profile && round === 0 ? join(profileDir, `${v.name}.perf.data`) : undefined;
+    const results = await runOnce(v.bin, v.args, perfFile);
+    results.forEach((r, i) => {
+      const d = derive(r);
+      (all.get(v.name)![i] ??= []).push(r);
+      console.log(
+        `round ${round + 1} ${v.name.padEnd(10)} ${String(r.consumers).padStart(5)} consumers | worker ${d.cpuPct.toFixed(1).padStart(5)} % ` +
+          `(${(100 * d.sysShare).toFixed(0)} % sys) | ${d.usPerPacket.toFixed(2)} µs/packet/consumer | ${d.perCore1M.toFixed(0)} consumers/core @1 Mbps | ` +
+          `delivered ${d.deliveredPct.toFixed(1)} % | camera ${(r.ingestBps / 1e6).toFixed(2)} Mbps`,
+      );
+    });
+  }
 }
 
-const rows: string[] = [];
-console.log(`fan-out benchmark: 1 worker, 1 camera 1280x720 30 fps H.264 ~1.5 Mbps, SRTP PlainTransport bots, ${seconds} s per step`);
-for (const target of steps) {
-  while (bots.length < target) await addBot();
-  await new Promise((r) => setTimeout(r, 1000)); // settle
-  for (const b of bots) b.packets = 0;
-  const c0 = await cpuMs();
-  const t0 = Date.now();
-  const ingest0 = (await camera.producer.getStats())[0]?.packetCount ?? 0;
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  const elapsed = Date.now() - t0;
-  const cpu = (await cpuMs()) - c0;
-  const ingested = ((await camera.producer.getStats())[0]?.packetCount ?? 0) - ingest0;
-  const received = bots.reduce((n, b) => n + b.packets, 0);
-  const egressBytes = (await Promise.all(bots.map((b) => b.transport.getStats()))).reduce((n, [s]) => n + (s?.sendBitrate ?? 0), 0);
-  const cpuPct = (100 * cpu) / elapsed;
-  const delivered = (100 * received) / Math.max(1, ingested * bots.length);
-  const row = `${String(bots.length).padStart(5)} consumers | worker CPU ${cpuPct.toFixed(1).padStart(5)} % of a core | ${((cpuPct * 10) / bots.length).toFixed(2).padStart(5)} ms CPU/s per consumer | egress ${(egressBytes / 1e6).toFixed(0).padStart(4)} Mbps | delivered ${delivered.toFixed(1)} %`;
-  rows.push(row);
-  console.log(row);
+const base = variants[0]!.name;
+const lines = [
+  '',
+  `Machine: ${machine}. Date: ${started}. Load average at start ${loadAtStart}, at end ${loadavg().map((l) => l.toFixed(1)).join(' ')} (on a shared machine compare variants within one table).`,
+  '',
+  `| consumers | worker | worker CPU (% of a core) | µs per packet per consumer | consumers per core at 1 Mbps | vs ${base} | delivered |`,
+  '|---|---|---|---|---|---|---|',
+];
+const steps = all.get(base)!.length;
+for (let i = 0; i < steps; i++) {
+  const basePerCore = median((all.get(base)![i] ?? []).map((r) => derive(r).perCore1M));
+  for (const v of variants) {
+    const rs = all.get(v.name)![i];
+    if (!rs?.length) continue;
+    const ds = rs.map(derive);
+    const perCore = median(ds.map((d) => d.perCore1M));
+    lines.push(
+      `| ${rs[0]!.consumers} | ${v.name} | ${median(ds.map((d) => d.cpuPct)).toFixed(1)} % | ${median(ds.map((d) => d.usPerPacket)).toFixed(2)} µs | ` +
+        `${perCore.toFixed(0)} | ${(perCore / basePerCore).toFixed(2)}× | ${median(ds.map((d) => d.deliveredPct)).toFixed(1)} % |`,
+    );
+  }
 }
-const per = rows.length ? rows[rows.length - 1] : '';
-console.log(per ? `\nsummary (largest step): ${per.trim()}` : '');
-for (const b of bots) b.socket.close();
-await gateway.close();
+console.log(lines.join('\n'));
+if (values.profile) {
+  for (const v of variants) {
+    // Self time per function, top entries (perf report, children not folded in).
+    const report = execFileSync('perf', ['report', '--stdio', '--no-children', '--sort', 'dso,symbol', '-g', 'none', '--percent-limit', '1.5', '-i', join(profileDir, `${v.name}.perf.data`)], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    const top = report
+      .split('\n')
+      .filter((l) => /^\s+\d/.test(l))
+      .slice(0, 15)
+      .map((l) => l.replace(/(\s+-)+\s*$/, '').replace(/\s{2,}/g, '  '));
+    console.log(`\nperf profile of the worker, ${v.name}, ${steps ? all.get(base)![steps - 1]![0]!.consumers : 0} consumers (self time, top entries):\n${top.join('\n')}`);
+  }
+}
+rmSync(profileDir, { recursive: true, force: true });
 process.exit(0);
