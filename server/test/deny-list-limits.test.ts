@@ -121,6 +121,20 @@ describe('deny list bounds and files', () => {
     expect(typeof failed?.['err']).toBe('string');
   });
 
+  it('a write that cannot even create its temporary file (name too long) rejects and is logged with its cause', async () => {
+    const d = dir();
+    // The list's own name fits NAME_MAX (255), its temporary sibling `<name>.<pid>.<hex>.tmp` does not.
+    const file = join(d, `${'r'.repeat(240)}.json`);
+    const { logger, records } = capture();
+    const list = await DenyList.open(file, logger);
+    await expect(list.add({ kind: 'jti', value: 'stolen' })).rejects.toMatchObject({ code: 'ENAMETOOLONG' });
+    expect(list.match({ subject: 's', tokenIds: ['stolen'] })).toBeDefined();
+    expect(readdirSync(d)).toEqual([]);
+    const failed = records.find((r) => r['msg'] === 'deny list write failed');
+    expect(failed).toMatchObject({ component: 'deny-list', file, level: 50 });
+    expect(failed?.['err']).toContain('ENAMETOOLONG');
+  });
+
   it('flush waits for writes not awaited by their caller', async () => {
     const file = join(dir(), 'revocations.json');
     const list = await DenyList.open(file, silent);
