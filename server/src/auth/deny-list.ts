@@ -78,6 +78,7 @@ export class DenyList extends EventEmitter<DenyListEvents> {
       text = await readFile(list.file, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        // Stryker: the `?? ""` mutant of the 'error' fallback is equivalent: fs errors always carry a code
         throw new DenyListError(`cannot read deny list ${list.file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
       }
     }
@@ -125,8 +126,12 @@ export class DenyList extends EventEmitter<DenyListEvents> {
    */
   async add(entry: Omit<DenyEntry, 'createdAt'>, now = Date.now()): Promise<DenyEntry> {
     const k = key(entry.kind, entry.value);
-    if (!this.#entries.has(k) && this.#entries.size >= MAX_DENY_ENTRIES) this.#prune(now);
-    if (!this.#entries.has(k) && this.#entries.size >= MAX_DENY_ENTRIES) throw new DenyListError('deny list is full');
+    // Stryker: the `size >= MAX_DENY_ENTRIES` → `true` mutant is equivalent: pruning on every new entry only
+    // drops entries lapsed at `now`, which list() and match() never return.
+    if (!this.#entries.has(k) && this.#entries.size >= MAX_DENY_ENTRIES) {
+      this.#prune(now);
+      if (this.#entries.size >= MAX_DENY_ENTRIES) throw new DenyListError('deny list is full');
+    }
     const stored: DenyEntry = { ...entry, createdAt: now };
     this.#entries.set(k, stored);
     this.#log.info({ kind: stored.kind, expiresAt: stored.expiresAt }, 'revoked');
@@ -173,11 +178,14 @@ export class DenyList extends EventEmitter<DenyListEvents> {
       }
       await rename(tmp, this.file);
     } catch (err) {
-      await rm(tmp, { force: true });
       this.#log.error({ err: (err as Error).message, file: this.file }, 'deny list write failed');
+      // Best effort: when open() itself failed there is no temporary file, and
+      // an error removing it must not hide the write failure.
+      await rm(tmp).catch(() => {});
       throw err;
     }
     const d = await open(dir, 'r');
+    // Stryker disable next-line BlockStatement: fsync of the directory makes the rename durable across a power loss; no test can observe it without one
     try {
       await d.sync();
     } finally {

@@ -28,7 +28,9 @@ export const MAX_GLOB_ENTRIES = 64;
 
 /** Allowed characters in an id/glob entry: camera id charset plus the wildcards (length checked apart). */
 const GLOB_RE = /^[A-Za-z0-9._:/*?-]+$/;
-const SITE_RE = /^site:([A-Za-z0-9._-]{1,64})$/;
+/** A site name, after the `site:` prefix. */
+const SITE_NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const SITE_PREFIX = 'site:';
 
 /** A camera as scope matching sees it. */
 export interface ScopedCamera {
@@ -65,10 +67,10 @@ export function compileScope(entries: readonly string[]): Scope {
   const sites = new Set<string>();
   const globs: Glob[] = [];
   for (const entry of entries) {
-    if (entry.startsWith('site:')) {
-      const site = SITE_RE.exec(entry);
-      if (!site) throw new ScopeError('scope entry has an invalid site name');
-      sites.add(site[1]!);
+    if (entry.startsWith(SITE_PREFIX)) {
+      const site = entry.slice(SITE_PREFIX.length);
+      if (!SITE_NAME_RE.test(site)) throw new ScopeError('scope entry has an invalid site name');
+      sites.add(site);
     } else if (entry.length > MAX_ENTRY_LENGTH || !GLOB_RE.test(entry)) {
       throw new ScopeError('scope entry is not a camera id, glob or site');
     } else if (entry.includes('*') || entry.includes('?')) {

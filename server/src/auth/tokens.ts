@@ -98,9 +98,11 @@ export class TokenVerifier {
         clockTolerance: o.clockToleranceSec,
         clockTimestamp: Math.floor(nowMs / 1000),
       });
+      // Stryker disable next-line all: unreachable defence, jsonwebtoken refuses a non-object payload whenever issuer or audience is checked (both always are)
       if (typeof decoded === 'string') throw new ProtocolError(ErrorCode.Unauthorized, 'token payload is not a JSON object');
       payload = decoded;
     } catch (err) {
+      // Stryker: the `if (false)` mutant is equivalent: the only ProtocolError thrown in the try is the unreachable one above
       if (err instanceof ProtocolError) throw err;
       if (err instanceof jwt.TokenExpiredError) throw new ProtocolError(ErrorCode.TokenExpired, 'token expired');
       if (err instanceof jwt.NotBeforeError) throw new ProtocolError(ErrorCode.Unauthorized, 'token not yet valid');
@@ -124,7 +126,7 @@ export class TokenVerifier {
     }
     // A group the server does not define grants nothing.
     const granted = groups.flatMap((g) => this.#groupScopes.get(g) ?? []);
-    if (granted.length > 0) scope = unionScope([scope, ...granted]);
+    scope = unionScope([scope, ...granted]);
     const maxStreams: unknown = payload['maxStreams'];
     if (maxStreams !== undefined && !(Number.isInteger(maxStreams) && (maxStreams as number) >= 1 && (maxStreams as number) <= 100_000)) {
       throw new ProtocolError(ErrorCode.Unauthorized, 'token has an invalid maxStreams claim');
@@ -152,6 +154,7 @@ function decodeHeader(token: string): { kid: string | undefined } {
   } catch {
     decoded = null;
   }
+  // Stryker: the `typeof decoded.header !== 'object'` → `false` mutant is equivalent: a non-object header (a JSON string or number) has no kid and jwt.verify then refuses the token with the same 'token rejected'
   if (!decoded || typeof decoded.header !== 'object') throw new ProtocolError(ErrorCode.Unauthorized, 'token rejected');
   const kid: unknown = decoded.header.kid;
   if (kid === undefined) return { kid: undefined };

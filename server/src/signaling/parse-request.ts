@@ -7,6 +7,7 @@ import { Ajv } from 'ajv';
 import { ErrorCode, MAX_MESSAGE_BYTES, type ProtocolErrorBody, type Request } from '@vigil/protocol';
 import { RequestSchema } from '@vigil/protocol/schema';
 
+// Stryker: the `allErrors: true` mutant is equivalent for the answer: only the first error is reported and ajv lists errors in the same order either way; allErrors: false stops at the first (less work on hostile frames)
 const ajv = new Ajv({ strict: false, allErrors: false, discriminator: true });
 const validateRequest = ajv.compile<Request>(RequestSchema);
 
@@ -44,6 +45,7 @@ export function parseRequest(frame: Buffer | string, isBinary = false): ParsedRe
     // input (it could carry a token), so it is not echoed.
     const field =
       e?.keyword === 'required' ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}` : e?.instancePath;
+    // Stryker: the `?? ""` mutant of the 'invalid' fallback is equivalent: every ajv keyword used by the schema sets a message
     return bad(id, `invalid message${field ? ` at ${field}` : ''}: ${e?.keyword === 'additionalProperties' ? 'unknown field' : (e?.message ?? 'invalid')}`);
   }
   return { ok: true, request: msg };
