@@ -12,7 +12,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
-import { ENGINES, launchEngine, type EngineBrowser } from '../helpers/engines.ts';
+import { ENGINES, useEngine } from '../helpers/engines.ts';
 import { play, probe, resetGap, sdkPage, type AnyPage } from '../helpers/sdk-page.ts';
 import { startTestVigil, waitFor, type TestVigil } from '../helpers/vigil.ts';
 
@@ -74,17 +74,10 @@ describe('fan-out across workers', () => {
 });
 
 describe.each(ENGINES)('main and sub streams (%s)', (engine) => {
-  let engineBrowser: EngineBrowser;
-  beforeAll(async () => {
-    await waitFor(async () => (await vigil.admin('GET', '/sessions')).body.sessions.length === 0, 10_000);
-    engineBrowser = await launchEngine(engine);
-  });
-  afterAll(async () => {
-    await engineBrowser?.close();
-  });
+  const engineBrowser = useEngine(engine, async () => (await vigil.admin('GET', '/sessions')).body.sessions.length === 0);
 
   it('plays the sub stream, switches to main and back without reconnecting and without a gap longer than one GOP', async () => {
-    const page = await sdkPage(engineBrowser, vigil.url);
+    const page = await sdkPage(engineBrowser(), vigil.url);
     await play(page, 'w', 'dual', vigil.token(['dual']), 'low');
     await playing(page, 'w', 320);
     expect((await probe(page, 'w')).quality).toBe('low');

@@ -16,7 +16,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
-import { ENGINES, launchEngine, type EngineBrowser } from '../helpers/engines.ts';
+import { ENGINES, useEngine } from '../helpers/engines.ts';
 import { play, probe, sdkPage } from '../helpers/sdk-page.ts';
 import { startTestVigil, testCamera, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { trackConsumers, type ConsumerTracker } from '../helpers/consumers.ts';
@@ -100,17 +100,10 @@ describe('SDK recovery', () => {
 });
 
 describe.each(ENGINES)('SDK recovery after a server restart (%s)', (engine) => {
-  let engineBrowser: EngineBrowser;
-  beforeAll(async () => {
-    await waitFor(async () => (await vigil.admin('GET', '/sessions')).body.sessions.length === 0, 10_000);
-    engineBrowser = await launchEngine(engine);
-  });
-  afterAll(async () => {
-    await engineBrowser?.close();
-  });
+  const engineBrowser = useEngine(engine, async () => (await vigil.admin('GET', '/sessions')).body.sessions.length === 0);
 
   it('plays again by itself after the server restarts on the same port', async () => {
-    const page = await sdkPage(engineBrowser, vigil.url);
+    const page = await sdkPage(engineBrowser(), vigil.url);
     await play(page, 'srv', 'hall', vigil.token(['hall']));
     await waitFor(async () => (await probe(page, 'srv')).state === 'playing', 20_000);
 

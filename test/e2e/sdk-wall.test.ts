@@ -16,7 +16,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ENGINES, launchEngine, type EngineBrowser, type EnginePage } from '../helpers/engines.ts';
+import { ENGINES, useEngine, type EnginePage } from '../helpers/engines.ts';
 import { startTestVigil, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { trackConsumers, type ConsumerTracker } from '../helpers/consumers.ts';
 
@@ -79,18 +79,11 @@ async function settled(page: EnginePage, timeoutMs = 20_000): Promise<Tile[]> {
 }
 
 describe.each(ENGINES)('operator wall (%s)', (engine) => {
-  let browser: EngineBrowser;
-  beforeAll(async () => {
-    // The previous engine's pages are gone from the server before this one starts.
-    await waitFor(async () => consumers.live().length === 0 && (await vigil.admin('GET', '/sessions')).body.sessions.length === 0, 10_000);
-    browser = await launchEngine(engine);
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  // The previous engine's pages are gone from the server before this one starts.
+  const browser = useEngine(engine, async () => consumers.live().length === 0 && (await vigil.admin('GET', '/sessions')).body.sessions.length === 0);
 
   it('plays 16 low tiles over one connection; tiles out of view and in a hidden tab pause on the server and resume', async () => {
-    const page = await browser.newPage({ width: 1280, height: 820 });
+    const page = await browser().newPage({ width: 1280, height: 820 });
     const token = vigil.token(['yard']);
     await page.goto(`${vigil.url}/wall.html#cameras=yard&tiles=16&token=${token}`);
 
@@ -135,7 +128,7 @@ describe.each(ENGINES)('operator wall (%s)', (engine) => {
   });
 
   it('maximises a tile with the main stream while the others pause; back to the grid', async () => {
-    const page = await browser.newPage({ width: 1280, height: 820 });
+    const page = await browser().newPage({ width: 1280, height: 820 });
     await page.goto(`${vigil.url}/wall.html#cameras=yard&tiles=4&token=${vigil.token(['yard'])}`);
     await settled(page, 30_000);
     const before = consumers.live().length;

@@ -24,7 +24,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser as PwBrowser, Page as PwPage } from 'playwright-core';
 import puppeteer, { type Browser as PpBrowser, type Page as PpPage } from 'puppeteer-core';
+import { afterAll, beforeAll } from 'vitest';
 import { launchChromium } from './browser.ts';
+import { waitFor } from './vigil.ts';
 
 export type Engine = 'chromium' | 'firefox';
 
@@ -143,4 +145,25 @@ export async function launchFirefox(): Promise<EngineBrowser> {
 /** Launches `engine` headless with a fresh profile. */
 export async function launchEngine(engine: Engine): Promise<EngineBrowser> {
   return engine === 'firefox' ? launchFirefox() : chromiumBrowser(await launchChromium());
+}
+
+/**
+ * For a `describe.each(ENGINES)` block: launches `engine` before the block's
+ * tests, once `idle()` holds (the previous engine's sessions are gone from the
+ * server; polled every 100 ms for up to 10 s), and closes it after them.
+ * @returns the block's browser (valid inside its tests)
+ */
+export function useEngine(engine: Engine, idle: () => Promise<boolean>): () => EngineBrowser {
+  let browser: EngineBrowser | undefined;
+  beforeAll(async () => {
+    await waitFor(idle, 10_000);
+    browser = await launchEngine(engine);
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return () => {
+    if (!browser) throw new Error(`${engine} is not launched`);
+    return browser;
+  };
 }
