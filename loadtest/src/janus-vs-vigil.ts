@@ -11,26 +11,16 @@
  * Bounded: at most 2000 viewers per step, 60 s per window. Needs root (Janus
  * runs in a network namespace, see netns.ts).
  */
-import { parseArgs } from 'node:util';
-import { parseList } from './args.ts';
+import { fanoutArgs } from './args.ts';
 import { cpuMsPerViewer, defaultCores, fanoutTable, runFanout, viewersPerCore, type FanoutResult, type ServerKind } from './fanout.ts';
 import { fixed, machineInfo, machineLine, markdownTable } from './machine.ts';
 
-const { values } = parseArgs({
-  options: {
-    steps: { type: 'string', default: '25,50,100,200' },
-    window: { type: 'string', default: '10' },
-    mbps: { type: 'string', default: '1,3' },
-    rate: { type: 'string', default: '20' },
-  },
-});
+const { steps, windowSec, mbps: bitrates, rate } = fanoutArgs();
 const machine = machineInfo();
-const steps = parseList(values.steps, 1, 2000);
-const windowSec = Math.min(60, Math.max(2, Number(values.window)));
 const results: FanoutResult[] = [];
 const summary: (string | number)[][] = [];
 console.log(`## Vigil and Janus side by side, real WebRTC viewers (Pion bots)\n\n${machineLine(machine)}\n`);
-for (const mbps of parseList(values.mbps, 0.1, 50)) {
+for (const mbps of bitrates) {
   const pair: Partial<Record<ServerKind, FanoutResult>> = {};
   for (const server of ['vigil', 'janus'] as const) {
     console.error(`[loadtest:janus-vs-vigil] ${server}, ${mbps} Mbps stream, steps ${steps.join(',')}`);
@@ -39,7 +29,7 @@ for (const mbps of parseList(values.mbps, 0.1, 50)) {
       stream: { width: 1280, height: 720, fps: 30, gopFrames: 30, bitrate: mbps * 1e6 },
       steps,
       windowSec,
-      rate: Number(values.rate),
+      rate,
       ...defaultCores(machine.cores),
       onStep: (s) => console.error(`[loadtest:janus-vs-vigil]   ${s.bots} viewers: ${server} ${s.serverCpuPct?.toFixed(1)} % CPU, ${s.botsWithFrames} receiving, loss ${s.lossPct.toFixed(2)} %`),
     });

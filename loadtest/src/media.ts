@@ -9,25 +9,15 @@
  *
  * Bounded: at most 2000 viewers per step, 60 s per window.
  */
-import { parseArgs } from 'node:util';
 import { defaultCores, fanoutTable, runFanout, type FanoutResult } from './fanout.ts';
 import { machineInfo, machineLine } from './machine.ts';
-import { parseList } from './args.ts';
+import { fanoutArgs } from './args.ts';
 
-const { values } = parseArgs({
-  options: {
-    steps: { type: 'string', default: '25,50,100,200' },
-    window: { type: 'string', default: '10' },
-    mbps: { type: 'string', default: '1,3' },
-    rate: { type: 'string', default: '20' },
-  },
-});
+const { steps, windowSec, mbps: bitrates, rate } = fanoutArgs();
 const machine = machineInfo();
-const steps = parseList(values.steps, 1, 2000);
-const windowSec = Math.min(60, Math.max(2, Number(values.window)));
 const results: FanoutResult[] = [];
 console.log(`## Vigil fan-out, real WebRTC viewers (Pion bots)\n\n${machineLine(machine)}\n`);
-for (const mbps of parseList(values.mbps, 0.1, 50)) {
+for (const mbps of bitrates) {
   console.error(`[loadtest:media] ${mbps} Mbps stream, steps ${steps.join(',')}`);
   results.push(
     await runFanout({
@@ -35,7 +25,7 @@ for (const mbps of parseList(values.mbps, 0.1, 50)) {
       stream: { width: 1280, height: 720, fps: 30, gopFrames: 30, bitrate: mbps * 1e6 },
       steps,
       windowSec,
-      rate: Number(values.rate),
+      rate,
       ...defaultCores(machine.cores),
       onStep: (s) => console.error(`[loadtest:media]   ${s.bots} viewers: worker ${s.serverCpuPct?.toFixed(1)} % CPU, ${s.botsWithFrames} receiving, loss ${s.lossPct.toFixed(2)} %`),
     }),
