@@ -15,7 +15,8 @@
  * `nodeTimeoutMs` and closes their open viewings as `unknown`
  * (`end_detail = node_lost`), ended at the dead node's last heartbeat. The
  * database's clock is the only one compared, so skew between nodes does not
- * matter. A node that comes back after being declared dead writes a new
+ * matter. A node reaps others only once its own heartbeats have run without
+ * a gap for a whole bound (so a database outage kills nobody). A node that comes back after being declared dead writes a new
  * heartbeat and goes on; the viewings it served through the gap stay closed
  * as `unknown` (their queued ends change nothing).
  *
@@ -108,6 +109,8 @@ export class PgAuditStore implements AuditStore {
   readonly #pool: pg.Pool;
   readonly #nodeTimeoutMs: number;
   readonly #startedAt: number;
+  /** Database time of the first heartbeat after the last gap (undefined before the first). */
+  #aliveSince: number | undefined;
   #closed = false;
 
   private constructor(pool: pg.Pool, o: PgAuditStoreOptions, nodeId: string, startedAt: number) {
@@ -203,16 +206,27 @@ export class PgAuditStore implements AuditStore {
    * for longer than the bound and closes their open viewings as `unknown`
    * (`node_lost`) at their last heartbeat, and tells whether this node is
    * the oldest live one (the leader).
+   *
+   * A node reaps others only after it has itself heartbeaten without a gap
+   * for a whole bound: after the database was down, every node's heartbeat
+   * is old, and the first node back must not take the others for dead
+   * before they had the chance to write theirs.
    */
   async heartbeat(): Promise<HeartbeatResult> {
-    const { rows } = await this.#pool.query<{ recovered: string; leader: string | null }>(
-      `WITH me AS (
+    const { rows } = await this.#pool.query<{ recovered: string; leader: string | null; now: string; continuous: boolean }>(
+      `WITH prev AS (SELECT last_seen FROM nodes WHERE node_id = $1),
+       me AS (
          INSERT INTO nodes (node_id, started_at, last_seen) VALUES ($1, $2, ${NOW_MS})
          ON CONFLICT (node_id) DO UPDATE SET last_seen = EXCLUDED.last_seen
          RETURNING last_seen
        ),
+       continuous AS (
+         SELECT COALESCE((SELECT me.last_seen - prev.last_seen <= $3 FROM me, prev), false) AS ok
+       ),
        dead AS (
-         DELETE FROM nodes WHERE node_id <> $1 AND last_seen < (SELECT last_seen FROM me) - $3
+         DELETE FROM nodes
+         WHERE node_id <> $1 AND last_seen < (SELECT last_seen FROM me) - $3
+           AND (SELECT ok FROM continuous) AND (SELECT last_seen FROM me) - $4::BIGINT >= $3
          RETURNING node_id, last_seen
        ),
        closed AS (
@@ -221,14 +235,18 @@ export class PgAuditStore implements AuditStore {
          RETURNING v.id
        )
        SELECT (SELECT COUNT(*) FROM closed) AS recovered,
+              (SELECT last_seen FROM me) AS now,
+              (SELECT ok FROM continuous) AS continuous,
               (SELECT node_id FROM (
                  SELECT node_id, started_at FROM nodes
-                 WHERE node_id <> $1 AND node_id NOT IN (SELECT node_id FROM dead) AND last_seen >= (SELECT last_seen FROM me) - $3
+                 WHERE node_id <> $1 AND last_seen >= (SELECT last_seen FROM me) - $3
                  UNION ALL SELECT $1, $2
                ) live ORDER BY started_at, node_id LIMIT 1) AS leader`,
-      [this.nodeId, this.#startedAt, this.#nodeTimeoutMs],
+      [this.nodeId, this.#startedAt, this.#nodeTimeoutMs, this.#aliveSince ?? Number.MAX_SAFE_INTEGER],
     );
-    return { recovered: Number(rows[0]!.recovered), leader: rows[0]!.leader === this.nodeId };
+    const r = rows[0]!;
+    if (!r.continuous || this.#aliveSince === undefined) this.#aliveSince = Number(r.now);
+    return { recovered: Number(r.recovered), leader: r.leader === this.nodeId };
   }
 
   async query(q: ViewingQuery): Promise<Viewing[]> {
