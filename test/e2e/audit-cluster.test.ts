@@ -51,7 +51,8 @@ async function startNode(dir: string, nodeId: string): Promise<VigilProcess> {
     },
     `${nodeId}.json`,
   );
-  const p = await spawnVigil(config);
+  // Two processes, six ffmpeg cameras and PostgreSQL on two shared cores: allow a slow start.
+  const p = await spawnVigil(config, 60_000);
   started.push(p);
   return p;
 }
@@ -118,7 +119,7 @@ beforeAll(async () => {
   for (const p of [a, b]) {
     await waitFor(async () => (await oversight(p)).live === CAMERAS.length, 20_000, 200);
   }
-}, 90_000);
+}, 150_000);
 
 afterAll(async () => {
   for (const c of clients) c.close();
