@@ -109,4 +109,19 @@ describe('config: security bounds', () => {
       'auth.groups.g: too many wildcard scope entries (at most 64)',
     ]);
   });
+  it('cluster: absent by default; redis URL, announced IP and heartbeat bound checked', () => {
+    expect(parseConfig({}).cluster).toBeUndefined();
+    const ok = parseConfig({ cluster: { redisUrl: 'redis://10.0.0.5:6379/0', nodeId: 'node-a', announcedAddress: '10.0.0.7' } }).cluster;
+    expect(ok).toEqual({ redisUrl: 'redis://10.0.0.5:6379/0', nodeId: 'node-a', announcedAddress: '10.0.0.7', heartbeatMs: 1000, nodeTimeoutMs: 3000 });
+    expect(issues({ cluster: { redisUrl: 'http://x:1', announcedAddress: '10.0.0.7' } })).toEqual(['cluster.redisUrl: must match pattern "^rediss?://"']);
+    expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: 'node-a.local' } })).toEqual([
+      'cluster.announcedAddress: must be an IPv4 or IPv6 address',
+    ]);
+    expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: '::1', heartbeatMs: 2000 } })).toEqual([
+      'cluster.nodeTimeoutMs: must be at least twice cluster.heartbeatMs',
+    ]);
+    expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: '::1', nodeId: 'a b' } })).toEqual([
+      'cluster.nodeId: must match pattern "^[A-Za-z0-9._-]+$"',
+    ]);
+  });
 });
