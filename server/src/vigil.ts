@@ -293,7 +293,8 @@ async function startAudit(
   if (pgc) {
     const opened = await PgAuditStore.open({
       url: pgc.url,
-      nodeId: pgc.nodeId,
+      // One name per node across the cluster's registry and its audit trail.
+      nodeId: pgc.nodeId ?? config.cluster?.nodeId,
       nodeTimeoutMs: pgc.nodeTimeoutSec * 1000,
       connectTimeoutMs: pgc.connectTimeoutMs,
       onIdleError: (err) => log.warn({ err: err.message }, 'audit database connection lost (idle)'),

@@ -83,13 +83,16 @@ export const AuditConfigSchema = Type.Object(
       Type.Object(
         {
           /** libpq connection URI, e.g. `postgresql://vigil:secret@db:5432/vigil` (never logged). */
-          url: Type.String({ minLength: 1, maxLength: 4096, pattern: '^postgres(ql)?://' }),
+          url: Type.String({ minLength: 1, maxLength: 4096, pattern: '^postgres(ql)?://', description: 'a postgresql:// connection URI' }),
           /**
            * This node's name in the audit trail. Set a stable one (e.g. the
            * host name) so a restarted node closes its own leftovers at once;
-           * default: host name, pid and a random suffix (a new node each run).
+           * default: `cluster.nodeId` when the node is in a cluster, else host
+           * name, pid and a random suffix (a new node each run).
            */
-          nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$' })),
+          nodeId: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$', description: 'letters, digits, ".", "_", ":" and "-" only' }),
+          ),
           /**
            * A node whose heartbeat (every `audit.heartbeatSec`) is older than
            * this is taken for dead: another node closes its open viewings as
