@@ -3,9 +3,9 @@
  * config (the LiveKit pattern: single node and cluster differ only in what
  * is plugged in):
  *
- * - {@link SqliteAuditStore} (`sqlite-audit-store.ts`): one embedded file per
+ * - `SqliteAuditStore` (`sqlite-audit-store.ts`): one embedded file per
  *   process, the single-node default (`audit.path`);
- * - {@link PgAuditStore} (`pg-audit-store.ts`): one PostgreSQL database shared
+ * - `PgAuditStore` (`pg-audit-store.ts`): one PostgreSQL database shared
  *   by every node of a cluster (`audit.postgres.url`), with node heartbeats so
  *   the viewings of a node that died are closed as `unknown` by another node.
  *

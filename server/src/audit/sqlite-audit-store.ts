@@ -9,7 +9,7 @@
  * synchronous"): a committed row survives the process being killed (kill -9);
  * only a power loss may drop the last transactions. A viewing's row is
  * inserted when it starts and updated when it ends, so a crash loses only the
- * end of the viewings that were open; {@link AuditStore.open} closes those as
+ * end of the viewings that were open; {@link SqliteAuditStore.open} closes those as
  * `unknown` at the last heartbeat the dead process wrote.
  *
  * Who watches what ({@link SqliteAuditStore.watchByCamera}) is this process's
