@@ -242,7 +242,10 @@ export class AuditRecorder {
       await run();
       this.#lastWriteOk = true;
     });
-    if (!queued) this.#log.error({ op, queueMax: this.#o.queueMax ?? 10_000 }, 'audit write dropped: the queue is full');
+    // One line per thousand drops: a long outage must not flood the log.
+    if (!queued && this.#queue.dropped % 1000 === 1) {
+      this.#log.error({ op, dropped: this.#queue.dropped, queueMax: this.#o.queueMax ?? 10_000 }, 'audit writes dropped: the queue is full');
+    }
   }
 
   /**
