@@ -6,7 +6,7 @@
  * 1. a detailed 1080p still scene (keyframes of ~490 KB, ~410 packets in one burst) plays;
  * 2. a camera that restarts (new source port, new seq/ts base, new resolution) plays again within 1 s;
  * 3. a stranger on another address (a network namespace) is dropped, counted, and viewers never notice;
- * 4. B-frames over RTP push mark the camera degraded with the reason;
+ * 4. B-frames over RTP push mark the camera degraded with the reason, and its viewers are told;
  * 5. a viewer of a refused RTSP camera sees it offline; the admin API says why.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -171,6 +171,62 @@ describe('cameras as they really are', () => {
     // A camera without B-frames is not degraded.
     expect((await vigil.admin('GET', '/cameras/detail')).body.degraded).toBeNull();
     for (const proc of procs.splice(0)) proc.kill('SIGKILL');
+  });
+
+  it('4c. viewers are told: the SDK feed reports degraded with the reason, <vigil-feed> shows a notice (no camera internals)', async () => {
+    expect((await vigil.admin('POST', '/cameras', push('bframes-v', 1008, {}, { h264Profile: 'main' }))).status).toBe(201);
+    const cam = vigil.gateway.camera('bframes-v')!;
+    const page = await sdkPage(browser, vigil.url);
+    // One viewer arrives before the camera sends (told by a `cameraDegraded` notification),
+    // one after it was marked degraded (told in the consume answer), as an element.
+    await play(page, 'b', 'bframes-v', vigil.token(['bframes-v']));
+    start('bframes-v', clips['bframes']!);
+    await page.evaluate(() => {
+      const f = (window as unknown as { feeds: Record<string, { feed: any; heard?: unknown[] }> }).feeds['b']!;
+      f.heard = [];
+      f.feed.on('degraded', (d: unknown) => f.heard!.push(d));
+    });
+    await waitFor(() => cam.degraded !== undefined, 10_000);
+    const token = vigil.token(['bframes-v']);
+    await page.evaluate(
+      ({ url, token }) => {
+        const w = window as unknown as { Vigil: { configure(o: object): void } };
+        w.Vigil.configure({ url, token });
+        const el = document.createElement('vigil-feed');
+        el.setAttribute('camera', 'bframes-v');
+        el.setAttribute('autopause', 'false'); // it may sit below the fold
+        el.style.width = '320px';
+        document.body.append(el);
+      },
+      { url: vigil.url, token },
+    );
+    type Seen = { feed: { state: string; degraded: unknown; heard: unknown[] }; element: { state: string; degraded: string | null; status: string } };
+    let seen: Seen | undefined;
+    try {
+      await waitFor(async () => {
+        seen = await page.evaluate(() => {
+          const f = (window as unknown as { feeds: Record<string, { feed: any; heard: unknown[] }> }).feeds['b']!;
+          const el = document.querySelector('vigil-feed') as HTMLElement & { state: string };
+          const status = el.shadowRoot!.querySelector('[part=status]') as HTMLElement;
+          return {
+            feed: { state: f.feed.state, degraded: f.feed.degraded, heard: f.heard },
+            element: { state: el.state, degraded: el.getAttribute('degraded'), status: status.hidden ? '' : (status.textContent ?? '') },
+          };
+        });
+        return seen.feed.degraded !== undefined && seen.element.state === 'playing' && seen.element.status !== '';
+      }, 15_000, 100);
+    } finally {
+      console.log(`[inputs] B-frame camera as viewers see it: ${JSON.stringify(seen)}`);
+    }
+    const d = { reason: 'b_frames', message: 'camera sends B-frames, video stutters' };
+    expect(seen!.feed.degraded).toEqual(d);
+    expect(seen!.feed.heard).toEqual([d]);
+    expect(seen!.element.degraded).toBe('b_frames');
+    expect(seen!.element.status).toBe('Degraded: camera sends B-frames, video stutters');
+    // The operators' words (config keys) and addresses stay on the server.
+    expect(JSON.stringify(seen)).not.toMatch(/transcode|127\.0\.0\.1|since/i);
+    for (const proc of procs.splice(0)) proc.kill('SIGKILL');
+    await page.close();
   });
 
   it('4b. the transcode path: the same B-frame camera with transcode: "h264" plays smoothly and is not degraded', async () => {
