@@ -38,7 +38,6 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { forceRecvBufferSize } from './socket-buffers.ts';
 import { allocateUdpPortPair } from './udp-ports.ts';
 
 /** The current source must be silent this long before another port of the camera's address takes over, ms. */
@@ -176,7 +175,6 @@ export class PushGate extends EventEmitter<PushGateEvents> {
   static async open(o: PushGateOptions): Promise<PushGate> {
     const camera = await bindPair(o.listenIp, o.port, { recv: o.recvBufferSize, send: o.sendBufferSize });
     try {
-      await PushGate.#liftRecvBuffer(camera.rtp, o);
       const forward = await bindPair(o.forwardIp, 0, { recv: 65536, send: o.recvBufferSize });
       return new PushGate(o, camera, forward);
     } catch (err) {
@@ -184,20 +182,6 @@ export class PushGate extends EventEmitter<PushGateEvents> {
       camera.rtcp.close();
       throw err;
     }
-  }
-
-  /**
-   * SO_RCVBUF is capped at net.core.rmem_max (212992 bytes on a stock kernel,
-   * which holds ~90 queued 1200-byte packets: less than one 1080p keyframe).
-   * Running as root, the gate lifts its camera socket past the cap with
-   * SO_RCVBUFFORCE, so keyframe bursts fit even on an untuned host.
-   */
-  static async #liftRecvBuffer(socket: Socket, o: PushGateOptions): Promise<void> {
-    // The kernel reports twice the size asked for (socket(7)).
-    if (socket.getRecvBufferSize() >= o.recvBufferSize || process.getuid?.() !== 0) return;
-    const before = socket.getRecvBufferSize();
-    const after = await forceRecvBufferSize(socket, o.recvBufferSize);
-    o.logger.info({ before, after }, 'push gate receive buffer lifted above net.core.rmem_max (SO_RCVBUFFORCE)');
   }
 
   /** Camera-facing ports (where the camera sends RTP and RTCP). */
