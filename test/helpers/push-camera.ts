@@ -85,6 +85,8 @@ export interface PushOptions {
   seq?: number;
   /** packetization-mode 0: single NAL unit packets only (RFC 6184 §6.2; ffmpeg `-rtpflags h264_mode0`). */
   mode0?: boolean;
+  /** Send SRTP and SRTCP (RFC 3711) with this suite and base64 master key || salt (ffmpeg `-srtp_out_suite` / `-srtp_out_params`). */
+  srtp?: { suite: string; keyBase64: string };
 }
 
 /**
@@ -93,13 +95,14 @@ export interface PushOptions {
  * @returns the ffmpeg process (kill it with SIGKILL: a camera losing power)
  */
 export function pushClip(o: PushOptions): ChildProcess {
-  let url = `rtp://${o.host}:${o.rtpPort}?rtcpport=${o.rtpPort + 1}&pkt_size=1200`;
+  let url = `${o.srtp ? 'srtp' : 'rtp'}://${o.host}:${o.rtpPort}?rtcpport=${o.rtpPort + 1}&pkt_size=1200`;
   if (o.fromIp) url += `&localaddr=${o.fromIp}`;
   const ffmpeg = [
     'ffmpeg', '-hide_banner', '-nostats', '-loglevel', 'error',
     '-re', '-stream_loop', '-1', '-i', o.clip,
     '-map', '0:v', '-c:v', 'copy', '-an', '-payload_type', String(o.payloadType), '-ssrc', String(o.ssrc),
     ...(o.seq !== undefined ? ['-seq', String(o.seq)] : []), ...(o.mode0 ? ['-rtpflags', 'h264_mode0'] : []),
+    ...(o.srtp ? ['-srtp_out_suite', o.srtp.suite, '-srtp_out_params', o.srtp.keyBase64] : []),
     '-f', 'rtp', url,
   ];
   const [cmd, ...args] = o.netns ? ['ip', 'netns', 'exec', o.netns, ...ffmpeg] : ffmpeg;

@@ -1,0 +1,122 @@
+/**
+ * Who may feed a camera (issues 15 and 17), with real parts: x264 clips sent
+ * by outside ffmpeg processes (plain RTP and SRTP), a mediasoup worker, and
+ * headless Chromium playing through the SDK.
+ *
+ * - SRTP with a key from config: only packets that authenticate with the
+ *   camera's key reach mediasoup; a sender with another key, or plain RTP,
+ *   is dropped and counted, also while the camera is silent or restarting;
+ *   the camera restarting with its key plays again.
+ * - The relay ingest path (a PlainTransport connected to the relay's fixed
+ *   address, no comedia): a stranger on another address (a network
+ *   namespace) sending to the transport's port is ignored by mediasoup and
+ *   counted, and the viewer never notices.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.ts';
+import { makeClip, pushClip, type PushOptions } from '../helpers/push-camera.ts';
+import { play, probe, resetGap, sdkPage } from '../helpers/sdk-page.ts';
+import { startTestVigil, waitFor, type TestVigil } from '../helpers/vigil.ts';
+
+const PT = 96;
+const SUITE = 'AES_CM_128_HMAC_SHA1_80';
+const key = randomBytes(30).toString('base64');
+const wrongKey = randomBytes(30).toString('base64');
+const keyDir = mkdtempSync(join(tmpdir(), 'vigil-srtp-'));
+const keyFile = join(keyDir, 'cam.key');
+
+let vigil: TestVigil;
+let browser: Browser;
+let clip: string;
+const procs: ChildProcess[] = [];
+
+function send(id: string, opts: Partial<PushOptions> = {}): ChildProcess {
+  const cam = vigil.gateway.camera(id)!;
+  const src = cam.config.source as { ssrc: number };
+  const p = pushClip({ clip, host: '127.0.0.1', rtpPort: cam.ports.rtpPort, ssrc: src.ssrc, payloadType: PT, ...opts });
+  procs.push(p);
+  return p;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+beforeAll(async () => {
+  writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+  clip = await makeClip({ width: 320, height: 180, fps: 25, gopFrames: 25, frames: 50, profile: 'baseline' });
+  vigil = await startTestVigil({
+    cameras: [{ id: 'sealed', codec: 'H264', source: { kind: 'rtp-push', port: 0, ssrc: 2001, payloadType: PT, srtp: { cryptoSuite: SUITE, keyFile } } }],
+  });
+  browser = await launchChromium();
+}, 120_000);
+
+afterAll(async () => {
+  for (const p of procs) p.kill('SIGKILL');
+  await browser?.close();
+  await vigil?.close();
+  rmSync(keyDir, { recursive: true, force: true });
+});
+
+describe('SRTP on RTP push, key from config', () => {
+  it('only the key opens the camera: wrong key and plain RTP are dropped and counted; the camera restarting with its key plays again', async () => {
+    const cam = vigil.gateway.camera('sealed')!;
+    const counters = () => cam.stream('high').ingestCounters(new Map());
+
+    // Before the camera: a sender with another key, and one with plain RTP (the camera's address and SSRC).
+    const wrong = send('sealed', { srtp: { suite: SUITE, keyBase64: wrongKey } });
+    const plain = send('sealed');
+    await sleep(1500);
+    wrong.kill('SIGKILL');
+    plain.kill('SIGKILL');
+    const refused = counters().foreignPackets;
+    expect(refused).toBeGreaterThan(40);
+    expect(cam.state).toBe('connecting');
+    expect((await cam.producer.getStats()).reduce((n, s) => n + s.packetCount, 0)).toBe(0);
+
+    // The camera with its key plays.
+    const camera = send('sealed', { srtp: { suite: SUITE, keyBase64: key }, seq: 30_000 });
+    const page = await sdkPage(browser, vigil.url);
+    await play(page, 's', 'sealed', vigil.token(['sealed']));
+    await waitFor(async () => (await probe(page, 's')).state === 'playing', 15_000);
+    expect((await probe(page, 's')).videoWidth).toBe(320);
+    const producerId = cam.producer.id;
+
+    // The camera goes silent; a wrong-key sender from the camera's address may not take over.
+    camera.kill('SIGKILL');
+    await sleep(300);
+    const intruder = send('sealed', { srtp: { suite: SUITE, keyBase64: wrongKey } });
+    await sleep(2000);
+    intruder.kill('SIGKILL');
+    const afterIntruder = counters();
+    expect(afterIntruder.foreignPackets).toBeGreaterThan(refused + 20); // ~25 packets/s of a 320x180 clip
+    expect(afterIntruder.restarts).toBe(0);
+
+    // The camera restarts with its key (new port, a lower sequence, rollover counter 0): back on the same producer
+    // (a running SRTP context would refuse the lower sequence as replays, RFC 3711 §3.3.2).
+    await resetGap(page, 's');
+    const before = (await probe(page, 's')).framesDecoded;
+    const t0 = Date.now();
+    send('sealed', { srtp: { suite: SUITE, keyBase64: key }, seq: 1000 });
+    await waitFor(async () => (await probe(page, 's')).framesDecoded > before + 10, 10_000, 50);
+    const p = await probe(page, 's');
+    console.log(
+      `[push-security] SRTP: ${refused} packets refused before the camera (wrong key, plain RTP), ` +
+        `${afterIntruder.foreignPackets - refused} from a wrong-key sender while it was silent; ` +
+        `restarted camera: frames again ${Date.now() - t0} ms after its process started; metric and admin see ${afterIntruder.foreignPackets}`,
+    );
+    expect(p.state).toBe('playing');
+    expect(cam.producer.id).toBe(producerId);
+    expect(counters().restarts).toBe(1);
+    const body = (await vigil.admin('GET', '/cameras/sealed')).body;
+    expect(body.streams[0].foreignPackets).toBeGreaterThanOrEqual(afterIntruder.foreignPackets);
+    // The key is referenced, never shown.
+    expect(JSON.stringify(body)).not.toContain(key);
+    for (const proc of procs.splice(0)) proc.kill('SIGKILL');
+    await page.close();
+  });
+});
