@@ -20,9 +20,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
+import { createNetns, netnsUnavailable, type TestNetns } from '../helpers/netns.ts';
 import { makeClip, pushClip, type PushOptions } from '../helpers/push-camera.ts';
 import { play, probe, resetGap, sdkPage } from '../helpers/sdk-page.ts';
-import { startTestVigil, waitFor, type TestVigil } from '../helpers/vigil.ts';
+import { startTestVigil, testCamera, waitFor, type TestVigil } from '../helpers/vigil.ts';
 
 const PT = 96;
 const SUITE = 'AES_CM_128_HMAC_SHA1_80';
@@ -117,6 +118,80 @@ describe('SRTP on RTP push, key from config', () => {
     // The key is referenced, never shown.
     expect(JSON.stringify(body)).not.toContain(key);
     for (const proc of procs.splice(0)) proc.kill('SIGKILL');
+    await page.close();
+  });
+});
+
+describe('the relay ingest path (PlainTransport connected to the relay, no comedia)', () => {
+  const why = netnsUnavailable();
+  let ns: TestNetns | undefined;
+  let v: TestVigil | undefined;
+
+  afterAll(async () => {
+    await v?.close();
+    ns?.close();
+  });
+
+  it.skipIf(why !== undefined)(`a stranger on another address is ignored by mediasoup and counted; the viewer never notices${why ? ` (skipped: ${why})` : ''}`, async () => {
+    ns = createNetns();
+    // Ingest on the host end of the veth pair, so the relay's PlainTransport is reachable from the namespace.
+    v = await startTestVigil({
+      ingest: { listenIp: ns.hostIp },
+      // `down`: an RTSP camera that cannot be reached, so its relay never sends: nothing latched yet.
+      cameras: [testCamera('relayed', 'H264'), { id: 'down', codec: 'H264', source: { kind: 'rtsp', url: 'rtsp://127.0.0.1:9/none' } }],
+    });
+    const transportIgnored = async (t: { getStats(): Promise<{ bytesReceived: number; rtpBytesReceived: number; rtxBytesReceived?: number }[]> }) => {
+      const [st] = await t.getStats();
+      return st!.bytesReceived - st!.rtpBytesReceived - (st!.rtxBytesReceived ?? 0);
+    };
+
+    // A stranger feeding a relay camera whose source is down (comedia would latch it and put its picture on air).
+    const down = v.gateway.camera('down')!;
+    const downSsrc = down.producer.rtpParameters.encodings![0]!.ssrc!;
+    const early = pushClip({ clip, host: ns.hostIp, rtpPort: down.ports.rtpPort, ssrc: downSsrc, payloadType: 96, netns: ns.name });
+    procs.push(early);
+    await sleep(2000);
+    early.kill('SIGKILL');
+    const downPackets = (await down.producer.getStats()).reduce((n, st) => n + st.packetCount, 0);
+    const downIgnored = await transportIgnored(down.stream('high').ingestTransport);
+    console.log(`[push-security] relay path, source down: stranger's ${downIgnored} bytes ignored, ${downPackets} packets reached the producer, camera ${down.state}`);
+    expect(downPackets).toBe(0);
+    expect(downIgnored).toBeGreaterThan(10_000);
+    expect(down.state).not.toBe('live');
+
+    const cam = v.gateway.camera('relayed')!;
+    await waitFor(() => cam.state === 'live', 15_000);
+    const page = await sdkPage(browser, v.url);
+    await play(page, 'r', 'relayed', v.token(['relayed']));
+    await waitFor(async () => (await probe(page, 'r')).state === 'playing', 15_000);
+    const producerId = cam.producer.id;
+    const transport = cam.stream('high').ingestTransport;
+    const ignored = () => transportIgnored(transport);
+    const ignoredBefore = await ignored();
+    const framesBefore = (await probe(page, 'r')).framesDecoded;
+    await resetGap(page, 'r');
+
+    // The stranger sends the relay's SSRC and payload type to the transport's own port, from the namespace, for 3 s
+    // (a 320x180 picture, so a single frame of it on screen would show).
+    const relaySsrc = cam.producer.rtpParameters.encodings![0]!.ssrc!;
+    const stranger = pushClip({ clip, host: ns.hostIp, rtpPort: cam.ports.rtpPort, ssrc: relaySsrc, payloadType: 96, netns: ns.name });
+    procs.push(stranger);
+    await sleep(3000);
+    stranger.kill('SIGKILL');
+
+    const p = await probe(page, 'r');
+    const ignoredBytes = (await ignored()) - ignoredBefore;
+    console.log(
+      `[push-security] relay path stranger: ${ignoredBytes} bytes received and ignored by the transport; ` +
+        `viewer frames +${p.framesDecoded - framesBefore}, longest gap ${p.maxFrameGapMs} ms, size ${p.videoWidth}x${p.videoHeight}`,
+    );
+    expect(ignoredBytes).toBeGreaterThan(20_000); // the stranger's ~3 s of video
+    expect(p.state).toBe('playing');
+    expect(p.videoWidth).toBe(640);
+    expect(p.framesDecoded - framesBefore).toBeGreaterThan(50);
+    expect(p.maxFrameGapMs).toBeLessThan(1000);
+    expect(cam.producer.id).toBe(producerId);
+    expect(cam.state).toBe('live');
     await page.close();
   });
 });

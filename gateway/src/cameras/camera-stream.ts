@@ -497,6 +497,11 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     return this.#driver;
   }
 
+  /** The video ingest's PlainTransport, for diagnostics and tests (its stats: what mediasoup received and ignored). */
+  get ingestTransport(): types.PlainTransport {
+    return this.#ingest.transport;
+  }
+
   /**
    * Re-opens the ingest on `router` (its worker was replaced) and points the
    * driver (or push gate) at it. The old producer closes; `producerchange` fires.
