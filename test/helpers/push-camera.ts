@@ -27,6 +27,8 @@ export interface ClipSpec {
    * `pattern` (default): ffmpeg testsrc2 (moving).
    */
   scene?: 'still-detail' | 'pattern';
+  /** Strength of the still scene's fixed noise (ffmpeg noise `alls`, 0-100; default 12): more detail, larger keyframes. */
+  noise?: number;
   /** x264 CRF; default: bitrate-limited like a camera (0.1 bit/px/frame). */
   crf?: number;
   /** Largest slice NAL unit, bytes (x264 slice-max-size): small enough for single-NAL-unit RTP packets. */
@@ -48,7 +50,7 @@ export async function makeClip(spec: ClipSpec): Promise<string> {
   const size = `${spec.width}x${spec.height}`;
   const input =
     spec.scene === 'still-detail'
-      ? `color=c=gray:s=${size}:r=${spec.fps},noise=alls=12:allf=u,format=yuv420p`
+      ? `color=c=gray:s=${size}:r=${spec.fps},noise=alls=${spec.noise ?? 12}:allf=u,format=yuv420p`
       : `testsrc2=size=${size}:rate=${spec.fps}`;
   const gop = String(spec.gopFrames);
   const rate = spec.crf !== undefined ? ['-crf', String(spec.crf)] : ['-b:v', `${Math.round((spec.width * spec.height * spec.fps * 0.1) / 1000)}k`];
