@@ -71,12 +71,12 @@ describe('SRTP on RTP push, key from config', () => {
     // Before the camera: a sender with another key, and one with plain RTP (the camera's address and SSRC).
     const wrong = send('sealed', { srtp: { suite: SUITE, keyBase64: wrongKey } });
     const plain = send('sealed');
-    await sleep(1500);
+    // ~25 packets/s each of a 320x180 clip; ffmpeg may take a while to start on a busy machine.
+    await waitFor(() => counters().foreignPackets > 60, 15_000, 50);
     wrong.kill('SIGKILL');
     plain.kill('SIGKILL');
     const refused = counters().foreignPackets;
-    expect(refused).toBeGreaterThan(40);
-    expect(cam.state).toBe('connecting');
+    expect(cam.state).not.toBe('live'); // connecting, or offline once nothing authentic arrived for offlineTimeoutMs
     expect((await cam.producer.getStats()).reduce((n, s) => n + s.packetCount, 0)).toBe(0);
 
     // The camera with its key plays.
@@ -91,10 +91,9 @@ describe('SRTP on RTP push, key from config', () => {
     camera.kill('SIGKILL');
     await sleep(300);
     const intruder = send('sealed', { srtp: { suite: SUITE, keyBase64: wrongKey } });
-    await sleep(2000);
+    await waitFor(() => counters().foreignPackets > refused + 40, 15_000, 50);
     intruder.kill('SIGKILL');
     const afterIntruder = counters();
-    expect(afterIntruder.foreignPackets).toBeGreaterThan(refused + 20); // ~25 packets/s of a 320x180 clip
     expect(afterIntruder.restarts).toBe(0);
 
     // The camera restarts with its key (new port, a lower sequence, rollover counter 0): back on the same producer

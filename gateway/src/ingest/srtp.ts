@@ -15,14 +15,18 @@
  * Suites: AES_CM_128_HMAC_SHA1_80 and AES_CM_128_HMAC_SHA1_32 (RFC 4568
  * §6.2; SRTCP keeps an 80-bit tag with both, RFC 4568 §6.2.2), the ones
  * ffmpeg (`-srtp_out_suite`) and cameras that do SRTP with preset keys
- * offer. The ciphers are node:crypto's (OpenSSL): AES-128 in counter mode
+ * offer. The primitives are node:crypto's (OpenSSL): AES-128 in counter mode
  * (RFC 3711 §4.1.1) and HMAC-SHA1 (§4.2.1); key derivation per §4.3 with a
- * key derivation rate of 0.
+ * key derivation rate of 0. Per packet, creating a cipher and an HMAC costs
+ * more than the crypto itself (~16 and ~14 µs vs a few), so the receiver
+ * keeps one AES-ECB context per session key and builds the counter blocks
+ * (AES-CM keystream = AES-ECB of IV, IV+1, ...), and keeps HMAC's inner and
+ * outer SHA-1 states (RFC 2104) and copies them (test/bench/push-gate-srtp.ts).
  *
  * Keys: `keyAndSalt` is the 30-byte master key (16) || master salt (14), as
  * SDES (RFC 4568 §6.1) and ffmpeg's `-srtp_out_params` write it in base64.
  */
-import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createHash, timingSafeEqual, type Cipheriv, type Hash } from 'node:crypto';
 
 export type SrtpCryptoSuite = 'AES_CM_128_HMAC_SHA1_80' | 'AES_CM_128_HMAC_SHA1_32';
 
@@ -57,6 +61,17 @@ export interface SessionKeys {
   salt: Buffer;
 }
 
+/** A session's keys ready to use. */
+interface SessionCrypto {
+  cipher: AesCm;
+  hmac: Hmac;
+  salt: Buffer;
+}
+
+function sessionCrypto(k: SessionKeys): SessionCrypto {
+  return { cipher: new AesCm(k.encKey), hmac: new Hmac(k.authKey), salt: k.salt };
+}
+
 /** Session keys of RFC 3711 §4.3.1 (labels 0-2 for SRTP, 3-5 for SRTCP); exported for its test vectors (Appendix B.3). */
 export function sessionKeys(masterKey: Buffer, masterSalt: Buffer, rtcp: boolean): SessionKeys {
   const base = rtcp ? 3 : 0;
@@ -79,10 +94,51 @@ function counterIv(salt: Buffer, ssrc: number, index: number): Buffer {
   return iv;
 }
 
-function tagOf(authKey: Buffer, parts: Buffer[], length: number): Buffer {
-  const h = createHmac('sha1', authKey);
-  for (const p of parts) h.update(p);
-  return h.digest().subarray(0, length);
+/** HMAC-SHA1 (RFC 2104) with the keyed inner and outer SHA-1 states computed once and copied per message. */
+class Hmac {
+  readonly #inner: Hash;
+  readonly #outer: Hash;
+
+  constructor(key: Buffer) {
+    const pad = (byte: number): Buffer => {
+      const p = Buffer.alloc(64, byte); // SHA-1 block; SRTP auth keys (20 bytes) are shorter
+      for (let i = 0; i < key.length; i++) p[i]! ^= key[i]!;
+      return p;
+    };
+    this.#inner = createHash('sha1').update(pad(0x36));
+    this.#outer = createHash('sha1').update(pad(0x5c));
+  }
+
+  /** The first `length` bytes of HMAC-SHA1 over the concatenation of `parts`. */
+  tag(parts: Buffer[], length: number): Buffer {
+    const inner = this.#inner.copy();
+    for (const p of parts) inner.update(p);
+    return this.#outer.copy().update(inner.digest()).digest().subarray(0, length);
+  }
+}
+
+/** AES-128 in counter mode (RFC 3711 §4.1.1) over one long-lived AES-ECB context. */
+class AesCm {
+  readonly #ecb: Cipheriv;
+
+  constructor(key: Buffer) {
+    this.#ecb = createCipheriv('aes-128-ecb', key, null).setAutoPadding(false);
+  }
+
+  /** `data` XOR the keystream from counter block `iv` (the low 16 bits count blocks). */
+  apply(iv: Buffer, data: Buffer): Buffer {
+    const blocks = Math.ceil(data.length / 16);
+    const counters = Buffer.alloc(blocks * 16);
+    const base = iv.readUInt16BE(14);
+    for (let b = 0; b < blocks; b++) {
+      iv.copy(counters, b * 16, 0, 14);
+      counters.writeUInt16BE((base + b) & 0xffff, b * 16 + 14);
+    }
+    const keystream = this.#ecb.update(counters);
+    const out = Buffer.allocUnsafe(data.length);
+    for (let i = 0; i < data.length; i++) out[i] = data[i]! ^ keystream[i]!;
+    return out;
+  }
 }
 
 /** Replay list (RFC 3711 §3.3.2): the highest index and which of the last REPLAY_WINDOW were seen. */
@@ -110,8 +166,8 @@ class ReplayWindow {
  * the RTP rollover counter and both replay windows.
  */
 export class SrtpReceiver {
-  readonly #rtp: SessionKeys;
-  readonly #rtcp: SessionKeys;
+  readonly #rtp: SessionCrypto;
+  readonly #rtcp: SessionCrypto;
   readonly #rtpTagLength: number;
   #roc = 0;
   /** Highest sequence number authenticated (s_l of RFC 3711 §3.3.1), -1 before the first. */
@@ -130,8 +186,8 @@ export class SrtpReceiver {
     }
     const key = keyAndSalt.subarray(0, SRTP_MASTER_KEY_LENGTH);
     const salt = keyAndSalt.subarray(SRTP_MASTER_KEY_LENGTH);
-    this.#rtp = sessionKeys(key, salt, false);
-    this.#rtcp = sessionKeys(key, salt, true);
+    this.#rtp = sessionCrypto(sessionKeys(key, salt, false));
+    this.#rtcp = sessionCrypto(sessionKeys(key, salt, true));
     this.#rtpTagLength = suite === 'AES_CM_128_HMAC_SHA1_32' ? 4 : 10;
   }
 
@@ -159,7 +215,7 @@ export class SrtpReceiver {
     const roc = Buffer.alloc(4);
     roc.writeUInt32BE(v >>> 0, 0);
     const tag = packet.subarray(packet.length - tagLength);
-    if (!timingSafeEqual(tagOf(this.#rtp.authKey, [body, roc], tagLength), tag)) return 'auth';
+    if (!timingSafeEqual(this.#rtp.hmac.tag([body, roc], tagLength), tag)) return 'auth';
     if (restart) {
       this.#rtpReplay = new ReplayWindow();
       this.#sl = -1;
@@ -172,7 +228,7 @@ export class SrtpReceiver {
       this.#sl = seq;
     }
     const iv = counterIv(this.#rtp.salt, ssrc, index);
-    const payload = createCipheriv('aes-128-ctr', this.#rtp.encKey, iv).update(body.subarray(headerLength));
+    const payload = this.#rtp.cipher.apply(iv, body.subarray(headerLength));
     return Buffer.concat([body.subarray(0, headerLength), payload]);
   }
 
@@ -186,7 +242,7 @@ export class SrtpReceiver {
     if (packet.length < 8 + SRTCP_INDEX_LENGTH + tagLength) return 'malformed';
     const body = packet.subarray(0, packet.length - tagLength);
     const tag = packet.subarray(packet.length - tagLength);
-    if (!timingSafeEqual(tagOf(this.#rtcp.authKey, [body], tagLength), tag)) return 'auth';
+    if (!timingSafeEqual(this.#rtcp.hmac.tag([body], tagLength), tag)) return 'auth';
     const eIndex = body.readUInt32BE(body.length - SRTCP_INDEX_LENGTH);
     const index = eIndex & 0x7fffffff;
     if (!this.#rtcpReplay.fresh(index)) return 'replay';
@@ -195,7 +251,7 @@ export class SrtpReceiver {
     const rest = body.subarray(8, body.length - SRTCP_INDEX_LENGTH);
     if ((eIndex & 0x80000000) === 0) return Buffer.concat([header, rest]);
     const iv = counterIv(this.#rtcp.salt, packet.readUInt32BE(4), index);
-    return Buffer.concat([header, createCipheriv('aes-128-ctr', this.#rtcp.encKey, iv).update(rest)]);
+    return Buffer.concat([header, this.#rtcp.cipher.apply(iv, rest)]);
   }
 
   /** The rollover counter a packet with `seq` was most likely sent with (RFC 3711 §3.3.1, Appendix A). */
