@@ -29,6 +29,7 @@ const PT = 96;
 const SUITE = 'AES_CM_128_HMAC_SHA1_80';
 const key = randomBytes(30).toString('base64');
 const wrongKey = randomBytes(30).toString('base64');
+const key32 = randomBytes(30).toString('base64');
 const keyDir = mkdtempSync(join(tmpdir(), 'vigil-srtp-'));
 const keyFile = join(keyDir, 'cam.key');
 
@@ -49,9 +50,13 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
   writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+  process.env['VIGIL_TEST_SRTP_KEY_32'] = key32;
   clip = await makeClip({ width: 320, height: 180, fps: 25, gopFrames: 25, frames: 50, profile: 'baseline' });
   vigil = await startTestVigil({
-    cameras: [{ id: 'sealed', codec: 'H264', source: { kind: 'rtp-push', port: 0, ssrc: 2001, payloadType: PT, srtp: { cryptoSuite: SUITE, keyFile } } }],
+    cameras: [
+      { id: 'sealed', codec: 'H264', source: { kind: 'rtp-push', port: 0, ssrc: 2001, payloadType: PT, srtp: { cryptoSuite: SUITE, keyFile } } },
+      { id: 'sealed32', codec: 'H264', source: { kind: 'rtp-push', port: 0, ssrc: 2002, payloadType: PT, srtp: { cryptoSuite: 'AES_CM_128_HMAC_SHA1_32', keyEnv: 'VIGIL_TEST_SRTP_KEY_32' } } },
+    ],
   });
   browser = await launchChromium();
 }, 120_000);
@@ -64,6 +69,17 @@ afterAll(async () => {
 });
 
 describe('SRTP on RTP push, key from config', () => {
+  it('AES_CM_128_HMAC_SHA1_32 with the key in an environment variable: RTP and SRTCP authenticate, the camera goes live', async () => {
+    const cam = vigil.gateway.camera('sealed32')!;
+    const p = send('sealed32', { srtp: { suite: 'AES_CM_128_HMAC_SHA1_32', keyBase64: key32 } });
+    const packets = async () => (await cam.producer.getStats()).reduce((n, st) => n + st.packetCount, 0);
+    await waitFor(async () => cam.state === 'live' && (await packets()) > 50, 15_000, 100);
+    p.kill('SIGKILL');
+    // ffmpeg sends a sender report as it starts (32-bit SRTCP tag with this suite).
+    expect(cam.stream('high').ingestCounters(new Map()).foreignPackets).toBe(0);
+    procs.splice(procs.indexOf(p), 1);
+  });
+
   it('only the key opens the camera: wrong key and plain RTP are dropped and counted; the camera restarting with its key plays again', async () => {
     const cam = vigil.gateway.camera('sealed')!;
     const counters = () => cam.stream('high').ingestCounters(new Map());
@@ -75,6 +91,7 @@ describe('SRTP on RTP push, key from config', () => {
     await waitFor(() => counters().foreignPackets > 60, 15_000, 50);
     wrong.kill('SIGKILL');
     plain.kill('SIGKILL');
+    await sleep(300); // packets in flight
     const refused = counters().foreignPackets;
     expect(cam.state).not.toBe('live'); // connecting, or offline once nothing authentic arrived for offlineTimeoutMs
     expect((await cam.producer.getStats()).reduce((n, s) => n + s.packetCount, 0)).toBe(0);
@@ -85,6 +102,8 @@ describe('SRTP on RTP push, key from config', () => {
     await play(page, 's', 'sealed', vigil.token(['sealed']));
     await waitFor(async () => (await probe(page, 's')).state === 'playing', 15_000);
     expect((await probe(page, 's')).videoWidth).toBe(320);
+    // Nothing of the camera's was refused: its SRTP and its SRTCP (a sender report at start) authenticate.
+    expect(counters().foreignPackets).toBe(refused);
     const producerId = cam.producer.id;
 
     // The camera goes silent; a wrong-key sender from the camera's address may not take over.

@@ -13,7 +13,8 @@
  * camera's (wrong key, plain RTP) before the worker sees it.
  *
  * Suites: AES_CM_128_HMAC_SHA1_80 and AES_CM_128_HMAC_SHA1_32 (RFC 4568
- * §6.2; SRTCP keeps an 80-bit tag with both, RFC 4568 §6.2.2), the ones
+ * §6.2; with _32, SRTCP should keep an 80-bit tag, RFC 4568 §6.2.2, but
+ * ffmpeg sends 32 bits: both are accepted), the ones
  * ffmpeg (`-srtp_out_suite`) and cameras that do SRTP with preset keys
  * offer. The primitives are node:crypto's (OpenSSL): AES-128 in counter mode
  * (RFC 3711 §4.1.1) and HMAC-SHA1 (§4.2.1); key derivation per §4.3 with a
@@ -169,6 +170,8 @@ export class SrtpReceiver {
   readonly #rtp: SessionCrypto;
   readonly #rtcp: SessionCrypto;
   readonly #rtpTagLength: number;
+  /** SRTCP tag lengths accepted, bytes (see the suites above). */
+  readonly #rtcpTagLengths: readonly number[];
   #roc = 0;
   /** Highest sequence number authenticated (s_l of RFC 3711 §3.3.1), -1 before the first. */
   #sl = -1;
@@ -189,6 +192,7 @@ export class SrtpReceiver {
     this.#rtp = sessionCrypto(sessionKeys(key, salt, false));
     this.#rtcp = sessionCrypto(sessionKeys(key, salt, true));
     this.#rtpTagLength = suite === 'AES_CM_128_HMAC_SHA1_32' ? 4 : 10;
+    this.#rtcpTagLengths = suite === 'AES_CM_128_HMAC_SHA1_32' ? [10, 4] : [10];
   }
 
   /**
@@ -233,16 +237,17 @@ export class SrtpReceiver {
   }
 
   /**
-   * Authenticates and decrypts one SRTCP packet (RFC 3711 §3.4; the tag is
-   * 80 bits for both suites).
+   * Authenticates and decrypts one SRTCP packet (RFC 3711 §3.4).
    * @returns the plain RTCP compound packet, or why it was refused
    */
   unprotectRtcp(packet: Buffer): Buffer | SrtpRejection {
-    const tagLength = 10;
-    if (packet.length < 8 + SRTCP_INDEX_LENGTH + tagLength) return 'malformed';
+    const tagLength = this.#rtcpTagLengths.find((n) => {
+      if (packet.length < 8 + SRTCP_INDEX_LENGTH + n) return false;
+      const tag = packet.subarray(packet.length - n);
+      return timingSafeEqual(this.#rtcp.hmac.tag([packet.subarray(0, packet.length - n)], n), tag);
+    });
+    if (tagLength === undefined) return packet.length < 8 + SRTCP_INDEX_LENGTH + 4 ? 'malformed' : 'auth';
     const body = packet.subarray(0, packet.length - tagLength);
-    const tag = packet.subarray(packet.length - tagLength);
-    if (!timingSafeEqual(this.#rtcp.hmac.tag([body], tagLength), tag)) return 'auth';
     const eIndex = body.readUInt32BE(body.length - SRTCP_INDEX_LENGTH);
     const index = eIndex & 0x7fffffff;
     if (!this.#rtcpReplay.fresh(index)) return 'replay';
