@@ -42,6 +42,8 @@ export class RedisDenyList implements DenyListShare {
   readonly #list: DenyList;
   readonly #log: Logger;
   #closed = false;
+  /** Events received while a catch-up is reading the stored list, replayed after it (else the older read would undo them). */
+  #buffered: DenyEvent[] | undefined;
 
   private constructor(redis: ClusterRedis, list: DenyList, logger: Logger) {
     this.#redis = redis;
@@ -119,13 +121,20 @@ export class RedisDenyList implements DenyListShare {
       this.#log.warn('unreadable deny list event ignored');
       return;
     }
+    if (this.#buffered) this.#buffered.push(ev);
+    this.#apply(ev);
+  };
+
+  #apply(ev: DenyEvent): void {
     if (ev.op === 'add' && isDenyEntry(ev.entry)) this.#list.applyShared(ev.entry);
     else if (ev.op === 'remove' && (ev.kind === 'jti' || ev.kind === 'subject') && typeof ev.value === 'string') this.#list.forgetShared(ev.kind, ev.value);
-  };
+  }
 
   /** SUBSCRIBE (idempotent), then read the whole stored list: nothing published in between is missed. */
   async #catchUp(): Promise<void> {
     if (this.#closed) return;
+    const buffered: DenyEvent[] = [];
+    this.#buffered = buffered;
     try {
       await this.#redis.subscriber.subscribe(DENY_CHANNEL);
       const stored = await this.#redis.command.hgetall(DENY_KEY);
@@ -145,10 +154,14 @@ export class RedisDenyList implements DenyListShare {
       }
       if (lapsed.length > 0) await this.#redis.command.hdel(DENY_KEY, ...lapsed);
       const { added, dropped } = this.#list.replaceShared(entries);
+      // What arrived while reading is newer than the read.
+      for (const ev of buffered) this.#apply(ev);
       this.#log.info({ entries: entries.length, added, dropped }, 'deny list caught up with redis');
     } catch (err) {
       // Redis went away again mid-way: the next 'up' retries.
       this.#log.warn({ err: (err as Error).message }, 'deny list catch-up failed; retried when redis returns');
+    } finally {
+      if (this.#buffered === buffered) this.#buffered = undefined;
     }
   }
 }
