@@ -9,6 +9,7 @@ import { VigilConfigSchema, type VigilConfig } from './schema.ts';
 import { DEFAULT_CONFIG_FILE } from './defaults.ts';
 import { authIssues } from './auth-checks.ts';
 import { clusterIssues } from './cluster-checks.ts';
+import { trustedProxyIssues } from '../http/client-address.ts';
 
 /** The config is not valid JSON or does not match the schema. `issues` name each bad key. */
 export class ConfigError extends Error {
@@ -118,6 +119,7 @@ function checkSemantics(config: VigilConfig, source: string): void {
   if (config.workers.rtcMinPort > config.workers.rtcMaxPort) issues.push('workers.rtcMinPort: must be <= workers.rtcMaxPort');
   issues.push(...authIssues(config.auth));
   issues.push(...clusterIssues(config.cluster));
+  issues.push(...trustedProxyIssues(config.http.trustedProxies));
   if (config.demo.enabled && config.demo.tokenTtlSec > config.auth.maxTokenLifetimeSec) {
     issues.push('demo.tokenTtlSec: must be <= auth.maxTokenLifetimeSec');
   }

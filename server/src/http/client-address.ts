@@ -43,3 +43,19 @@ export function clientAddressResolver(trust: ProxyTrust | undefined): ClientAddr
   if (!trust) return (req) => req.socket.remoteAddress;
   return (req) => (req.socket.remoteAddress === undefined ? undefined : proxyAddr(req, trust));
 }
+
+/**
+ * Config check for `http.trustedProxies` (run at load, so a typo stops the start with a config error).
+ * @returns one message per entry that is not an IP address or CIDR
+ */
+export function trustedProxyIssues(trusted: readonly string[]): string[] {
+  const issues: string[] = [];
+  trusted.forEach((entry, i) => {
+    try {
+      proxyAddr.compile(entry);
+    } catch {
+      issues.push(`http.trustedProxies[${i}]: not an IP address or CIDR`);
+    }
+  });
+  return issues;
+}
