@@ -107,6 +107,9 @@ export class SignalingServer {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node hands an upgrading socket over without an 'error' listener (Node docs, http 'upgrade'
+    // event): a peer resetting it while it is refused (a balancer does) would be an uncaught exception.
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'upgrade socket error'));
     const path = (req.url ?? '').split('?')[0];
     if (path !== SIGNALING_PATH) return reject(socket, 404, 'Not Found');
     if (!this.#accepting) return reject(socket, 503, 'Service Unavailable');
