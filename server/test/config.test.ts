@@ -136,4 +136,32 @@ describe('config: security bounds', () => {
       'http.trustedProxies[2]: not an IP address or CIDR',
     ]);
   });
+
+  it('{ "$env": NAME } takes a value from the environment (secrets, per-pod address); unset is a config error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-env-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        auth: { secret: { $env: 'VIGIL_TEST_SECRET_X' } },
+        cluster: { redisUrl: 'redis://r:6379', nodeId: { $env: 'VIGIL_TEST_POD' }, announcedAddress: { $env: 'VIGIL_TEST_POD_IP' } },
+      }),
+    );
+    process.env['VIGIL_TEST_SECRET_X'] = 's'.repeat(40);
+    process.env['VIGIL_TEST_POD'] = 'vigil-2';
+    process.env['VIGIL_TEST_POD_IP'] = '10.1.2.3';
+    try {
+      const c = await loadConfig(file);
+      expect(c.auth.secret).toBe('s'.repeat(40));
+      expect([c.cluster?.nodeId, c.cluster?.announcedAddress]).toEqual(['vigil-2', '10.1.2.3']);
+      delete process.env['VIGIL_TEST_POD_IP'];
+      const err = await loadConfig(file).catch((e: unknown) => e as { issues: string[]; message: string });
+      expect(err.issues).toEqual(['cluster.announcedAddress: environment variable VIGIL_TEST_POD_IP is not set']);
+      expect(err.message).not.toContain('s'.repeat(40));
+    } finally {
+      delete process.env['VIGIL_TEST_SECRET_X'];
+      delete process.env['VIGIL_TEST_POD'];
+      delete process.env['VIGIL_TEST_POD_IP'];
+    }
+  });
 });
