@@ -155,7 +155,10 @@ describe('config: security bounds', () => {
       expect(c.auth.secret).toBe('s'.repeat(40));
       expect([c.cluster?.nodeId, c.cluster?.announcedAddress]).toEqual(['vigil-2', '10.1.2.3']);
       delete process.env['VIGIL_TEST_POD_IP'];
-      const err = await loadConfig(file).catch((e: unknown) => e as { issues: string[]; message: string });
+      const err = (await loadConfig(file).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { issues: string[]; message: string };
       expect(err.issues).toEqual(['cluster.announcedAddress: environment variable VIGIL_TEST_POD_IP is not set']);
       expect(err.message).not.toContain('s'.repeat(40));
     } finally {

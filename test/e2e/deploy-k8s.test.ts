@@ -102,8 +102,11 @@ describe('Kubernetes manifests (strict decoding with k8s.io/api)', () => {
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.shutdown.timeoutMs);
     expect(config.shutdown.timeoutMs).toBeGreaterThan(config.shutdown.drainDelayMs + config.shutdown.socketGraceMs);
     // Every worker's ICE port is declared, UDP and TCP; HTTP on the configured port.
-    for (let i = 0; i < config.workers.count; i++) {
-      for (const protocol of ['UDP', 'TCP']) {
+    // A fixed worker count: with 'auto' the ports would depend on the machine's cores.
+    const workers = config.workers.count;
+    if (typeof workers !== 'number') throw new Error('vigil-config.yaml must fix workers.count (ports are declared per worker)');
+    for (let i = 0; i < workers; i++) {
+      for (const protocol of ['UDP', 'TCP'] as const) {
         expect(c.ports).toContainEqual(expect.objectContaining({ containerPort: config.webrtc.port + i, protocol }));
       }
     }
