@@ -74,7 +74,6 @@ export class RedisRateLimiter implements TokenBuckets {
     this.#cfg = cfg;
     this.#local = new RateLimiter(cfg);
     this.#log = logger.child({ component: 'cluster-rate-limit', limit: name });
-    redis.on('up', () => (this.#warned = false));
   }
 
   /**
@@ -84,7 +83,10 @@ export class RedisRateLimiter implements TokenBuckets {
   async take(key: string): Promise<boolean> {
     if (!this.#redis.up) return this.#fallback(key, undefined);
     try {
-      return (await withTake(this.#redis.command).vigilTakeToken(RATE_LIMIT_PREFIX + this.#name + ':' + key, this.#cfg.burst, this.#cfg.perSec)) === 1;
+      const taken = (await withTake(this.#redis.command).vigilTakeToken(RATE_LIMIT_PREFIX + this.#name + ':' + key, this.#cfg.burst, this.#cfg.perSec)) === 1;
+      // Logged once per outage: the next outage warns again.
+      this.#warned = false;
+      return taken;
     } catch (err) {
       return this.#fallback(key, err as Error);
     }
