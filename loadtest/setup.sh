@@ -30,7 +30,7 @@ BOTS_SRC=$VIGIL_ROOT/loadtest/bots
 BOTS_HASH=$(cat "$BOTS_SRC/go.mod" "$BOTS_SRC/go.sum" "$BOTS_SRC"/*.go | sha256sum | cut -c1-12)
 VIGIL_BOTS_BIN=$VIGIL_CACHE/vigil-bots/$BOTS_HASH/vigil-bots
 if [ ! -x "$VIGIL_BOTS_BIN" ]; then
-	. "$VIGIL_ROOT/scripts/go-toolchain.sh"
+	GO_MIN_MINOR=24 . "$VIGIL_ROOT/scripts/go-toolchain.sh"
 	say "building the media bots with $("$GO" version | cut -d' ' -f3) into $(dirname "$VIGIL_BOTS_BIN")"
 	(cd "$BOTS_SRC" && GOTOOLCHAIN=local GOFLAGS=-mod=readonly GOMODCACHE=$VIGIL_CACHE/go/mod GOCACHE=$VIGIL_CACHE/go/build \
 		"$GO" build -trimpath -o "$VIGIL_BOTS_BIN.tmp" .) >&2
