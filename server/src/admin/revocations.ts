@@ -14,6 +14,8 @@
  * shared store first (../cluster/redis-deny-list.ts) and reaches every node;
  * while that store is unreachable both answer 503 `{ code: 'cluster_unavailable' }`
  * and change nothing (the operator retries; never a silent partial revocation).
+ * `sessionsEnded` then counts this node's sessions; other nodes end theirs as
+ * the announcement reaches them (well under a second).
  */
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
