@@ -37,6 +37,7 @@ type DenyEvent = { op: 'add'; entry: DenyEntry } | { op: 'remove'; kind: DenyKin
 
 const field = (kind: DenyKind, value: string): string => `${kind}:${value}`;
 
+/** The deny list's share in Redis (see the file head): writes, announcements, catch-up. Owned by the composition root; close() stops following Redis. */
 export class RedisDenyList implements DenyListShare {
   readonly #redis: ClusterRedis;
   readonly #list: DenyList;

@@ -56,6 +56,7 @@ function withTake(client: Redis): Redis & TakeCommand {
   return client as Redis & TakeCommand;
 }
 
+/** One rate limit's token buckets in Redis (see the file head), with this node's own buckets as the fallback while Redis is unreachable. */
 export class RedisRateLimiter implements TokenBuckets {
   readonly #redis: ClusterRedis;
   readonly #name: string;

@@ -107,6 +107,11 @@ export interface RedisStreamQuotaOptions {
   logger: Logger;
 }
 
+/**
+ * The `maxStreams` quota in Redis (see the file head). Starts its heartbeat at
+ * construction (every `heartbeatMs`, timer unref'd); close() stops it and
+ * removes this node's counts.
+ */
 export class RedisStreamQuota implements StreamSlots {
   /** `<nodeId>/<random>`: this process's field in the shared hashes. */
   readonly incarnation: string;

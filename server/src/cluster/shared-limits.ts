@@ -13,6 +13,7 @@ import type { ClusterRedis } from './redis.ts';
 import { RedisRateLimiter } from './redis-rate-limiter.ts';
 import { RedisStreamQuota } from './redis-stream-quota.ts';
 
+/** The shared limits of one node, as the composition root owns them. */
 export interface ClusterLimits extends SharedLimits {
   streams: RedisStreamQuota;
   /** Stops the quota heartbeat and removes this node's stream counts from Redis. */
@@ -20,6 +21,8 @@ export interface ClusterLimits extends SharedLimits {
 }
 
 /**
+ * Builds this node's shared limits: one Redis bucket set per rate limit (made
+ * when access control asks for it) and the stream quota (its heartbeat starts now).
  * @param cluster this node's id and the registry timings (config `cluster`): heartbeatMs, nodeTimeoutMs (ms)
  */
 export function clusterLimits(
