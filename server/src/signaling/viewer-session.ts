@@ -27,7 +27,7 @@ import type { ViewerGrant } from '../auth/tokens.ts';
 import type { AccessControl } from '../auth/access-control.ts';
 import { entryMatches, type DenyEntry } from '../auth/deny-list.ts';
 import { VIEWING_COALESCE_MS, type ConsumerEndReason, type SessionEndReason, type SessionObserver } from './session-observer.ts';
-import { CameraStateWatch, liveState } from './camera-state-watch.ts';
+import { CameraStateWatch, liveState, viewerDegradation } from './camera-state-watch.ts';
 
 export interface SessionLimits {
   maxTransportsPerConnection: number;
@@ -90,14 +90,19 @@ export class ViewerSession {
   readonly #tokenIds = new Set<string>();
   #expiryTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  /** Sends `cameraState` for the cameras this session consumes. */
+  /** Sends `cameraState` and `cameraDegraded` for the cameras this session consumes. */
   readonly #cameraWatch: CameraStateWatch;
 
   constructor(opts: ViewerSessionOptions) {
     this.#o = opts;
     this.#log = opts.logger.child({ sessionId: this.id });
-    this.#cameraWatch = new CameraStateWatch((cameraId, state) => {
-      if (!this.#closed) opts.notify({ notification: 'cameraState', cameraId, state });
+    this.#cameraWatch = new CameraStateWatch((cameraId, change) => {
+      if (this.#closed) return;
+      opts.notify(
+        change.kind === 'state'
+          ? { notification: 'cameraState', cameraId, state: change.state }
+          : { notification: 'cameraDegraded', cameraId, degraded: change.degraded },
+      );
     });
   }
 
@@ -378,6 +383,7 @@ export class ViewerSession {
       ...camera.frameSize(consumer.quality),
       ...(consumer.audio ? { audio: { consumerId: consumer.audio.id, producerId: consumer.audio.producerId, rtpParameters: consumer.audio.rtpParameters } } : {}),
       ...(liveState(camera.state) ? { cameraState: liveState(camera.state) } : {}),
+      ...(camera.degraded ? { degraded: viewerDegradation(camera.degraded)! } : {}),
     };
   }
 
