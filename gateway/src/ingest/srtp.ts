@@ -22,7 +22,7 @@
  * more than the crypto itself (~16 and ~14 µs vs a few), so the receiver
  * keeps one AES-ECB context per session key and builds the counter blocks
  * (AES-CM keystream = AES-ECB of IV, IV+1, ...), and keeps HMAC's inner and
- * outer SHA-1 states (RFC 2104) and copies them (test/bench/push-gate-srtp.ts).
+ * outer SHA-1 states (RFC 2104) and copies them (loadtest/bench/push-gate-srtp.ts).
  *
  * Keys: `keyAndSalt` is the 30-byte master key (16) || master salt (14), as
  * SDES (RFC 4568 §6.1) and ffmpeg's `-srtp_out_params` write it in base64.

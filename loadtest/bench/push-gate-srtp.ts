@@ -6,7 +6,7 @@
  * decrypted by the gate's SrtpReceiver (node:crypto, OpenSSL) over and over,
  * a fresh receiver per pass (the replay window would refuse the second).
  *
- *   sh scripts/run.sh node test/bench/push-gate-srtp.ts [passes=200]
+ *   npm run bench:push-srtp [-- passes]
  *
  * For scale: the whole gate costs Node ~2 ms of CPU per second per 1 Mbps
  * camera (~155 packets/s, README "Ingest"), ~13 µs per packet.
