@@ -106,6 +106,21 @@ describe('config: security bounds', () => {
     expect(issues({ auth: { maxTokenLifetimeSec: 600 }, demo: { enabled: false, tokenTtlSec: 601 } })).toEqual([]);
   });
 
+  it('audit.postgres: a libpq URI, defaults, and a node timeout of at least two heartbeats', () => {
+    const url = 'postgresql://vigil:secret@db.internal:5432/vigil';
+    expect(parseConfig({ audit: { postgres: { url } } }).audit).toMatchObject({
+      queueMax: 10_000,
+      postgres: { url, nodeTimeoutSec: 15, pollMs: 1000, connectTimeoutMs: 2000 },
+    });
+    expect(parseConfig({}).audit.postgres).toBeUndefined();
+    expect(issues({ audit: { postgres: { url: 'mysql://db/vigil' } } })).toEqual(['audit.postgres.url: must be a postgresql:// connection URI']);
+    expect(issues({ audit: { heartbeatSec: 5, postgres: { url, nodeTimeoutSec: 10 } } })).toEqual([]);
+    expect(issues({ audit: { heartbeatSec: 5, postgres: { url, nodeTimeoutSec: 9 } } })).toEqual([
+      'audit.postgres.nodeTimeoutSec: must be at least 2 × audit.heartbeatSec (live nodes would be taken for dead)',
+    ]);
+    expect(issues({ audit: { postgres: { url, nodeId: 'bad id' } } })).toEqual(['audit.postgres.nodeId: must be letters, digits, ".", "_", ":" and "-" only']);
+  });
+
   it('auth.groups: scopes bounded like tokens (entry length, wildcard count)', () => {
     expect(issues({ auth: { groups: { g: ['a/**'.padEnd(128, 'x')] } } })).toEqual([]);
     expect(issues({ auth: { groups: { g: ['a/**'.padEnd(129, 'x')] } } })).toEqual(['auth.groups.g[0]: must NOT have more than 128 characters']);

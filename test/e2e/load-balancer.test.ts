@@ -90,7 +90,7 @@ describe('behind haproxy (X-Forwarded-For from a trusted proxy)', () => {
       rtpCapabilities: (caps.data as { rtpCapabilities: unknown }).rtpCapabilities,
     });
     expect(r.ok).toBe(true);
-    const rows = vigil.audit!.query({ subject: 'lb-viewer', limit: 10 });
+    const rows = await vigil.audit!.query({ subject: 'lb-viewer', limit: 10 });
     expect(rows.map((v) => v.clientAddress)).toEqual(['127.0.0.6']);
     c.ws.terminate();
   });

@@ -119,6 +119,10 @@ function checkSemantics(config: VigilConfig, source: string): void {
   });
   if (config.workers.rtcMinPort > config.workers.rtcMaxPort) issues.push('workers.rtcMinPort: must be <= workers.rtcMaxPort');
   issues.push(...authIssues(config.auth));
+  const pgAudit = config.audit.postgres;
+  if (pgAudit && pgAudit.nodeTimeoutSec < 2 * config.audit.heartbeatSec) {
+    issues.push('audit.postgres.nodeTimeoutSec: must be at least 2 × audit.heartbeatSec (live nodes would be taken for dead)');
+  }
   issues.push(...clusterIssues(config.cluster));
   issues.push(...trustedProxyIssues(config.http.trustedProxies));
   if (config.demo.enabled && config.demo.tokenTtlSec > config.auth.maxTokenLifetimeSec) {

@@ -1,5 +1,6 @@
 /**
- * The HTTP side (fastify): health check, the demo page and the SDK bundles.
+ * The HTTP side (fastify): health check, the demo page, the SDK bundles and
+ * the operator view (/operator/).
  * The WebSocket endpoint is attached to the same server by SignalingServer.
  */
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,8 @@ import type { ProxyTrust } from './client-address.ts';
 
 const DEMO_DIR = fileURLToPath(new URL('../../../client-sdk/demo/', import.meta.url));
 const SDK_DIST_DIR = fileURLToPath(new URL('../../../client-sdk/dist/', import.meta.url));
+/** The operator view (cameras by state, unwatched, who watches what); its data comes from the admin API with the admin credential. */
+const OPERATOR_DIR = fileURLToPath(new URL('../../operator/', import.meta.url));
 
 export interface HttpAppOptions {
   logger: Logger;
@@ -41,5 +44,6 @@ export async function buildHttpApp({ logger, ready, tls, trustProxy }: HttpAppOp
 
   await app.register(fastifyStatic, { root: DEMO_DIR, prefix: '/', index: ['index.html'] });
   await app.register(fastifyStatic, { root: SDK_DIST_DIR, prefix: '/sdk/', decorateReply: false });
+  await app.register(fastifyStatic, { root: OPERATOR_DIR, prefix: '/operator/', decorateReply: false, index: ['index.html'] });
   return app;
 }
