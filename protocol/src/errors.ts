@@ -29,6 +29,12 @@ export const ErrorCode = {
   LimitExceeded: 'limit_exceeded',
   /** Too many joins or consumes from this address or subject; retry later. */
   RateLimited: 'rate_limited',
+  /**
+   * A cluster node cannot serve the camera now because the cluster's registry
+   * (Redis) is unreachable: it neither ingests the camera nor pulls it already,
+   * and cannot find its origin. Retry later; cameras it serves keep playing.
+   */
+  ClusterUnavailable: 'cluster_unavailable',
   /** Something failed on the server; details are in the server log, not here. */
   Internal: 'internal',
 } as const;

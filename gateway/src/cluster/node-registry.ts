@@ -1,0 +1,114 @@
+/**
+ * The node registry in Redis: each node's heartbeat (`vigil:node:<id>`, JSON
+ * {@link NodeRecord} written with `SET ... PX nodeTimeoutMs`, Redis docs: SET)
+ * and which nodes are alive.
+ *
+ * A node is alive while its key exists and, once it has said its request
+ * channel is subscribed, while that channel has a subscriber (`PUBSUB NUMSUB`,
+ * Redis docs). The key's TTL catches a network cut after `nodeTimeoutMs`; the
+ * subscriber count catches a killed process at the next poll, because the
+ * kernel closes a dead process's socket and Redis drops its subscriptions at
+ * once. LiveKit's Redis router (pkg/routing) judges a node by the age of its
+ * stats alone; this is the part of failover done better here.
+ *
+ * Right after Redis comes back every node is re-subscribing, so for
+ * `nodeTimeoutMs` after that only the TTL counts (no false deaths).
+ */
+import type { Logger } from 'pino';
+import { KEY, type ClusterMediaSettings, type ClusterRedisClients, type NodeRecord } from './cluster-types.ts';
+
+/** Who is alive, read in one round trip. */
+export interface RegistrySnapshot {
+  /** Live nodes by id. */
+  live: Map<string, NodeRecord>;
+  /** Listed nodes found dead (key gone, or subscriber gone). */
+  dead: string[];
+}
+
+export class NodeRegistry {
+  readonly #redis: ClusterRedisClients;
+  readonly #s: ClusterMediaSettings;
+  readonly #log: Logger;
+  /** Before this time (ms since epoch) a missing subscriber is not taken as death. */
+  #settledAt: number;
+
+  constructor(o: { redis: ClusterRedisClients; settings: ClusterMediaSettings; logger: Logger }) {
+    this.#redis = o.redis;
+    this.#s = o.settings;
+    this.#log = o.logger;
+    this.#settledAt = Date.now() + o.settings.nodeTimeoutMs;
+  }
+
+  /** Redis (re)connected: for `nodeTimeoutMs` only key expiry proves a node dead. */
+  reconnected(): void {
+    this.#settledAt = Date.now() + this.#s.nodeTimeoutMs;
+  }
+
+  /**
+   * Writes this node's record (expires after `nodeTimeoutMs`) and lists it.
+   * @throws the Redis error while Redis is down
+   */
+  async heartbeat(record: Omit<NodeRecord, 'id' | 'address' | 'at'>): Promise<void> {
+    const full: NodeRecord = { id: this.#s.nodeId, address: this.#s.announcedAddress, at: Date.now(), ...record };
+    await this.#redis.command
+      .multi()
+      .set(KEY.node(this.#s.nodeId), JSON.stringify(full), 'PX', this.#s.nodeTimeoutMs)
+      .sadd(KEY.nodes, this.#s.nodeId)
+      .exec();
+  }
+
+  /**
+   * Reads every listed node and its liveness (SMEMBERS, MGET, PUBSUB NUMSUB);
+   * nodes whose key expired are removed from the list.
+   * @throws the Redis error while Redis is down
+   */
+  async snapshot(): Promise<RegistrySnapshot> {
+    const ids = (await this.#redis.command.smembers(KEY.nodes)).sort();
+    const live = new Map<string, NodeRecord>();
+    const dead: string[] = [];
+    if (ids.length === 0) return { live, dead };
+    const [raws, numsub] = await Promise.all([
+      this.#redis.command.mget(ids.map(KEY.node)),
+      this.#redis.command.call('PUBSUB', 'NUMSUB', ...ids.map(KEY.rpc)) as Promise<(string | number)[]>,
+    ]);
+    const subscribers = new Map<string, number>();
+    for (let i = 0; i + 1 < numsub.length; i += 2) subscribers.set(String(numsub[i]), Number(numsub[i + 1]));
+    const settled = Date.now() >= this.#settledAt;
+    const expired: string[] = [];
+    ids.forEach((id, i) => {
+      const raw = raws[i];
+      if (raw === null || raw === undefined) {
+        dead.push(id);
+        expired.push(id);
+        return;
+      }
+      let rec: NodeRecord;
+      try {
+        rec = JSON.parse(raw) as NodeRecord;
+      } catch {
+        dead.push(id);
+        return;
+      }
+      if (settled && rec.rpcSubscribed && (subscribers.get(KEY.rpc(id)) ?? 0) === 0 && id !== this.#s.nodeId) {
+        dead.push(id);
+        return;
+      }
+      live.set(id, rec);
+    });
+    if (expired.length) {
+      await this.#redis.command.srem(KEY.nodes, ...expired).catch(() => undefined);
+      this.#log.debug({ nodes: expired }, 'expired nodes unlisted');
+    }
+    return { live, dead };
+  }
+
+  /** Removes this node's record (graceful leave): others see it gone at their next poll. Best effort. */
+  async leave(): Promise<void> {
+    await this.#redis.command
+      .multi()
+      .del(KEY.node(this.#s.nodeId))
+      .srem(KEY.nodes, this.#s.nodeId)
+      .exec()
+      .catch(() => undefined);
+  }
+}
