@@ -149,6 +149,12 @@ export class ClusterMedia extends EventEmitter<MediaEvents> implements MediaApi,
     return { pulled: this.#edge.size, served: this.#origin.size };
   }
 
+  /** Bytes moved by this node's pipes, per pipe (tests, benches). */
+  async pipeStats(): Promise<{ pulled: { cameraId: string; originNode: string; bytesReceived: number }[]; served: { cameraId: string; edgeNode: string; bytesSent: number }[] }> {
+    const [pulled, served] = await Promise.all([this.#edge.stats(), this.#origin.stats()]);
+    return { pulled, served };
+  }
+
   /** Where a camera is ingested as this node last saw it (undefined: unknown). */
   originOf(cameraId: string): OriginRecord | undefined {
     const o = this.#origins.get(cameraId);

@@ -83,6 +83,16 @@ export class EdgePipes {
     return this.#open.size;
   }
 
+  /** Bytes received on each open pipe, by camera id (PipeTransport stats). */
+  async stats(): Promise<{ cameraId: string; originNode: string; bytesReceived: number }[]> {
+    return Promise.all(
+      [...this.#open.values()].map(async (p) => {
+        const s = await p.transport.getStats().catch(() => []);
+        return { cameraId: p.cameraId, originNode: p.origin.node, bytesReceived: s[0]?.bytesReceived ?? 0 };
+      }),
+    );
+  }
+
   /** The open pipe of a camera, if any (served without the registry while Redis is down). */
   current(cameraId: string): EdgePipe | undefined {
     const p = this.#open.get(cameraId);

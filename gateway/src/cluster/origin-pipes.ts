@@ -75,6 +75,16 @@ export class OriginPipes {
     return this.#pipes.size;
   }
 
+  /** Bytes sent on each served pipe (PipeTransport stats). */
+  async stats(): Promise<{ cameraId: string; edgeNode: string; bytesSent: number }[]> {
+    return Promise.all(
+      [...this.#pipes.values()].map(async (p) => {
+        const s = await p.transport.getStats().catch(() => []);
+        return { cameraId: p.cameraId, edgeNode: p.edgeNode, bytesSent: s[0]?.bytesSent ?? 0 };
+      }),
+    );
+  }
+
   /**
    * Serves `pipe.open` for `camera`, ingested here.
    * @param edge the edge's pipe end: its address, port, SRTP parameters and pipe id
