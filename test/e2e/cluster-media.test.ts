@@ -8,12 +8,11 @@
  * it. The three-process cluster behind haproxy with browsers is
  * cluster-nodes.test.ts.
  */
-import { EventEmitter } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import { ClusterMedia, type ClusterRedisClients, type MediaJson, type ViewerConsumerCloseReason } from '@vigil/gateway';
+import { ClusterMedia, type MediaJson, type ViewerConsumerCloseReason } from '@vigil/gateway';
 import { parseConfig } from '@vigil/server';
+import { clusterClients, type TestClusterClients } from '../helpers/cluster-clients.ts';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 import { testConfig } from '../helpers/vigil.ts';
 
@@ -22,36 +21,6 @@ const CAMERA = {
   codec: 'VP8',
   source: { kind: 'test-pattern', width: 320, height: 180, fps: 15, gopFrames: 15, bitrate: 200_000 },
 };
-
-/** Two ioredis connections with the up/down events ClusterMedia listens to (the server's ClusterRedis does the same). */
-function clients(url: string): ClusterRedisClients & { close(): void } {
-  const o = { enableOfflineQueue: false, maxRetriesPerRequest: 1, retryStrategy: () => 100, lazyConnect: false };
-  const command = new Redis(url, o);
-  const subscriber = new Redis(url, o);
-  const ev = new EventEmitter();
-  let up = false;
-  const check = (): void => {
-    const now = command.status === 'ready' && subscriber.status === 'ready';
-    if (now !== up) {
-      up = now;
-      ev.emit(now ? 'up' : 'down', new Error('redis connection lost'));
-    }
-  };
-  for (const c of [command, subscriber]) {
-    c.on('ready', check);
-    c.on('close', check);
-    c.on('error', () => undefined);
-  }
-  Object.defineProperty(ev, 'up', { get: () => up });
-  return Object.assign(ev, {
-    command,
-    subscriber,
-    close() {
-      command.disconnect();
-      subscriber.disconnect();
-    },
-  }) as unknown as ClusterRedisClients & { close(): void };
-}
 
 async function until<T>(what: string, f: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
   const end = Date.now() + ms;
@@ -65,14 +34,14 @@ async function until<T>(what: string, f: () => T | undefined | false | Promise<T
 
 describe('cluster media (two nodes in one process, real Redis)', () => {
   let redis: TestRedis;
-  const conns: (ClusterRedisClients & { close(): void })[] = [];
+  const conns: TestClusterClients[] = [];
   const nodes: ClusterMedia[] = [];
   /** The node ingesting the camera after its first origin left. */
   let survivor: ClusterMedia;
   const logger = pino({ level: process.env['VIGIL_TEST_LOG'] ?? 'silent' });
 
   async function node(id: string): Promise<ClusterMedia> {
-    const c = clients(redis.url);
+    const c = clusterClients(redis.url);
     conns.push(c);
     await until('redis connection', () => c.up);
     const config = parseConfig(testConfig({ cameras: [CAMERA] }));
