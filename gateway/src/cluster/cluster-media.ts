@@ -250,6 +250,9 @@ export class ClusterMedia extends EventEmitter<MediaEvents> implements MediaApi,
       if (claimed) {
         this.#log.info({ cameraId: id, epoch: claimed.epoch, previous: origins.get(id)?.node }, 'camera claimed');
         this.#origins.set(id, claimed);
+        // Open now: an edge asking for the camera (it heard the claim) waits for this ingest instead of being refused.
+        const view = this.#views.get(id);
+        if (view) void this.#ensureIngest(view);
       }
     }
     await this.#applyOrigins(ids);
