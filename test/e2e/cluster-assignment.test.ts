@@ -6,8 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { claimOrigin, planOrphans, readOrigins, releaseOrigin } from '../../gateway/src/cluster/camera-assignment.ts';
-import type { NodeRecord } from '../../gateway/src/cluster/cluster-types.ts';
+import { claimOrigin, planOrphans, readOrigins, releaseOrigin, type NodeRecord } from '@vigil/gateway/internals';
 import { startRedis, type TestRedis } from '../helpers/redis.ts';
 
 const node = (id: string, ingestStreams: number, cpu = 0): NodeRecord => ({
