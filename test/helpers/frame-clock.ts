@@ -6,7 +6,7 @@
  */
 import type { Page } from 'playwright-core';
 
-/** Starts recording presented frames of feed `key` (window.frameTimes[key]). */
+/** Starts recording presented frames (window.frameTimes[key]) and state changes (window.feedStates[key]) of feed `key`. */
 export async function recordFrames(page: Page, key: string): Promise<void> {
   await page.evaluate((key) => {
     const w = window as unknown as Record<string, any>;
@@ -14,12 +14,38 @@ export async function recordFrames(page: Page, key: string): Promise<void> {
     const times: number[] = [];
     w.frameTimes ??= {};
     w.frameTimes[key] = times;
+    const states: [number, string][] = [];
+    w.feedStates ??= {};
+    w.feedStates[key] = states;
+    w.feeds[key].feed.on('state', (s: string) => states.push([Date.now(), s]));
     const tick = (): void => {
       times.push(Date.now());
       video.requestVideoFrameCallback(tick);
     };
     video.requestVideoFrameCallback(tick);
   }, key);
+}
+
+/**
+ * When video came back after an outage that began after `afterMs`: the feed
+ * left `playing` (its consumer was closed, or it stalled), came back to
+ * `playing`, and this is the wall-clock ms of the first frame presented from
+ * then on; undefined while that has not happened.
+ */
+export async function framesBackAt(page: Page, afterMs: number, key = 'gate'): Promise<number | undefined> {
+  return page.evaluate(
+    ({ afterMs, key }) => {
+      const w = window as unknown as Record<string, any>;
+      const states = w.feedStates[key] as [number, string][];
+      const times = w.frameTimes[key] as number[];
+      const left = states.find(([t, s]) => t >= afterMs && s !== 'playing');
+      if (!left) return undefined;
+      const back = states.find(([t, s]) => t >= left[0] && s === 'playing');
+      if (!back) return undefined;
+      return times.find((t) => t >= back[0]) ?? undefined;
+    },
+    { afterMs, key },
+  );
 }
 
 /**
