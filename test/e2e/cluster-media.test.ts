@@ -9,6 +9,7 @@
  * cluster-nodes.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { ClusterMedia, type MediaJson, type ViewerConsumerCloseReason } from '@vigil/gateway';
 import { parseConfig } from '@vigil/server';
@@ -155,6 +156,31 @@ describe('cluster media (two nodes in one process, real Redis)', () => {
       }
     }, 15_000);
     expect(survivor.originOf(CAMERA.id)?.node).toBe(survivor.nodeId);
+    t.close();
+  });
+
+  it('Redis losing its data: the node ingesting a camera claims it again, and piped viewers keep their consumers', async () => {
+    const other = nodes.find((n) => n.nodeId === 'node-c')!;
+    const caps = (await other.routerRtpCapabilities()) as MediaJson;
+    const t = await other.createViewerTransport({ owner: 's5' });
+    const c = await t.consume({ cameraId: CAMERA.id, quality: 'high', rtpCapabilities: caps });
+    let closedWhy: string | undefined;
+    c.once('close', (why) => (closedWhy = why));
+    const raw = new Redis(redis.url);
+    raw.on('error', () => undefined);
+    await raw.flushall();
+    await until('the camera claimed again', async () => {
+      const rec = await raw.get(`vigil:origin:${CAMERA.id}`);
+      return rec && (JSON.parse(rec) as { node: string }).node === survivor.nodeId;
+    });
+    await until('node-c knowing the new record', () => other.originOf(CAMERA.id)?.epoch === 1);
+    expect(closedWhy).toBeUndefined();
+    const before = (await other.pipeStats()).pulled[0]!.bytesReceived;
+    await until('media still flowing over the same pipe', async () => (await other.pipeStats()).pulled[0]!.bytesReceived > before + 3_000, 20_000);
+    raw.disconnect();
+    expect(closedWhy).toBeUndefined();
+    expect(c.closed).toBe(false);
+    c.close();
     t.close();
   });
 });

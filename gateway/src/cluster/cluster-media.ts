@@ -240,10 +240,19 @@ export class ClusterMedia extends EventEmitter<MediaEvents> implements MediaApi,
       else orphans.push(id);
     }
     this.#edge.retarget(this.#originsMap());
-    this.#origin.closeEdgesNotIn(this.#live);
+    this.#origin.closeEdgesIn(snap.dead);
     const nodes = [...snap.live.values()];
     if (!snap.live.has(me)) return this.#applyOrigins(ids); // not registered yet: claim nothing
-    const plan = planOrphans(orphans, nodes, (id) => (this.#views.get(id)?.config.subSource ? 2 : 1));
+    // A camera a live node still ingests (its record was lost with Redis, or the claim never landed)
+    // stays where it is: viewers keep their consumers. The others are planned by load.
+    const incumbents = new Map<string, string>();
+    for (const n of nodes) for (const id of Object.keys(n.cameras)) if (!incumbents.has(id) || n.id < incumbents.get(id)!) incumbents.set(id, n.id);
+    const plan = planOrphans(
+      orphans.filter((id) => !incumbents.has(id)),
+      nodes,
+      (id) => (this.#views.get(id)?.config.subSource ? 2 : 1),
+    );
+    for (const id of orphans) if (incumbents.has(id)) plan.set(id, incumbents.get(id)!);
     for (const id of orphans) {
       if (plan.get(id) !== me) continue;
       const claimed = await claimOrigin(this.#redis.command, id, me, origins.get(id)?.raw ?? '');

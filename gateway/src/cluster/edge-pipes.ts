@@ -6,9 +6,10 @@
  * open); closed when the last reference goes, and the origin is told
  * (`pipe.close`).
  *
- * A pipe is bound to the origin it was opened from (node and epoch). When the
- * camera's origin changes (failover, fencing) or the origin says the pipe
- * ended (`pipe.closed`), the pipe closes here: its producers close, and so do
+ * A pipe is bound to the origin node it was opened from. When the camera's
+ * origin moves to another node (failover, fencing) or the origin says the
+ * pipe ended (`pipe.closed`: its ingest was re-opened, e.g. after it lost and
+ * won the camera back), the pipe closes here: its producers close, and so do
  * the viewers' consumers of them (mediasoup Consumer docs: `producerclose`),
  * which tells the viewers to consume again.
  */
@@ -107,7 +108,7 @@ export class EdgePipes {
    */
   async acquire(cameraId: string, origin: OriginRecord, router: types.Router): Promise<EdgePipe> {
     const open = this.#open.get(cameraId);
-    if (open && (open.origin.node !== origin.node || open.origin.epoch !== origin.epoch)) this.close(cameraId, 'origin changed');
+    if (open && open.origin.node !== origin.node) this.close(cameraId, 'origin changed');
     let pending = this.#pipes.get(cameraId);
     if (!pending) {
       pending = this.#connect(cameraId, origin, router);
@@ -183,11 +184,15 @@ export class EdgePipes {
     }
   }
 
-  /** Closes the pipes whose origin differs from `origins` (camera id -> current origin; absent: keep). */
+  /**
+   * Closes the pipes whose origin node differs from `origins` (camera id ->
+   * current origin; absent: keep). A new epoch on the same node keeps the
+   * pipe: the node re-claimed a camera it still ingests (record lost with Redis).
+   */
   retarget(origins: ReadonlyMap<string, OriginRecord>): void {
     for (const pipe of [...this.#open.values()]) {
       const o = origins.get(pipe.cameraId);
-      if (o && (o.node !== pipe.origin.node || o.epoch !== pipe.origin.epoch)) this.close(pipe.cameraId, 'origin changed');
+      if (o && o.node !== pipe.origin.node) this.close(pipe.cameraId, 'origin changed');
     }
   }
 

@@ -144,12 +144,15 @@ export class OriginPipes {
     this.#end(served, 'edge closed it');
   }
 
-  /** Closes the pipes of edges that are not alive any more. */
-  closeEdgesNotIn(live: ReadonlySet<string>): void {
+  /**
+   * Closes the pipes of edges found dead (listed, but their key expired or
+   * their subscriber is gone). An edge merely missing from the registry (Redis
+   * lost its data and the edge has not written its key again) keeps its pipes.
+   * The edge is told anyway, in case it was not dead after all.
+   */
+  closeEdgesIn(dead: readonly string[]): void {
     for (const served of [...this.#pipes.values()]) {
-      if (live.has(served.edgeNode)) continue;
-      served.quiet = true;
-      this.#end(served, 'edge node gone');
+      if (dead.includes(served.edgeNode)) this.#end(served, 'edge node gone');
     }
   }
 
