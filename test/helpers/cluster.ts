@@ -116,7 +116,7 @@ export async function startCluster(
       const raw = await reg.get(`vigil:origin:${cameraId}`).catch(() => null);
       return raw ? (JSON.parse(raw) as { node: string; epoch: number }) : undefined;
     };
-    const spawnNode = (i: number): Promise<VigilProcess> => spawnVigil(paths[i]!, 30_000, { netns: n.hosts[i]!.name });
+    const spawnNode = (i: number): Promise<VigilProcess> => spawnVigil(paths[i]!, 60_000, { netns: n.hosts[i]!.name });
     nodes.push(await spawnNode(0));
     for (const c of cameras) await until(`${ids[0]} claiming ${String(c['id'])}`, async () => (await originOf(String(c['id'])))?.node === ids[0]);
     for (let i = 1; i < count; i++) nodes.push(await spawnNode(i));
