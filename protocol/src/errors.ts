@@ -30,6 +30,12 @@ export const ErrorCode = {
   /** Too many joins or consumes from this address or subject; retry later. */
   RateLimited: 'rate_limited',
   /**
+   * The page's origin is not one the server accepts (`http.allowedOrigins`):
+   * the WebSocket upgrade was refused with 403 (RFC 6455 §10.2). Raised by
+   * the SDK, which learns it from the signaling URL's CORS answer; not retried.
+   */
+  OriginNotAllowed: 'origin_not_allowed',
+  /**
    * A cluster node cannot serve the camera now because the cluster's registry
    * (Redis) is unreachable: it neither ingests the camera nor pulls it already,
    * and cannot find its origin. Retry later; cameras it serves keep playing.
