@@ -184,7 +184,7 @@ async function pipeCost(): Promise<void> {
     t.close();
   } finally {
     for (const n of nodes) await n.close().catch(() => undefined);
-    for (const c of conns) c.close();
+    for (const c of conns) await c.close();
     await redis.stop();
   }
 }

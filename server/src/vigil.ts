@@ -11,7 +11,8 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import fastify, { type FastifyInstance } from 'fastify';
-import { LocalMedia, type MediaApi, type ReconcileResult } from '@vigil/gateway';
+import { ClusterMedia, LocalMedia, type MediaApi, type ReconcileResult } from '@vigil/gateway';
+import { connectClusterRedis } from './cluster/redis.ts';
 import { SIGNALING_PATH } from '@vigil/protocol';
 import { loadConfig } from './config/load.ts';
 import { TokenVerifier } from './auth/tokens.ts';
@@ -95,7 +96,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     // Session facts (joins, viewings, refusals): the audit trail, oversight and metrics listen.
     const observer = new SessionObserver();
     const { audit, recorder } = startAudit(config, observer, logger, life);
-    const media = life.own('media', await LocalMedia.start({ config, logger }), (m) => m.close());
+    const media = life.own('media', await startMedia(config, logger, life), (m) => m.close());
     const oversight = life.own('oversight', new Oversight(media, observer, config.metrics.unwatchedAfterSec), (o) => o.close());
     const readiness = new Readiness(media, recorder && (() => recorder.healthy));
     const app = life.own('http', await buildHttpApp({ logger, tls, ready: () => readiness.report() }), (a) => a.close());
@@ -205,6 +206,19 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       },
     };
   });
+}
+
+/**
+ * The media implementation: this node's alone ({@link LocalMedia}), or with
+ * `cluster` set the cluster's ({@link ClusterMedia}: cameras ingested on other
+ * nodes piped here, coordinated through Redis). Signaling cannot tell them apart.
+ */
+async function startMedia(config: VigilConfig, logger: Logger, life: Lifecycle): Promise<MediaApi> {
+  const { cluster } = config;
+  if (!cluster) return LocalMedia.start({ config, logger });
+  const redis = life.own('cluster redis', connectClusterRedis(cluster.redisUrl, logger), (r) => r.close());
+  const { nodeId, announcedAddress, heartbeatMs, nodeTimeoutMs, pipe } = cluster;
+  return ClusterMedia.start({ config, logger, redis, cluster: { nodeId, announcedAddress, heartbeatMs, nodeTimeoutMs, pipe } });
 }
 
 /**

@@ -67,7 +67,7 @@ describe('cluster media (two nodes in one process, real Redis)', () => {
   });
   afterAll(async () => {
     for (const n of nodes) await n.close().catch(() => undefined);
-    for (const c of conns) c.close();
+    for (const c of conns) await c.close();
     await redis?.stop();
   });
 

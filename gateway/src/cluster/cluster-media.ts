@@ -236,7 +236,7 @@ export class ClusterMedia extends EventEmitter<MediaEvents> implements MediaApi,
     const orphans: string[] = [];
     for (const id of ids) {
       const o = origins.get(id);
-      if (o && (o.node === me || this.#live.has(o.node))) this.#origins.set(id, o);
+      if (o && (o.node === me || this.#live.has(o.node) || snap.unknown.has(o.node))) this.#origins.set(id, o);
       else orphans.push(id);
     }
     this.#edge.retarget(this.#originsMap());
@@ -281,7 +281,7 @@ export class ClusterMedia extends EventEmitter<MediaEvents> implements MediaApi,
       }
       if (this.#local.camera(id) && !this.#opening.has(id)) work.push(this.#dropIngest(view, o ? `now ingested by ${o.node}` : 'unassigned'));
       if (o && this.#live.has(o.node)) view.setRemote(this.#snapshot?.live.get(o.node)?.cameras[id] ?? 'connecting');
-      else view.setRemote('offline', 'no live node ingests it');
+      else if (!o || !this.#snapshot?.unknown.has(o.node)) view.setRemote('offline', 'no live node ingests it');
     }
     await Promise.all(work);
   }

@@ -11,11 +11,17 @@
  * once. LiveKit's Redis router (pkg/routing) judges a node by the age of its
  * stats alone; this is the part of failover done better here.
  *
- * Right after Redis comes back every node is re-subscribing, so for
- * `nodeTimeoutMs` after that only the TTL counts (no false deaths).
+ * Right after Redis comes back every node is reconnecting (with backoff) and
+ * re-subscribing: for {@link SETTLE_EXTRA_MS} + `nodeTimeoutMs` after this
+ * node reconnected, a listed node without a key or a subscriber is
+ * `unknown`, neither alive nor dead, so nothing it ingests is taken from it
+ * before it had the chance to write its heartbeat again.
  */
 import type { Logger } from 'pino';
 import { KEY, type ClusterMediaSettings, type ClusterRedisClients, type NodeRecord } from './cluster-types.ts';
+
+/** Reconnecting nodes may be this much later than this one (the cluster Redis connection's backoff cap), ms. */
+export const SETTLE_EXTRA_MS = 2000;
 
 /** Who is alive, read in one round trip. */
 export interface RegistrySnapshot {
@@ -23,6 +29,8 @@ export interface RegistrySnapshot {
   live: Map<string, NodeRecord>;
   /** Listed nodes found dead (key gone, or subscriber gone). */
   dead: string[];
+  /** Listed nodes without a key or subscriber while the cluster settles after Redis came back: keep their cameras. */
+  unknown: Set<string>;
 }
 
 export class NodeRegistry {
@@ -36,12 +44,12 @@ export class NodeRegistry {
     this.#redis = o.redis;
     this.#s = o.settings;
     this.#log = o.logger;
-    this.#settledAt = Date.now() + o.settings.nodeTimeoutMs;
+    this.#settledAt = Date.now() + o.settings.nodeTimeoutMs + SETTLE_EXTRA_MS;
   }
 
-  /** Redis (re)connected: for `nodeTimeoutMs` only key expiry proves a node dead. */
+  /** Redis (re)connected: let the other nodes write their keys again before judging them. */
   reconnected(): void {
-    this.#settledAt = Date.now() + this.#s.nodeTimeoutMs;
+    this.#settledAt = Date.now() + this.#s.nodeTimeoutMs + SETTLE_EXTRA_MS;
   }
 
   /**
@@ -66,7 +74,8 @@ export class NodeRegistry {
     const ids = (await this.#redis.command.smembers(KEY.nodes)).sort();
     const live = new Map<string, NodeRecord>();
     const dead: string[] = [];
-    if (ids.length === 0) return { live, dead };
+    const unknown = new Set<string>();
+    if (ids.length === 0) return { live, dead, unknown };
     const [raws, numsub] = await Promise.all([
       this.#redis.command.mget(ids.map(KEY.node)),
       this.#redis.command.call('PUBSUB', 'NUMSUB', ...ids.map(KEY.rpc)) as Promise<(string | number)[]>,
@@ -78,6 +87,10 @@ export class NodeRegistry {
     ids.forEach((id, i) => {
       const raw = raws[i];
       if (raw === null || raw === undefined) {
+        if (!settled && id !== this.#s.nodeId) {
+          unknown.add(id);
+          return;
+        }
         dead.push(id);
         expired.push(id);
         return;
@@ -89,8 +102,9 @@ export class NodeRegistry {
         dead.push(id);
         return;
       }
-      if (settled && rec.rpcSubscribed && (subscribers.get(KEY.rpc(id)) ?? 0) === 0 && id !== this.#s.nodeId) {
-        dead.push(id);
+      if (rec.rpcSubscribed && (subscribers.get(KEY.rpc(id)) ?? 0) === 0 && id !== this.#s.nodeId) {
+        if (settled) dead.push(id);
+        else unknown.add(id);
         return;
       }
       live.set(id, rec);
@@ -99,7 +113,7 @@ export class NodeRegistry {
       await this.#redis.command.srem(KEY.nodes, ...expired).catch(() => undefined);
       this.#log.debug({ nodes: expired }, 'expired nodes unlisted');
     }
-    return { live, dead };
+    return { live, dead, unknown };
   }
 
   /** Removes this node's record (graceful leave): others see it gone at their next poll. Best effort. */
