@@ -1,9 +1,8 @@
 /**
  * Debian's haproxy in front of Vigil nodes' HTTP/WebSocket ports, as users
  * deploy it: health checks on `/readyz`, WebSocket tunnels, a dead server's
- * connections re-dispatched to another, a refused connection marking its
- * server down at once (haproxy docs: `option httpchk`, `timeout tunnel`,
- * `option redispatch`, `observe layer4`, `backup`).
+ * connections re-dispatched to another (haproxy docs: `option httpchk`,
+ * `timeout tunnel`, `option redispatch`, `backup`).
  *
  * One frontend per node on 127.0.0.1 (a free port each): frontend i sends
  * every request to node i while it is up and to the other nodes (backup
@@ -62,10 +61,7 @@ export async function startHaproxy(backends: string[]): Promise<TestHaproxy> {
   backends.forEach((_, i) => {
     lines.push(`frontend fe${i}`, `  bind 127.0.0.1:${ports[i]}`, `  default_backend be${i}`);
     lines.push(`backend be${i}`, '  option httpchk GET /readyz', '  balance first');
-    // A refused connection marks the server down at once (observe layer4), so the retry goes to another node.
-    backends.forEach((addr, j) =>
-      lines.push(`  server n${j} ${addr} check inter 300 fall 2 rise 2 observe layer4 error-limit 1 on-error mark-down${j === i ? '' : ' backup'}`),
-    );
+    backends.forEach((addr, j) => lines.push(`  server n${j} ${addr} check inter 300 fall 2 rise 2${j === i ? '' : ' backup'}`));
   });
   const cfg = join(dir, 'haproxy.cfg');
   writeFileSync(cfg, lines.join('\n') + '\n');
