@@ -26,7 +26,7 @@ import { parseConfig, signViewerToken } from '@vigil/server';
 import { launchChromium } from '../../test/helpers/browser.ts';
 import { startCluster, until } from '../../test/helpers/cluster.ts';
 import { clusterClients, type TestClusterClients } from '../../test/helpers/cluster-clients.ts';
-import { framesBackAt, recordFrames } from '../../test/helpers/frame-clock.ts';
+import { consumerOf, framesBackAt, recordFrames } from '../../test/helpers/frame-clock.ts';
 import { haproxyUnavailable } from '../../test/helpers/haproxy.ts';
 import { netnsUnavailable } from '../../test/helpers/netns.ts';
 import { startRedis } from '../../test/helpers/redis.ts';
@@ -86,12 +86,13 @@ async function failover(): Promise<void> {
     for (let k = 0; k < kills; k++) {
       const origin = (await cluster.originOf(camera))!;
       const i = cluster.ids.indexOf(origin.node);
+      const consumers = await Promise.all(pages.map((p) => consumerOf(p)));
       const killedAt = Date.now();
       cluster.nodes[i]!.child.kill('SIGKILL');
       await cluster.nodes[i]!.exited;
       const line: string[] = [];
       for (const [j, page] of pages.entries()) {
-        const at = await until('frames again', () => framesBackAt(page, killedAt), 30_000).catch(() => undefined);
+        const at = await until('frames again', () => framesBackAt(page, killedAt, consumers[j]), 30_000).catch(() => undefined);
         const rec = await page.evaluate((t) => ((window as unknown as Record<string, any>).reconnectedAt as number[]).some((r) => r >= t), killedAt);
         if (at === undefined) {
           line.push(`viewer ${j}: no frames in 30 s`);

@@ -15,7 +15,7 @@ import type { Browser, Page } from 'playwright-core';
 import { signViewerToken } from '@vigil/server';
 import { launchChromium } from '../helpers/browser.ts';
 import { startCluster, until, type TestCluster } from '../helpers/cluster.ts';
-import { framesBackAt, recordFrames } from '../helpers/frame-clock.ts';
+import { consumerOf, framesBackAt, recordFrames } from '../helpers/frame-clock.ts';
 import { netnsUnavailable } from '../helpers/netns.ts';
 import { haproxyUnavailable } from '../helpers/haproxy.ts';
 import { play, probe, sdkPage } from '../helpers/sdk-page.ts';
@@ -65,6 +65,7 @@ describe.skipIf(skip !== undefined)(`cluster of three nodes behind haproxy${skip
     // Not reloaded: this mark survives only in the same page.
     await page.evaluate(() => ((window as unknown as { mark: number }).mark = 7));
     const before = (await originOf())!;
+    const consumer = await consumerOf(page);
     const killedAt = Date.now();
     cluster.nodes[0]!.child.kill('SIGKILL');
     await cluster.nodes[0]!.exited;
@@ -73,7 +74,7 @@ describe.skipIf(skip !== undefined)(`cluster of three nodes behind haproxy${skip
       return o && o.node !== 'node-a' && o;
     });
     expect(moved.epoch).toBeGreaterThan(before.epoch);
-    const again = await until('frames again on node B', () => framesBackAt(page, killedAt), 20_000);
+    const again = await until('frames again on node B', () => framesBackAt(page, killedAt, consumer), 20_000);
     console.log(`[cluster] kill -9 of the origin -> frames again on node B after ${again - killedAt} ms (new origin ${moved.node})`);
     expect(await page.evaluate(() => (window as unknown as { mark?: number }).mark)).toBe(7);
     const p = await probe(page, 'gate');

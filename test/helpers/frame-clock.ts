@@ -14,10 +14,11 @@ export async function recordFrames(page: Page, key: string): Promise<void> {
     const times: number[] = [];
     w.frameTimes ??= {};
     w.frameTimes[key] = times;
-    const states: [number, string][] = [];
+    const states: [number, string, string | undefined][] = [];
     w.feedStates ??= {};
     w.feedStates[key] = states;
-    w.feeds[key].feed.on('state', (s: string) => states.push([Date.now(), s]));
+    const feed = w.feeds[key].feed;
+    feed.on('state', (s: string) => states.push([Date.now(), s, feed.consumer?.id]));
     const tick = (): void => {
       times.push(Date.now());
       video.requestVideoFrameCallback(tick);
@@ -26,41 +27,29 @@ export async function recordFrames(page: Page, key: string): Promise<void> {
   }, key);
 }
 
-/**
- * When video came back after an outage that began after `afterMs`: the feed
- * left `playing` (its consumer was closed, or it stalled), came back to
- * `playing`, and this is the wall-clock ms of the first frame presented from
- * then on; undefined while that has not happened.
- */
-export async function framesBackAt(page: Page, afterMs: number, key = 'gate'): Promise<number | undefined> {
-  return page.evaluate(
-    ({ afterMs, key }) => {
-      const w = window as unknown as Record<string, any>;
-      const states = w.feedStates[key] as [number, string][];
-      const times = w.frameTimes[key] as number[];
-      const left = states.find(([t, s]) => t >= afterMs && s !== 'playing');
-      if (!left) return undefined;
-      const back = states.find(([t, s]) => t >= left[0] && s === 'playing');
-      if (!back) return undefined;
-      return times.find((t) => t >= back[0]) ?? undefined;
-    },
-    { afterMs, key },
-  );
+/** The id of the consumer feed `key` plays now (mark it before breaking something). */
+export function consumerOf(page: Page, key = 'gate'): Promise<string | undefined> {
+  return page.evaluate((key) => (window as unknown as Record<string, any>).feeds[key].feed.consumer?.id as string | undefined, key);
 }
 
 /**
- * The wall-clock ms of the first frame presented after `afterMs` that ends a
- * gap of at least `gapMs` (video stopped, then came back), or undefined.
+ * When video came back on a new consumer after an outage that began at
+ * `afterMs`: the feed returned to `playing` on a consumer other than
+ * `oldConsumerId` (re-subscribed, or reconnected), and this is the
+ * wall-clock ms of the first frame presented from then on; undefined while
+ * that has not happened. (A stall of buffered frames under load, or frames
+ * still arriving on the old consumer, does not count.)
  */
-export async function firstFrameAfterGap(page: Page, afterMs: number, gapMs: number, key = 'gate'): Promise<number | undefined> {
+export async function framesBackAt(page: Page, afterMs: number, oldConsumerId: string | undefined, key = 'gate'): Promise<number | undefined> {
   return page.evaluate(
-    ({ afterMs, gapMs, key }) => {
-      const times = (window as unknown as Record<string, any>).frameTimes[key] as number[];
-      for (let i = 1; i < times.length; i++) {
-        if (times[i]! > afterMs && times[i]! - times[i - 1]! >= gapMs) return times[i];
-      }
-      return undefined;
+    ({ afterMs, oldConsumerId, key }) => {
+      const w = window as unknown as Record<string, any>;
+      const states = w.feedStates[key] as [number, string, string | undefined][];
+      const times = w.frameTimes[key] as number[];
+      const back = states.find(([t, s, c]) => t >= afterMs && s === 'playing' && c !== undefined && c !== oldConsumerId);
+      if (!back) return undefined;
+      return times.find((t) => t >= back[0]) ?? undefined;
     },
-    { afterMs, gapMs, key },
+    { afterMs, oldConsumerId, key },
   );
 }
