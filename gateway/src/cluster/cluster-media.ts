@@ -174,9 +174,11 @@ export class ClusterMedia extends EventEmitter<MediaEvents> implements MediaApi,
 
   #redisUp(): void {
     if (this.#closing) return;
-    this.#registry.reconnected();
     void this.#redis.subscriber.subscribe(KEY.assignChannel).catch(() => undefined);
-    void this.#heartbeat().then(() => this.#poll(true));
+    void this.#registry
+      .reconnected()
+      .then(() => this.#heartbeat())
+      .then(() => this.#poll(true));
   }
 
   async #heartbeat(): Promise<void> {
@@ -236,7 +238,10 @@ export class ClusterMedia extends EventEmitter<MediaEvents> implements MediaApi,
     const orphans: string[] = [];
     for (const id of ids) {
       const o = origins.get(id);
+      const remembered = this.#origins.get(id);
       if (o && (o.node === me || this.#live.has(o.node) || snap.unknown.has(o.node))) this.#origins.set(id, o);
+      // The record is gone (Redis lost its data) and its owner has not been heard from since: let it claim again.
+      else if (!o && remembered && remembered.node !== me && snap.unknown.has(remembered.node)) continue;
       else orphans.push(id);
     }
     this.#edge.retarget(this.#originsMap());

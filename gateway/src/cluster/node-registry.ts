@@ -11,11 +11,13 @@
  * once. LiveKit's Redis router (pkg/routing) judges a node by the age of its
  * stats alone; this is the part of failover done better here.
  *
- * Right after Redis comes back every node is reconnecting (with backoff) and
- * re-subscribing: for {@link SETTLE_EXTRA_MS} + `nodeTimeoutMs` after this
- * node reconnected, a listed node without a key or a subscriber is
- * `unknown`, neither alive nor dead, so nothing it ingests is taken from it
- * before it had the chance to write its heartbeat again.
+ * Right after Redis itself (re)starts every node is reconnecting (with
+ * backoff) and re-subscribing: until {@link SETTLE_EXTRA_MS} + `nodeTimeoutMs`
+ * after Redis started (its `uptime_in_seconds`, Redis docs: INFO), a listed
+ * node without a key or a subscriber is `unknown`, neither alive nor dead, so
+ * nothing it ingests is taken from it before it had the chance to write its
+ * heartbeat again. A node that merely (re)connects to a Redis that kept
+ * running judges at once: the others' keys and subscriptions are current.
  */
 import type { Logger } from 'pino';
 import { KEY, type ClusterMediaSettings, type ClusterRedisClients, type NodeRecord } from './cluster-types.ts';
@@ -39,6 +41,8 @@ export class NodeRegistry {
   readonly #log: Logger;
   /** Before this time (ms since epoch) a missing subscriber is not taken as death. */
   #settledAt: number;
+  /** When each node was last seen alive, ms since epoch (a node that vanished from the list is unknown for `nodeTimeoutMs`). */
+  readonly #lastSeen = new Map<string, number>();
 
   constructor(o: { redis: ClusterRedisClients; settings: ClusterMediaSettings; logger: Logger }) {
     this.#redis = o.redis;
@@ -47,9 +51,21 @@ export class NodeRegistry {
     this.#settledAt = Date.now() + o.settings.nodeTimeoutMs + SETTLE_EXTRA_MS;
   }
 
-  /** Redis (re)connected: let the other nodes write their keys again before judging them. */
-  reconnected(): void {
-    this.#settledAt = Date.now() + this.#s.nodeTimeoutMs + SETTLE_EXTRA_MS;
+  /**
+   * Redis (re)connected: reads how long Redis has been up; when it just
+   * started, the other nodes get until `nodeTimeoutMs` + {@link SETTLE_EXTRA_MS}
+   * after its start to write their keys again before they are judged.
+   * (Until this has read it, nobody is judged dead by a missing key or subscriber.)
+   */
+  async reconnected(): Promise<void> {
+    this.#settledAt = Number.POSITIVE_INFINITY;
+    try {
+      const info = await this.#redis.command.info('server');
+      const uptimeSec = Number(/uptime_in_seconds:(\d+)/.exec(info)?.[1] ?? 0);
+      this.#settledAt = Date.now() - uptimeSec * 1000 + this.#s.nodeTimeoutMs + SETTLE_EXTRA_MS;
+    } catch {
+      this.#settledAt = Date.now() + this.#s.nodeTimeoutMs + SETTLE_EXTRA_MS;
+    }
   }
 
   /**
@@ -75,7 +91,11 @@ export class NodeRegistry {
     const live = new Map<string, NodeRecord>();
     const dead: string[] = [];
     const unknown = new Set<string>();
-    if (ids.length === 0) return { live, dead, unknown };
+    if (ids.length === 0) {
+      const now = Date.now();
+      for (const [id, at] of this.#lastSeen) if (now - at < this.#s.nodeTimeoutMs) unknown.add(id);
+      return { live, dead, unknown };
+    }
     const [raws, numsub] = await Promise.all([
       this.#redis.command.mget(ids.map(KEY.node)),
       this.#redis.command.call('PUBSUB', 'NUMSUB', ...ids.map(KEY.rpc)) as Promise<(string | number)[]>,
@@ -109,6 +129,17 @@ export class NodeRegistry {
       }
       live.set(id, rec);
     });
+    // A node that vanished from the list (Redis lost its data) is not proven dead: give it
+    // `nodeTimeoutMs` to write its heartbeat again. A node that leaves keeps its listing and
+    // drops its key, so it is seen dead at once.
+    const now = Date.now();
+    for (const id of live.keys()) this.#lastSeen.set(id, now);
+    for (const [id, at] of this.#lastSeen) {
+      if (live.has(id) || dead.includes(id)) continue;
+      if (ids.includes(id) || now - at >= this.#s.nodeTimeoutMs) this.#lastSeen.delete(id);
+      else unknown.add(id);
+    }
+    for (const id of dead) this.#lastSeen.delete(id);
     if (expired.length) {
       await this.#redis.command.srem(KEY.nodes, ...expired).catch(() => undefined);
       this.#log.debug({ nodes: expired }, 'expired nodes unlisted');
@@ -116,13 +147,11 @@ export class NodeRegistry {
     return { live, dead, unknown };
   }
 
-  /** Removes this node's record (graceful leave): others see it gone at their next poll. Best effort. */
+  /**
+   * Removes this node's record (graceful leave), keeping it listed: others
+   * find it listed without a key, dead, at their next poll (and unlist it). Best effort.
+   */
   async leave(): Promise<void> {
-    await this.#redis.command
-      .multi()
-      .del(KEY.node(this.#s.nodeId))
-      .srem(KEY.nodes, this.#s.nodeId)
-      .exec()
-      .catch(() => undefined);
+    await this.#redis.command.del(KEY.node(this.#s.nodeId)).catch(() => undefined);
   }
 }
