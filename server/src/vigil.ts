@@ -12,7 +12,6 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import fastify, { type FastifyInstance } from 'fastify';
 import { ClusterMedia, LocalMedia, type MediaApi, type ReconcileResult } from '@vigil/gateway';
-import { connectClusterRedis } from './cluster/redis.ts';
 import { SIGNALING_PATH } from '@vigil/protocol';
 import { loadConfig } from './config/load.ts';
 import { TokenVerifier } from './auth/tokens.ts';
@@ -33,6 +32,10 @@ import { VigilMetrics } from './metrics/vigil-metrics.ts';
 import { metricsAccess, registerMetricsRoute } from './metrics/metrics-route.ts';
 import { Readiness } from './http/readiness.ts';
 import { startOwned, type Lifecycle } from './lifecycle.ts';
+import { connectClusterRedis, waitForRedis, type ClusterRedis } from './cluster/redis.ts';
+import { RedisDenyList } from './cluster/redis-deny-list.ts';
+import { clusterLimits } from './cluster/shared-limits.ts';
+import { clientAddressResolver, compileTrustedProxies } from './http/client-address.ts';
 
 export interface Vigil {
   /** The fastify app (HTTP API, admin API, static files); `app.inject()` in tests. */
@@ -77,6 +80,9 @@ export interface Vigil {
   close(): Promise<void>;
 }
 
+/** How long a start waits for the cluster's Redis before going on without it, ms. */
+const REDIS_START_WAIT_MS = 3000;
+
 /**
  * Starts Vigil.
  * @throws Error when workers cannot start, a key/JWKS/certificate file is
@@ -89,17 +95,20 @@ export interface StartOptions {
 
 export async function startVigil(config: VigilConfig, logger: Logger, opts: StartOptions = {}): Promise<Vigil> {
   return startOwned(logger, async (life) => {
-    const { access, hs256Secret } = await startAccess(config, logger, life);
+    // Cluster mode: the one Redis connection every cluster part shares (closed last).
+    const redis = config.cluster ? life.own('cluster redis', connectClusterRedis(config.cluster.redisUrl, logger), (r) => r.close()) : undefined;
+    const { access, hs256Secret } = await startAccess(config, logger, life, redis);
+    const trustProxy = compileTrustedProxies(config.http.trustedProxies);
     const tls = config.http.tls
       ? { cert: await readFile(config.http.tls.certFile), key: await readFile(config.http.tls.keyFile) }
       : undefined;
     // Session facts (joins, viewings, refusals): the audit trail, oversight and metrics listen.
     const observer = new SessionObserver();
     const { audit, recorder } = startAudit(config, observer, logger, life);
-    const media = life.own('media', await startMedia(config, logger, life), (m) => m.close());
+    const media = life.own('media', await startMedia(config, logger, redis), (m) => m.close());
     const oversight = life.own('oversight', new Oversight(media, observer, config.metrics.unwatchedAfterSec), (o) => o.close());
     const readiness = new Readiness(media, recorder && (() => recorder.healthy));
-    const app = life.own('http', await buildHttpApp({ logger, tls, ready: () => readiness.report() }), (a) => a.close());
+    const app = life.own('http', await buildHttpApp({ logger, tls, trustProxy, ready: () => readiness.report() }), (a) => a.close());
     const { configPath } = opts;
     const reloadCameras = async (): Promise<ReconcileResult> => {
       if (!configPath) throw new Error('started without a config file');
@@ -157,7 +166,15 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     const { drainDelayMs, socketGraceMs } = config.shutdown;
     const server = life.own(
       'signaling',
-      new SignalingServer({ media, access, limits: config.limits, allowedOrigins: config.http.allowedOrigins, logger, observer }),
+      new SignalingServer({
+        media,
+        access,
+        limits: config.limits,
+        allowedOrigins: config.http.allowedOrigins,
+        logger,
+        observer,
+        clientAddress: clientAddressResolver(trustProxy),
+      }),
       (s) => s.close(socketGraceMs),
     );
     signaling = server;
@@ -211,22 +228,31 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
 /**
  * The media implementation: this node's alone ({@link LocalMedia}), or with
  * `cluster` set the cluster's ({@link ClusterMedia}: cameras ingested on other
- * nodes piped here, coordinated through Redis). Signaling cannot tell them apart.
+ * nodes piped here, coordinated through the shared Redis connection).
+ * Signaling cannot tell them apart.
  */
-async function startMedia(config: VigilConfig, logger: Logger, life: Lifecycle): Promise<MediaApi> {
+async function startMedia(config: VigilConfig, logger: Logger, redis: ClusterRedis | undefined): Promise<MediaApi> {
   const { cluster } = config;
-  if (!cluster) return LocalMedia.start({ config, logger });
-  const redis = life.own('cluster redis', connectClusterRedis(cluster.redisUrl, logger), (r) => r.close());
+  if (!cluster || !redis) return LocalMedia.start({ config, logger });
   const { nodeId, announcedAddress, heartbeatMs, nodeTimeoutMs, pipe } = cluster;
   return ClusterMedia.start({ config, logger, redis, cluster: { nodeId, announcedAddress, heartbeatMs, nodeTimeoutMs, pipe } });
 }
 
 /**
  * Token verification (keys from config: an HS256 secret, a PEM file or a
- * JWKS), the deny list and the access decisions built on them.
+ * JWKS), the deny list and the access decisions built on them. With `redis`
+ * (cluster mode) the deny list, rate limits and stream quota are shared by
+ * every node through it (server/src/cluster/); a Redis still unreachable after
+ * a short wait does not stop the start (the node enforces its own copy and
+ * limits until Redis answers).
  * @returns the access control and the HS256 secret in use (generated when none is configured)
  */
-async function startAccess(config: VigilConfig, logger: Logger, life: Lifecycle): Promise<{ access: AccessControl; hs256Secret: string | undefined }> {
+async function startAccess(
+  config: VigilConfig,
+  logger: Logger,
+  life: Lifecycle,
+  redis: ClusterRedis | undefined,
+): Promise<{ access: AccessControl; hs256Secret: string | undefined }> {
   const { auth } = config;
   let keys: KeySource;
   let hs256Secret: string | undefined;
@@ -259,7 +285,13 @@ async function startAccess(config: VigilConfig, logger: Logger, life: Lifecycle)
     groups: auth.groups,
   });
   const denyList = life.own('deny list', await DenyList.open(config.revocations.file, logger), (d) => d.flush());
-  return { access: new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn }), hs256Secret };
+  let shared;
+  if (redis && config.cluster) {
+    await waitForRedis(redis, REDIS_START_WAIT_MS).catch(() => {});
+    life.own('cluster deny list', await RedisDenyList.start(redis, denyList, logger), (d) => d.close());
+    shared = life.own('cluster limits', clusterLimits(redis, config.cluster, logger), (l) => l.close());
+  }
+  return { access: new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn, shared }), hs256Secret };
 }
 
 /**

@@ -3,7 +3,7 @@
  * N Vigil processes, each in its own network namespace with its own address
  * on a bridge (netns.ts), a real redis-server on the host's bridge address
  * (redis.ts), and Debian's haproxy in front of the nodes' HTTP/WebSocket
- * ports (haproxy.ts; frontend i prefers node i). Nodes start one after the
+ * ports (haproxy.ts, `perNode`: frontend i prefers node i). Nodes start one after the
  * other, the first alone until it has claimed every camera, so node 0 is the
  * origin of all cameras at start. `close()` removes everything, also after a
  * failed start.
@@ -120,7 +120,10 @@ export async function startCluster(
     nodes.push(await spawnNode(0));
     for (const c of cameras) await until(`${ids[0]} claiming ${String(c['id'])}`, async () => (await originOf(String(c['id'])))?.node === ids[0]);
     for (let i = 1; i < count; i++) nodes.push(await spawnNode(i));
-    haproxy = await startHaproxy(n.hosts.map((h) => `${h.ip}:${NODE_HTTP_PORT}`));
+    haproxy = await startHaproxy(
+      n.hosts.map((h) => ({ host: h.ip, port: NODE_HTTP_PORT })),
+      { perNode: true },
+    );
     return {
       net: n,
       redis: r,

@@ -1,37 +1,49 @@
 /**
- * Debian's haproxy in front of Vigil nodes' HTTP/WebSocket ports, as users
- * deploy it: health checks on `/readyz`, WebSocket tunnels, a dead server's
- * connections re-dispatched to another (haproxy docs: `option httpchk`,
- * `timeout tunnel`, `option redispatch`, `backup`).
+ * A real load balancer for tests: Debian's `haproxy` (installed by
+ * scripts/setup.sh) in the foreground with a config written by the test:
+ * HTTP mode with `option forwardfor` (adds `X-Forwarded-For: <client>`),
+ * WebSocket upgrades tunnelled (`timeout tunnel`), round robin over the given
+ * Vigil nodes with a health check on `/readyz`. Killed at process exit should a
+ * test die first.
  *
- * One frontend per node on 127.0.0.1 (a free port each): frontend i sends
- * every request to node i while it is up and to the other nodes (backup
- * servers) when it is not, so a test chooses the node its viewer lands on and
- * still goes through the balancer when that node dies.
+ * With `perNode`, one more frontend per node: frontend i sends every request
+ * to node i while it is up and to the other nodes (`backup` servers,
+ * `option redispatch`) when it is not, so a test chooses the node its viewer
+ * lands on and still goes through the balancer when that node dies.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface TestHaproxy {
-  /** Base URL of frontend i (node i first), e.g. `http://127.0.0.1:41234`. */
+  /** `http://127.0.0.1:<port>`: the balancer's front. */
+  url: string;
+  port: number;
+  /** With `perNode`: frontend i's URL (node i first, the others as backups); else empty. */
   urls: string[];
-  /** Stops haproxy and removes its config. Idempotent. */
+  /** The config it runs (for failure messages). */
+  config: string;
+  /** SIGTERM, wait for exit, remove its dir. Idempotent. */
   stop(): Promise<void>;
 }
+
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const c of running) c.kill('SIGKILL');
+});
 
 /** Why haproxy cannot run here, or undefined when it can. */
 export function haproxyUnavailable(): string | undefined {
   return spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status === 0 ? undefined : 'haproxy is not installed (scripts/apt-packages.txt)';
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
+    s.listen(0, host, () => {
       const { port } = s.address() as { port: number };
       s.close(() => resolve(port));
     });
@@ -39,63 +51,93 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * Starts haproxy in the foreground (`-db`) with one frontend per backend address.
- * @param backends `host:port` of each node's HTTP listener
- * @throws Error when haproxy rejects its config or exits at once
+ * The haproxy config for `backends` (host:port of each Vigil node's HTTP port), listening on 127.0.0.1:`port`,
+ * and with `perNodePorts` one frontend per node on those ports.
  */
-export async function startHaproxy(backends: string[]): Promise<TestHaproxy> {
-  const dir = mkdtempSync(join(tmpdir(), 'vigil-haproxy-'));
-  const ports = await Promise.all(backends.map(() => freePort()));
-  const lines = [
-    'global',
-    '  maxconn 1000',
-    'defaults',
-    '  mode http',
-    '  timeout connect 1s',
-    '  timeout client 30s',
-    '  timeout server 30s',
-    '  timeout tunnel 1h',
+export function haproxyConfig(port: number, backends: { host: string; port: number }[], perNodePorts: number[] = []): string {
+  const perNode = perNodePorts.flatMap((p, i) => [
+    `frontend node${i}`,
+    `  bind 127.0.0.1:${p}`,
+    `  default_backend prefer${i}`,
+    `backend prefer${i}`,
+    '  balance first',
     '  option redispatch',
     '  retries 2',
-  ];
-  backends.forEach((_, i) => {
-    lines.push(`frontend fe${i}`, `  bind 127.0.0.1:${ports[i]}`, `  default_backend be${i}`);
-    lines.push(`backend be${i}`, '  option httpchk GET /readyz', '  balance first');
-    backends.forEach((addr, j) => lines.push(`  server n${j} ${addr} check inter 300 fall 2 rise 2${j === i ? '' : ' backup'}`));
-  });
-  const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, lines.join('\n') + '\n');
-  const child: ChildProcess = spawn('haproxy', ['-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (d) => (err += d));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const kill = (): void => void child.kill('SIGKILL');
-  process.once('exit', kill);
-  // Ready when every frontend accepts a connection.
-  const deadline = Date.now() + 5000;
-  for (const port of ports) {
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`haproxy exited: ${err}`);
-      const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then(() => true, () => false);
-      if (ok) break;
-      if (Date.now() > deadline) {
-        kill();
-        throw new Error(`haproxy did not listen: ${err}`);
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    '  option httpchk GET /readyz',
+    ...backends.map((b, j) => `  server node${j} ${b.host}:${b.port} check inter 300 fall 2 rise 2${j === i ? '' : ' backup'}`),
+  ]);
+  return [
+    'global',
+    '  maxconn 256',
+    'defaults',
+    '  mode http',
+    '  timeout connect 2s',
+    '  timeout client 30s',
+    '  timeout server 30s',
+    // A WebSocket is a tunnel once upgraded: its idle limit (Vigil pings every few seconds).
+    '  timeout tunnel 1h',
+    '  option forwardfor',
+    'frontend vigil',
+    `  bind 127.0.0.1:${port}`,
+    '  default_backend nodes',
+    'backend nodes',
+    '  balance roundrobin',
+    '  option httpchk GET /readyz',
+    ...backends.map((b, i) => `  server node${i} ${b.host}:${b.port} check inter 500ms`),
+    ...perNode,
+    '',
+  ].join('\n');
+}
+
+/**
+ * Starts haproxy in front of `backends` and waits until it accepts connections.
+ * @param opts.perNode also a frontend per node (see the file head)
+ * @throws Error when haproxy refuses the config or exits
+ */
+export async function startHaproxy(backends: { host: string; port: number }[], opts: { perNode?: boolean } = {}): Promise<TestHaproxy> {
+  const dir = mkdtempSync(join(tmpdir(), 'vigil-haproxy-'));
+  const port = await freePort('127.0.0.1');
+  const perNodePorts = opts.perNode ? await Promise.all(backends.map(() => freePort('127.0.0.1'))) : [];
+  const config = haproxyConfig(port, backends, perNodePorts);
+  const file = join(dir, 'haproxy.cfg');
+  writeFileSync(file, config);
+  // -db: foreground, no daemon; -W would add a master process we do not need.
+  const child = spawn('haproxy', ['-db', '-f', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(child);
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      running.delete(child);
+      resolve();
+    }),
+  );
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`haproxy exited: ${stderr.trim()}\n${config}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = connect({ host: '127.0.0.1', port });
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error(`haproxy did not listen within 10 s: ${stderr.trim()}`);
+    await new Promise((r) => setTimeout(r, 50));
   }
   let stopped = false;
   return {
-    urls: ports.map((p) => `http://127.0.0.1:${p}`),
+    url: `http://127.0.0.1:${port}`,
+    port,
+    urls: perNodePorts.map((p) => `http://127.0.0.1:${p}`),
+    config,
     async stop() {
       if (stopped) return;
       stopped = true;
-      process.off('exit', kill);
-      if (child.exitCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
+      child.kill('SIGTERM');
+      await exited;
       rmSync(dir, { recursive: true, force: true });
     },
   };

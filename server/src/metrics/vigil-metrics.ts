@@ -160,7 +160,7 @@ export class VigilMetrics {
     perCameraCounter('vigil_camera_reconnects_total', 'Times the camera came back to live after having been live.', (c) => c.ingest?.reconnects);
     perCameraCounter(
       'vigil_camera_ingest_foreign_packets_total',
-      'Packets sent to the camera\'s RTP-push ports by anyone but the camera (other address or SSRC), dropped.',
+      'Packets sent to the camera\'s RTP-push ports by anyone but the camera (other address or SSRC, or not authentic under its SRTP key), dropped.',
       (c) => c.ingest?.foreignPackets,
     );
     perCameraCounter('vigil_camera_ingest_restarts_total', 'Times the RTP-push camera restarted its stream (new source port or sequence).', (c) => c.ingest?.restarts);
