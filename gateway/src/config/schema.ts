@@ -173,6 +173,26 @@ export const GatewayConfigSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Pipes between cluster nodes (`cluster.pipe`): where this node's mediasoup
+ * PipeTransports listen when another node pulls a camera from it or it pulls
+ * one (UDP, SRTP; mediasoup docs: Router.createPipeTransport). Their address
+ * as other nodes see it is `cluster.announcedAddress`.
+ */
+export const ClusterPipeConfigSchema = Type.Object(
+  {
+    /** Local IP pipe transports bind (the interface other nodes reach). */
+    listenIp: Ip('0.0.0.0'),
+    /** UDP port range for pipe transports (one port per camera pulled or served per peer node). */
+    portMin: Type.Integer({ minimum: 1024, maximum: 65535, default: 50000 }),
+    portMax: Type.Integer({ minimum: 1024, maximum: 65535, default: 50999 }),
+    /** How long a request to another node (open a pipe) may take, ms. */
+    requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 2000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type ClusterPipeConfig = Static<typeof ClusterPipeConfigSchema>;
+
 export type RtpPushSource = Static<typeof RtpPushSourceSchema>;
 export type TestPatternSource = Static<typeof TestPatternSourceSchema>;
 export type CameraConfig = Static<typeof CameraConfigSchema>;
