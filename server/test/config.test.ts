@@ -32,6 +32,7 @@ describe('config', () => {
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtp-push', port: 5004 } }] })).toEqual(['cameras[0].source.ssrc: is required']);
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'onvif' } }] })).toEqual(['cameras[0].source.kind: is not one of the known kinds']);
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtsp' } }] })).toEqual(['cameras[0].source.url: is required']);
+    expect(issues({ webrtc: { listenIp: 'localhost' } })).toEqual(['webrtc.listenIp: must be an IPv4 or IPv6 address']);
     // A pattern failure says what the key must be, not the regular expression.
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtsp', url: 'rtsp://admin:pw@10.0.0.9/stream' } }] })).toEqual([
       'cameras[0].source.url: must be an rtsp:// URL without credentials (put them in username/password)',

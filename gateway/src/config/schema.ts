@@ -8,7 +8,7 @@ import { RtspSourceSchema } from './rtsp-source.ts';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 /** An IPv4 or IPv6 literal. */
-const Ip = (defaultIp: string) => Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$', default: defaultIp });
+const Ip = (defaultIp: string) => Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$', description: 'an IPv4 or IPv6 address', default: defaultIp });
 
 /**
  * Camera pushes RTP (RFC 3550) itself to Vigil's ingest port, where a push
@@ -29,7 +29,7 @@ export const RtpPushSourceSchema = Type.Object(
      * and counted (any source port: a restarted camera may use a new one).
      * Required unless `ingest.listenIp` is a loopback address.
      */
-    sourceIp: Type.Optional(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$' })),
+    sourceIp: Type.Optional(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$', description: 'an IPv4 or IPv6 address' })),
     /**
      * `h264`: decode the camera's H.264 and re-encode it (libx264 constrained
      * baseline, no B-frames, 1 s GOP at 25 fps) for cameras that send B-frames;
