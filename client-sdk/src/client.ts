@@ -5,7 +5,9 @@
  * Recovers by itself:
  * - WebSocket drop: retries with capped exponential backoff (0.5 s doubling
  *   to 10 s), re-joins (asking the token callback again) and re-subscribes
- *   every feed that was not stopped (paused feeds stay paused);
+ *   every feed that was not stopped (paused feeds stay paused); a re-join the
+ *   server refuses for good (a revoked token: see {@link refusedForGood}) is
+ *   not retried, its feeds show `forbidden`;
  * - ICE disconnected for 2 s or failed: ICE restart (`restartIce`), up to 3
  *   tries, then a fresh session (see ice-supervisor.ts);
  * - camera stalled/offline: feeds show it (`cameraState` notifications) and
@@ -415,10 +417,23 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
         (err: unknown) => {
           if (this.#state === 'closed') return;
           this.emit('error', err as Error);
+          if (refusedForGood(err, typeof this.#opts.token === 'function')) return this.#refused();
           this.#scheduleReconnect();
         },
       );
     }, delay);
+  }
+
+  /**
+   * The server refuses this viewer for good (a revoked or forged token, a
+   * static token that expired, a refused origin): stop reconnecting; every
+   * feed shows `forbidden` (the client ends `closed`). `connect()` again with
+   * a valid token starts over.
+   */
+  #refused(): void {
+    clearTimeout(this.#retryTimer);
+    for (const f of this.#feeds) f.markForbidden();
+    this.#setState('closed');
   }
 
   #resubscribeAll(): void {
@@ -454,6 +469,19 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
     this.#channel = undefined;
     this.#closeTransport();
   }
+}
+
+/**
+ * Whether a failed re-join is final: `unauthorized` (revoked, forged, wrong
+ * audience: the server's verdict on the token itself), `token_expired` when
+ * the token is a fixed string (a callback may return a fresh one), and
+ * `origin_not_allowed`. Anything else (network, server restarting, rate
+ * limits) is retried with backoff.
+ */
+export function refusedForGood(err: unknown, tokenCallback: boolean): boolean {
+  if (!(err instanceof ProtocolError)) return false;
+  if (err.code === ErrorCode.Unauthorized || err.code === ErrorCode.OriginNotAllowed) return true;
+  return err.code === ErrorCode.TokenExpired && !tokenCallback;
 }
 
 /**

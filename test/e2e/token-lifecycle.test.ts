@@ -15,6 +15,7 @@ import jwt from 'jsonwebtoken';
 import type { Browser } from 'playwright-core';
 import { PROTOCOL_VERSION } from '@vigil/protocol';
 import { launchChromium } from '../helpers/browser.ts';
+import { play, probe, sdkPage } from '../helpers/sdk-page.ts';
 import { TEST_SECRET, startTestVigil, testCamera, waitFor, type TestVigil } from '../helpers/vigil.ts';
 import { WsClient, errorCode } from '../helpers/ws-client.ts';
 
@@ -95,6 +96,27 @@ describe('token lifecycle', () => {
     const states = await page.evaluate(() => (window as any).t.states as string[]);
     expect(states.filter((s) => /reconnecting|offline|forbidden/.test(s))).toEqual([]);
     await page.close();
+  }, 60_000);
+
+  it('the browser SDK, revoked mid-session: its feed shows forbidden and it stops re-joining', async () => {
+    browser ??= await launchChromium();
+    const page = await sdkPage(browser, vigil.url);
+    await play(page, 'r', 'life/1', vigil.token(['life/*'], { subject: 'revoked-viewer' }));
+    await waitFor(async () => (await probe(page, 'r')).framesDecoded > 0, 20_000);
+    const joins = () => vigil.signaling.sessions.size;
+    expect((await vigil.admin('POST', '/revocations', { subject: 'revoked-viewer' })).status).toBe(201);
+    await waitFor(async () => (await probe(page, 'r')).state === 'forbidden', 15_000).catch(async (err) => {
+      throw new Error(`${(err as Error).message}: ${JSON.stringify(await probe(page, 'r'))}`);
+    });
+    // No retry loop: over the next backoff steps no session of this viewer comes back.
+    const openBefore = joins();
+    await new Promise((r) => setTimeout(r, 3000));
+    expect([...vigil.signaling.sessions].filter((s) => s.grant?.subject === 'revoked-viewer')).toEqual([]);
+    expect(joins()).toBeLessThanOrEqual(openBefore);
+    expect(await page.evaluate(() => (window as unknown as { client: { state: string } }).client.state)).toBe('closed');
+    expect((await probe(page, 'r')).states.join(' ')).toMatch(/forbidden/);
+    await page.close();
+    await vigil.admin('DELETE', '/revocations/subject/revoked-viewer');
   }, 60_000);
 
   it('revocations survive a restart (same deny list file)', async () => {
