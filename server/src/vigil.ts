@@ -23,6 +23,7 @@ import { buildHttpApp } from './http/app.ts';
 import { adminApi } from './admin/admin-api.ts';
 import { SignalingServer } from './signaling/signaling-server.ts';
 import { SessionObserver } from './signaling/session-observer.ts';
+import { registerWhep, type WhepSessions } from './whep/whep-endpoint.ts';
 import { AuditStore } from './audit/audit-store.ts';
 import { AuditRecorder } from './audit/audit-recorder.ts';
 import { Oversight } from './oversight/oversight.ts';
@@ -37,6 +38,8 @@ export interface Vigil {
   /** The media API (this node's cameras and viewers' media). */
   media: MediaApi;
   signaling: SignalingServer;
+  /** Open WHEP playback sessions (`POST /whep/<camera>`), by resource id. */
+  whep: WhepSessions;
   /** Token checks, deny list, rate limits, stream quota, TURN credentials. */
   access: AccessControl;
   /** Base URL of the HTTP server, e.g. `http://127.0.0.1:8080` (`https://` with `http.tls`). */
@@ -159,6 +162,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     );
     signaling = server;
     server.attach(app.server);
+    const whep = await registerWhep(app as unknown as FastifyInstance, { signaling: server, allowedOrigins: config.http.allowedOrigins, logger });
     if (config.admin.apiKey) {
       await app.register(adminApi, {
         prefix: '/admin/v1',
@@ -181,6 +185,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       app,
       media,
       signaling: server,
+      whep,
       access,
       url: `${tls ? 'https' : 'http'}://${host}:${port}`,
       hs256Secret,
