@@ -30,7 +30,7 @@ export class Fanout {
   /** Routers of one transport each (client-dictated payload types), by id. */
   readonly #ownRouters = new Map<string, types.Router>();
   /** Per producer id: routers it has been piped to (router id -> pipe in progress/done). */
-  readonly #piped = new Map<string, Map<string, Promise<void>>>();
+  readonly #piped = new Map<string, Map<string, Promise<string>>>();
 
   constructor(pool: WorkerPool) {
     this.#pool = pool;
@@ -139,10 +139,10 @@ export class Fanout {
     if (!at) throw new ProtocolError(ErrorCode.NotFound, 'transport is gone');
     // On its own router the client's RTX payload type is not the router's: no RTX (see file head).
     if (at.own) rtpCapabilities = { ...rtpCapabilities, codecs: (rtpCapabilities.codecs ?? []).filter((c) => !isRtx(c)) };
-    await this.#ensurePiped(producer, stream.router, at.router);
+    const producerId = await this.#ensurePiped(producer, stream.router, at.router);
     let canConsume: boolean;
     try {
-      canConsume = at.router.canConsume({ producerId: producer.id, rtpCapabilities });
+      canConsume = at.router.canConsume({ producerId, rtpCapabilities });
     } catch {
       throw new ProtocolError(ErrorCode.BadRequest, 'rtpCapabilities are malformed');
     }
@@ -150,7 +150,7 @@ export class Fanout {
       throw new ProtocolError(ErrorCode.UnsupportedCodec, `this browser cannot receive ${camera.config.codec}`);
     }
     return transport.consume({
-      producerId: producer.id,
+      producerId,
       rtpCapabilities,
       paused: true,
       appData: { ...appData, quality: stream.quality },
@@ -173,17 +173,24 @@ export class Fanout {
     const at = this.#routerOf(transport);
     // A router of its own carries the one video codec the client offered: no audio there.
     if (!producer || !at || at.own) return undefined;
-    await this.#ensurePiped(producer, stream.router, at.router);
+    const producerId = await this.#ensurePiped(producer, stream.router, at.router);
     try {
-      if (!at.router.canConsume({ producerId: producer.id, rtpCapabilities })) return undefined;
+      if (!at.router.canConsume({ producerId, rtpCapabilities })) return undefined;
     } catch {
       return undefined;
     }
-    return transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData });
+    return transport.consume({ producerId, rtpCapabilities, paused: true, appData });
   }
 
-  async #ensurePiped(producer: types.Producer, from: types.Router, to: types.Router): Promise<void> {
-    if (from.id === to.id) return;
+  /**
+   * Pipes `producer` into `to` once (mediasoup docs, Router.pipeToRouter).
+   * Into a router of its own (possibly on the camera's worker) the pipe
+   * producer gets a new id (`keepId: false`: one worker cannot hold two
+   * producers with one id).
+   * @returns the id of the producer to consume on `to`
+   */
+  async #ensurePiped(producer: types.Producer, from: types.Router, to: types.Router): Promise<string> {
+    if (from.id === to.id) return producer.id;
     let byRouter = this.#piped.get(producer.id);
     if (!byRouter) {
       byRouter = new Map();
@@ -192,12 +199,13 @@ export class Fanout {
     }
     let pipe = byRouter.get(to.id);
     if (!pipe) {
-      pipe = from.pipeToRouter({ producerId: producer.id, router: to }).then(() => undefined);
+      const keepId = !this.#ownRouters.has(to.id);
+      pipe = from.pipeToRouter({ producerId: producer.id, router: to, keepId }).then((r) => r.pipeProducer?.id ?? producer.id);
       byRouter.set(to.id, pipe);
       pipe.catch(() => byRouter.delete(to.id));
     }
     try {
-      await pipe;
+      return await pipe;
     } catch {
       throw new ProtocolError(ErrorCode.CameraOffline, 'camera stream is restarting');
     }
