@@ -82,7 +82,8 @@ describe('aiortc plays a camera over WHEP and decodes it', () => {
 
 describe('the HTTP contract (a Chromium offer from a file)', () => {
   it('201 with an sendonly ICE-lite answer at the offer payload type, Location and ETag; DELETE ends it', async () => {
-    const res = await post('gate-vp8', { token: token() });
+    // H.264: Chromium's H.264 payload types are not the ones the shared router gives H.264.
+    const res = await post('gate-h264', { token: token() });
     expect(res.status).toBe(201);
     expect(res.headers.get('content-type')).toMatch(/^application\/sdp/);
     const location = res.headers.get('location')!;
@@ -90,10 +91,16 @@ describe('the HTTP contract (a Chromium offer from a file)', () => {
     expect(res.headers.get('etag')).toMatch(/^"[A-Za-z0-9_-]+"$/);
     expect(res.headers.get('accept-patch')).toBe('application/trickle-ice-sdpfrag');
     const answer = await res.text();
-    const vp8Pt = /a=rtpmap:(\d+) VP8\/90000/.exec(OFFER)![1];
     const video = answer.split(/\r\nm=/)[1]!;
-    expect(video).toMatch(new RegExp(`^video 9 UDP/TLS/RTP/SAVPF ${vp8Pt}\\r\\n`));
-    expect(video).toContain(`a=rtpmap:${vp8Pt} VP8/90000`);
+    const pt = /^video 9 UDP\/TLS\/RTP\/SAVPF (\d+)\r\n/.exec(video)![1]!;
+    // The offer's own payload type for H.264, with the offer's parameters for it (RFC 3264 §6.1).
+    expect(OFFER).toContain(`a=rtpmap:${pt} H264/90000`);
+    expect(video).toContain(`a=rtpmap:${pt} H264/90000`);
+    const offered = new RegExp(`a=fmtp:${pt} (.*)`).exec(OFFER)![1]!.split(';');
+    const answered = new RegExp(`a=fmtp:${pt} (.*)`).exec(video)![1]!.split(';');
+    expect(answered.find((p) => p.startsWith('packetization-mode'))).toBe(offered.find((p) => p.startsWith('packetization-mode')));
+    // Same profile: profile_idc and constraint flags, the first 4 hex digits (RFC 6184 §8.1).
+    expect(answered.find((p) => p.startsWith('profile-level-id'))?.slice(0, 21)).toBe(offered.find((p) => p.startsWith('profile-level-id'))?.slice(0, 21));
     expect(video).toContain('a=sendonly');
     expect(video).toContain('a=setup:passive');
     expect(video).toMatch(/a=ssrc:\d+ cname:\S+/);
