@@ -209,6 +209,17 @@ describe('a WHEP session is a viewer session', () => {
     expect(row).toMatchObject({ sessionId, camera: 'gate-vp8', endReason: 'revoked' });
   });
 
+  it('removing its camera ends it (the player POSTs again); the audit row says camera_gone', async () => {
+    expect((await vigil.admin('POST', '/cameras', testCamera('gate-temp', 'VP8'))).status).toBe(201);
+    await waitFor(() => vigil.media.camera('gate-temp')?.state === 'live', 15_000);
+    const res = await post('gate-temp', { token: token({ sub: 'temp-viewer' }) });
+    expect(res.status).toBe(201);
+    const id = res.headers.get('location')!.split('/').at(-1)!;
+    expect((await vigil.admin('DELETE', '/cameras/gate-temp')).status).toBe(204);
+    await waitFor(() => !vigil.whep.has(id), 5_000);
+    expect(vigil.audit!.query({ subject: 'temp-viewer', limit: 5 }).at(-1)).toMatchObject({ camera: 'gate-temp', endDetail: 'camera_gone' });
+  });
+
   it('it ends when its token expires', async () => {
     const res = await post('gate-vp8', { token: token({ sub: 'short', exp: Math.floor(Date.now() / 1000) + 2 }) });
     expect(res.status).toBe(201);
