@@ -20,7 +20,8 @@ export class ConfigError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false });
+// verbose: errors carry their parentSchema, whose `description` words a pattern failure for people.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false, verbose: true });
 const validate = ajv.compile<VigilConfig>(VigilConfigSchema);
 const validateCamera = ajv.compile<CameraConfig>(CameraConfigSchema);
 
@@ -46,6 +47,8 @@ function describe(e: ErrorObject): string {
     const missing = (e.params as { missingProperty: string }).missingProperty;
     return `${keyPath(`${e.instancePath}/${missing}`)}: is required`;
   }
+  const description = (e.parentSchema as { description?: unknown } | undefined)?.description;
+  if (e.keyword === 'pattern' && typeof description === 'string') return `${keyPath(e.instancePath)}: must be ${description}`;
   return `${keyPath(e.instancePath)}: ${e.message ?? 'is invalid'}`;
 }
 

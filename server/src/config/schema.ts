@@ -200,9 +200,9 @@ export const LogConfigSchema = Type.Object(
 export const ClusterConfigSchema = Type.Object(
   {
     /** `redis://[user:password@]host:port[/db]` or `rediss://`; the password is never logged. */
-    redisUrl: Type.String({ minLength: 8, maxLength: 2048, pattern: '^rediss?://' }),
+    redisUrl: Type.String({ minLength: 8, maxLength: 2048, pattern: '^rediss?://', description: 'a redis:// or rediss:// URL' }),
     /** This node's id in the registry, unique in the cluster. Default: the host name. */
-    nodeId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', default: hostname().slice(0, 64) || 'vigil' }),
+    nodeId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'letters, digits, ".", "_" and "-" only', default: hostname().slice(0, 64) || 'vigil' }),
     /** Address other nodes reach this node at (pipe transports, internal calls): an IP, not a name. */
     announcedAddress: Type.String({ minLength: 2, maxLength: 45 }),
     /** How often this node writes its heartbeat and load to the registry, ms. */
