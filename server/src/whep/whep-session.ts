@@ -204,10 +204,10 @@ export function httpStatusOf(code: ProtocolError['code']): { status: number; ret
     case ErrorCode.LimitExceeded:
       return { status: 429, retryAfterSec: 1 };
     case ErrorCode.CameraOffline:
-      return { status: 503, retryAfterSec: 2 };
-    case ErrorCode.NotFound:
+    // The session closed (shutdown) or its transport went (worker died) while it was being set up.
     case ErrorCode.NotJoined:
-      return { status: 409 };
+    case ErrorCode.NotFound:
+      return { status: 503, retryAfterSec: 2 };
     default:
       return { status: 500 };
   }
