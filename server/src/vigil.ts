@@ -33,6 +33,10 @@ import { VigilMetrics } from './metrics/vigil-metrics.ts';
 import { metricsAccess, registerMetricsRoute } from './metrics/metrics-route.ts';
 import { Readiness } from './http/readiness.ts';
 import { startOwned, type Lifecycle } from './lifecycle.ts';
+import { connectClusterRedis, waitForRedis, type ClusterRedis } from './cluster/redis.ts';
+import { RedisDenyList } from './cluster/redis-deny-list.ts';
+import { clusterLimits } from './cluster/shared-limits.ts';
+import { clientAddressResolver, compileTrustedProxies } from './http/client-address.ts';
 
 export interface Vigil {
   /** The fastify app (HTTP API, admin API, static files); `app.inject()` in tests. */
@@ -79,6 +83,9 @@ export interface Vigil {
   close(): Promise<void>;
 }
 
+/** How long a start waits for the cluster's Redis before going on without it, ms. */
+const REDIS_START_WAIT_MS = 3000;
+
 /**
  * Starts Vigil.
  * @throws Error when workers cannot start, a key/JWKS/certificate file is
@@ -91,7 +98,10 @@ export interface StartOptions {
 
 export async function startVigil(config: VigilConfig, logger: Logger, opts: StartOptions = {}): Promise<Vigil> {
   return startOwned(logger, async (life) => {
-    const { access, hs256Secret } = await startAccess(config, logger, life);
+    // Cluster mode: the one Redis connection every cluster part shares (closed last).
+    const redis = config.cluster ? life.own('cluster redis', connectClusterRedis(config.cluster.redisUrl, logger), (r) => r.close()) : undefined;
+    const { access, hs256Secret } = await startAccess(config, logger, life, redis);
+    const trustProxy = compileTrustedProxies(config.http.trustedProxies);
     const tls = config.http.tls
       ? { cert: await readFile(config.http.tls.certFile), key: await readFile(config.http.tls.keyFile) }
       : undefined;
@@ -101,7 +111,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     const media = life.own('media', await LocalMedia.start({ config, logger }), (m) => m.close());
     const oversight = life.own('oversight', new Oversight(media, observer, config.metrics.unwatchedAfterSec), (o) => o.close());
     const readiness = new Readiness(media, recorder && (() => recorder.healthy));
-    const app = life.own('http', await buildHttpApp({ logger, tls, ready: () => readiness.report() }), (a) => a.close());
+    const app = life.own('http', await buildHttpApp({ logger, tls, trustProxy, ready: () => readiness.report() }), (a) => a.close());
     const { configPath } = opts;
     const reloadCameras = async (): Promise<ReconcileResult> => {
       if (!configPath) throw new Error('started without a config file');
@@ -159,7 +169,15 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     const { drainDelayMs, socketGraceMs } = config.shutdown;
     const server = life.own(
       'signaling',
-      new SignalingServer({ media, access, limits: config.limits, allowedOrigins: config.http.allowedOrigins, logger, observer }),
+      new SignalingServer({
+        media,
+        access,
+        limits: config.limits,
+        allowedOrigins: config.http.allowedOrigins,
+        logger,
+        observer,
+        clientAddress: clientAddressResolver(trustProxy),
+      }),
       (s) => s.close(socketGraceMs),
     );
     signaling = server;
@@ -214,10 +232,19 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
 
 /**
  * Token verification (keys from config: an HS256 secret, a PEM file or a
- * JWKS), the deny list and the access decisions built on them.
+ * JWKS), the deny list and the access decisions built on them. With `redis`
+ * (cluster mode) the deny list, rate limits and stream quota are shared by
+ * every node through it (server/src/cluster/); a Redis still unreachable after
+ * a short wait does not stop the start (the node enforces its own copy and
+ * limits until Redis answers).
  * @returns the access control and the HS256 secret in use (generated when none is configured)
  */
-async function startAccess(config: VigilConfig, logger: Logger, life: Lifecycle): Promise<{ access: AccessControl; hs256Secret: string | undefined }> {
+async function startAccess(
+  config: VigilConfig,
+  logger: Logger,
+  life: Lifecycle,
+  redis: ClusterRedis | undefined,
+): Promise<{ access: AccessControl; hs256Secret: string | undefined }> {
   const { auth } = config;
   let keys: KeySource;
   let hs256Secret: string | undefined;
@@ -250,7 +277,13 @@ async function startAccess(config: VigilConfig, logger: Logger, life: Lifecycle)
     groups: auth.groups,
   });
   const denyList = life.own('deny list', await DenyList.open(config.revocations.file, logger), (d) => d.flush());
-  return { access: new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn }), hs256Secret };
+  let shared;
+  if (redis && config.cluster) {
+    await waitForRedis(redis, REDIS_START_WAIT_MS).catch(() => {});
+    life.own('cluster deny list', await RedisDenyList.start(redis, denyList, logger), (d) => d.close());
+    shared = life.own('cluster limits', clusterLimits(redis, config.cluster, logger), (l) => l.close());
+  }
+  return { access: new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn, shared }), hs256Secret };
 }
 
 /**

@@ -10,7 +10,7 @@ const issues = configIssues;
 describe('config', () => {
   it('embedded defaults: one H.264 demo test-pattern camera on loopback', async () => {
     const c = await loadConfig();
-    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, allowedOrigins: [] });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, allowedOrigins: [], trustedProxies: [] });
     expect(c.webrtc.listenIp).toBe('127.0.0.1');
     expect(c.cameras).toHaveLength(1);
     expect(c.cameras[0]).toMatchObject({ id: 'demo-1', codec: 'H264', h264Profile: 'baseline', source: { kind: 'test-pattern', bitrate: 1_500_000 } });
@@ -127,5 +127,44 @@ describe('config: security bounds', () => {
     expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: '::1', nodeId: 'a b' } })).toEqual([
       'cluster.nodeId: must be letters, digits, ".", "_" and "-" only',
     ]);
+  });
+
+  it('http.trustedProxies: IPs and CIDRs (v4, v6) accepted; anything else named by index', () => {
+    expect(parseConfig({ http: { trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1'] } }).http.trustedProxies).toHaveLength(4);
+    expect(issues({ http: { trustedProxies: ['10.0.0.0/8', 'lb.example', '10.0.0.0/33'] } })).toEqual([
+      'http.trustedProxies[1]: not an IP address or CIDR',
+      'http.trustedProxies[2]: not an IP address or CIDR',
+    ]);
+  });
+
+  it('{ "$env": NAME } takes a value from the environment (secrets, per-pod address); unset is a config error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-env-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        auth: { secret: { $env: 'VIGIL_TEST_SECRET_X' } },
+        cluster: { redisUrl: 'redis://r:6379', nodeId: { $env: 'VIGIL_TEST_POD' }, announcedAddress: { $env: 'VIGIL_TEST_POD_IP' } },
+      }),
+    );
+    process.env['VIGIL_TEST_SECRET_X'] = 's'.repeat(40);
+    process.env['VIGIL_TEST_POD'] = 'vigil-2';
+    process.env['VIGIL_TEST_POD_IP'] = '10.1.2.3';
+    try {
+      const c = await loadConfig(file);
+      expect(c.auth.secret).toBe('s'.repeat(40));
+      expect([c.cluster?.nodeId, c.cluster?.announcedAddress]).toEqual(['vigil-2', '10.1.2.3']);
+      delete process.env['VIGIL_TEST_POD_IP'];
+      const err = (await loadConfig(file).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { issues: string[]; message: string };
+      expect(err.issues).toEqual(['cluster.announcedAddress: environment variable VIGIL_TEST_POD_IP is not set']);
+      expect(err.message).not.toContain('s'.repeat(40));
+    } finally {
+      delete process.env['VIGIL_TEST_SECRET_X'];
+      delete process.env['VIGIL_TEST_POD'];
+      delete process.env['VIGIL_TEST_POD_IP'];
+    }
   });
 });

@@ -1,10 +1,10 @@
-# Test clients that are not Vigil's own code, sourced by scripts/setup.sh (step 8) with
+# Test clients that are not Vigil's own code, sourced by scripts/setup.sh (step 9) with
 # VIGIL_ROOT and VIGIL_CACHE set; idempotent, milliseconds when cached. Exports:
 #   VIGIL_AIORTC_PYTHON  python of a venv with aiortc (PyPI, test/clients/aiortc/requirements.txt,
 #                        every package pinned; binary wheels bring libvpx, FFmpeg and OpenSSL),
 #                        cached under $VIGIL_CACHE/aiortc-venv/<hash of requirements.txt>/
 
-# 8. aiortc ---------------------------------------------------------------------
+# 9. aiortc ---------------------------------------------------------------------
 AIORTC_HASH=$(sha256sum "$VIGIL_ROOT/test/clients/aiortc/requirements.txt" | cut -c1-12)
 AIORTC_VENV=$VIGIL_CACHE/aiortc-venv/$AIORTC_HASH
 VIGIL_AIORTC_PYTHON=$AIORTC_VENV/bin/python

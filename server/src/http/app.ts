@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import fastify from 'fastify';
 import fastifyStatic from '@fastify/static';
 import type { Logger } from 'pino';
+import type { ProxyTrust } from './client-address.ts';
 
 const DEMO_DIR = fileURLToPath(new URL('../../../client-sdk/demo/', import.meta.url));
 const SDK_DIST_DIR = fileURLToPath(new URL('../../../client-sdk/dist/', import.meta.url));
@@ -16,11 +17,13 @@ export interface HttpAppOptions {
   ready: () => { ready: boolean; checks: Record<string, boolean> };
   /** PEM certificate chain and private key: serve HTTPS (and so WSS). */
   tls?: { cert: Buffer; key: Buffer } | undefined;
+  /** Trusted proxies (./client-address.ts): `request.ip` follows their X-Forwarded-For. */
+  trustProxy?: ProxyTrust | undefined;
 }
 
 /** Builds (does not start) the fastify app. */
-export async function buildHttpApp({ logger, ready, tls }: HttpAppOptions) {
-  const common = { loggerInstance: logger.child({ component: 'http' }), bodyLimit: 64 * 1024 };
+export async function buildHttpApp({ logger, ready, tls, trustProxy }: HttpAppOptions) {
+  const common = { loggerInstance: logger.child({ component: 'http' }), bodyLimit: 64 * 1024, ...(trustProxy ? { trustProxy } : {}) };
   // The routes and plugins do not depend on the server type; type the app as
   // the plain-HTTP one either way so callers see one type.
   const plain = () => fastify(common);

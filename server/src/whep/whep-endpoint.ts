@@ -107,7 +107,8 @@ export async function registerWhep(app: FastifyInstance, o: WhepEndpointOptions)
           cameraId,
           quality: (q ?? 'high') as Quality,
           offerSdp: typeof req.body === 'string' ? req.body : '',
-          remoteAddress: req.socket.remoteAddress,
+          // The address a trusted proxy passed, as for the WebSocket (rate limits and audit).
+          remoteAddress: o.signaling.clientAddress(req.raw),
           userAgent: req.headers['user-agent']?.slice(0, 256),
           onEnd: (s) => sessions.delete(s.id),
         });
