@@ -10,8 +10,9 @@
 #   6-7. load-test tools (loadtest/setup.sh): Locust in a venv, the Pion media bots (Go);
 #        skipped with VIGIL_LOADTEST_TOOLS=0 (npm start)
 #   8. the Kubernetes manifest checker (deploy/k8s/check, Go); skipped likewise
-# Source it (". scripts/setup.sh") to get PATH, MEDIASOUP_WORKER_BIN, VIGIL_LOCUST_BIN, VIGIL_BOTS_BIN and
-# VIGIL_K8S_CHECK_BIN exported.
+#   9. test clients (test/clients/setup.sh): aiortc in a venv; skipped likewise
+# Source it (". scripts/setup.sh") to get PATH, MEDIASOUP_WORKER_BIN, VIGIL_LOCUST_BIN, VIGIL_BOTS_BIN,
+# VIGIL_K8S_CHECK_BIN and VIGIL_AIORTC_PYTHON exported.
 # Cache: $VIGIL_CACHE, default ${XDG_CACHE_HOME:-$HOME/.cache}/vigil (outside the clone).
 set -eu
 
@@ -93,3 +94,6 @@ export MEDIASOUP_WORKER_BIN
 
 # 8. Kubernetes manifest checker (Go, k8s.io/api strict decoding; test tool, `npm start` skips it) ------
 [ "${VIGIL_LOADTEST_TOOLS:-1}" = 0 ] || . "$VIGIL_ROOT/deploy/k8s/check/setup.sh"
+
+# 9. test clients nobody here wrote: aiortc (venv) ------------------------------------------
+[ "${VIGIL_LOADTEST_TOOLS:-1}" = 0 ] || . "$VIGIL_ROOT/test/clients/setup.sh"

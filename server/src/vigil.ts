@@ -28,6 +28,7 @@ import { SessionObserver } from './signaling/session-observer.ts';
 import type { AuditStore } from './audit/audit-store.ts';
 import { SqliteAuditStore } from './audit/sqlite-audit-store.ts';
 import { PgAuditStore } from './audit/pg-audit-store.ts';
+import { registerWhep, type WhepSessions } from './whep/whep-endpoint.ts';
 import { AuditRecorder } from './audit/audit-recorder.ts';
 import { Oversight } from './oversight/oversight.ts';
 import { LocalWatch } from './oversight/local-watch.ts';
@@ -47,6 +48,8 @@ export interface Vigil {
   /** The media API (this node's cameras and viewers' media). */
   media: MediaApi;
   signaling: SignalingServer;
+  /** Open WHEP playback sessions (`POST /whep/<camera>`), by resource id. */
+  whep: WhepSessions;
   /** Token checks, deny list, rate limits, stream quota, TURN credentials. */
   access: AccessControl;
   /** Base URL of the HTTP server, e.g. `http://127.0.0.1:8080` (`https://` with `http.tls`). */
@@ -204,6 +207,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     signaling = server;
     server.attach(app.server);
     registerOriginProbe(app, SIGNALING_PATH, config.http.allowedOrigins);
+    const whep = await registerWhep(app as unknown as FastifyInstance, { signaling: server, allowedOrigins: config.http.allowedOrigins, logger });
     if (config.admin.apiKey) {
       await app.register(adminApi, {
         prefix: '/admin/v1',
@@ -226,6 +230,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       app,
       media,
       signaling: server,
+      whep,
       access,
       url: `${tls ? 'https' : 'http'}://${host}:${port}`,
       hs256Secret,

@@ -7,6 +7,15 @@
  * producer lives on another router it is piped there once with
  * `router.pipeToRouter()` (mediasoup docs, Router.pipeToRouter) and every
  * viewer on that router consumes the pipe producer.
+ *
+ * Client-dictated payload types (a WHEP player's SDP offer): mediasoup
+ * assigns payload types per router (a consumer carries its router's; per
+ * consumer ones are not supported, mediasoup issue #1126), so such a viewer's
+ * transport gets a router of its own on the chosen worker, created with the
+ * one offered codec that can carry the camera, at the offer's payload type
+ * (`preferredPayloadType`), and the camera's producer is piped into it. The
+ * router closes with its transport. RTX is left out there: the router picks
+ * its own RTX payload type; NACKed packets are resent as they are (RFC 4585).
  */
 import type { types } from 'mediasoup';
 import { ErrorCode, ProtocolError, type Quality } from '@vigil/protocol';
@@ -18,8 +27,10 @@ const INITIAL_OUTGOING_BITRATE_BPS = 2_000_000;
 
 export class Fanout {
   readonly #pool: WorkerPool;
+  /** Routers of one transport each (client-dictated payload types), by id. */
+  readonly #ownRouters = new Map<string, types.Router>();
   /** Per producer id: routers it has been piped to (router id -> pipe in progress/done). */
-  readonly #piped = new Map<string, Map<string, Promise<void>>>();
+  readonly #piped = new Map<string, Map<string, Promise<string>>>();
 
   constructor(pool: WorkerPool) {
     this.#pool = pool;
@@ -43,6 +54,63 @@ export class Fanout {
       initialAvailableOutgoingBitrate: INITIAL_OUTGOING_BITRATE_BPS,
       appData: { ...appData, routerId: slot.router.id },
     });
+  }
+
+  /**
+   * Creates a receive WebRtcTransport on a router of its own whose one video
+   * codec is the first of `clientRtpCapabilities` (the client's preference
+   * order) that can carry `camera`'s main stream, at the client's payload
+   * type. The router is on the worker {@link WorkerPool.placeViewer} picks and
+   * closes with the transport.
+   *
+   * @param appData caller data kept on the transport (e.g. session id)
+   * @param clientRtpCapabilities RTP capabilities of the client's SDP offer
+   *   (mediasoup-client `extractRtpCapabilities`)
+   * @throws ProtocolError `camera_offline` (closed or re-ingesting), `unsupported_codec`
+   *   (no offered codec can carry the camera); Error when no worker is alive
+   */
+  async createOwnRouterTransport(
+    appData: Record<string, unknown>,
+    camera: Camera,
+    clientRtpCapabilities: types.RtpCapabilities,
+  ): Promise<types.WebRtcTransport> {
+    if (camera.state === 'closed') throw new ProtocolError(ErrorCode.CameraOffline, 'camera is offline');
+    const stream = camera.stream('high');
+    if (stream.producer.closed) throw new ProtocolError(ErrorCode.CameraOffline, 'camera stream is restarting');
+    const codec = clientCodecFor(stream.router, stream.producer.id, clientRtpCapabilities);
+    if (!codec) throw new ProtocolError(ErrorCode.UnsupportedCodec, `this client cannot receive ${camera.config.codec}`);
+    const slot = this.#pool.placeViewer(stream.router.id);
+    const router = await slot.worker.createRouter({ mediaCodecs: [codec], appData: { ownedByTransport: true } });
+    this.#ownRouters.set(router.id, router);
+    this.#pool.track(slot, router);
+    router.observer.once('close', () => {
+      this.#ownRouters.delete(router.id);
+      for (const byRouter of this.#piped.values()) byRouter.delete(router.id);
+    });
+    try {
+      const transport = await router.createWebRtcTransport({
+        webRtcServer: slot.webRtcServer,
+        enableUdp: true,
+        enableTcp: true,
+        preferUdp: true,
+        initialAvailableOutgoingBitrate: INITIAL_OUTGOING_BITRATE_BPS,
+        appData: { ...appData, routerId: router.id },
+      });
+      transport.observer.once('close', () => router.close());
+      return transport;
+    } catch (err) {
+      router.close();
+      throw err;
+    }
+  }
+
+  /** The router a viewer transport lives on (a slot's or its own), if alive. */
+  #routerOf(transport: types.WebRtcTransport): { router: types.Router; own: boolean } | undefined {
+    const id = String(transport.appData.routerId);
+    const own = this.#ownRouters.get(id);
+    if (own) return own.closed ? undefined : { router: own, own: true };
+    const slot = this.#pool.slotOfRouter(id);
+    return slot ? { router: slot.router, own: false } : undefined;
   }
 
   /**
@@ -85,19 +153,21 @@ export class Fanout {
     appData: Record<string, unknown>,
     codec: string,
   ): Promise<types.Consumer> {
-    const slot = this.#pool.slotOfRouter(String(transport.appData.routerId));
-    if (!slot) throw new ProtocolError(ErrorCode.NotFound, 'transport is gone');
-    await this.#ensurePiped(producer, producerRouter, slot.router);
+    const at = this.#routerOf(transport);
+    if (!at) throw new ProtocolError(ErrorCode.NotFound, 'transport is gone');
+    // On its own router the client's RTX payload type is not the router's: no RTX (see file head).
+    if (at.own) rtpCapabilities = { ...rtpCapabilities, codecs: (rtpCapabilities.codecs ?? []).filter((c) => !isRtx(c)) };
+    const producerId = await this.#ensurePiped(producer, producerRouter, at.router);
     let canConsume: boolean;
     try {
-      canConsume = slot.router.canConsume({ producerId: producer.id, rtpCapabilities });
+      canConsume = at.router.canConsume({ producerId, rtpCapabilities });
     } catch {
       throw new ProtocolError(ErrorCode.BadRequest, 'rtpCapabilities are malformed');
     }
     if (!canConsume) {
       throw new ProtocolError(ErrorCode.UnsupportedCodec, `this browser cannot receive ${codec}`);
     }
-    return transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData });
+    return transport.consume({ producerId, rtpCapabilities, paused: true, appData });
   }
 
   /**
@@ -113,19 +183,27 @@ export class Fanout {
   ): Promise<types.Consumer | undefined> {
     const stream = camera.stream('high');
     const producer = stream.audioProducer;
-    const slot = this.#pool.slotOfRouter(String(transport.appData.routerId));
-    if (!producer || !slot) return undefined;
-    await this.#ensurePiped(producer, stream.router, slot.router);
+    const at = this.#routerOf(transport);
+    // A router of its own carries the one video codec the client offered: no audio there.
+    if (!producer || !at || at.own) return undefined;
+    const producerId = await this.#ensurePiped(producer, stream.router, at.router);
     try {
-      if (!slot.router.canConsume({ producerId: producer.id, rtpCapabilities })) return undefined;
+      if (!at.router.canConsume({ producerId, rtpCapabilities })) return undefined;
     } catch {
       return undefined;
     }
-    return transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData });
+    return transport.consume({ producerId, rtpCapabilities, paused: true, appData });
   }
 
-  async #ensurePiped(producer: types.Producer, from: types.Router, to: types.Router): Promise<void> {
-    if (from.id === to.id) return;
+  /**
+   * Pipes `producer` into `to` once (mediasoup docs, Router.pipeToRouter).
+   * Into a router of its own (possibly on the camera's worker) the pipe
+   * producer gets a new id (`keepId: false`: one worker cannot hold two
+   * producers with one id).
+   * @returns the id of the producer to consume on `to`
+   */
+  async #ensurePiped(producer: types.Producer, from: types.Router, to: types.Router): Promise<string> {
+    if (from.id === to.id) return producer.id;
     let byRouter = this.#piped.get(producer.id);
     if (!byRouter) {
       byRouter = new Map();
@@ -134,14 +212,47 @@ export class Fanout {
     }
     let pipe = byRouter.get(to.id);
     if (!pipe) {
-      pipe = from.pipeToRouter({ producerId: producer.id, router: to }).then(() => undefined);
+      const keepId = !this.#ownRouters.has(to.id);
+      pipe = from.pipeToRouter({ producerId: producer.id, router: to, keepId }).then((r) => r.pipeProducer?.id ?? producer.id);
       byRouter.set(to.id, pipe);
       pipe.catch(() => byRouter.delete(to.id));
     }
     try {
-      await pipe;
+      return await pipe;
     } catch {
       throw new ProtocolError(ErrorCode.CameraOffline, 'camera stream is restarting');
     }
   }
+}
+
+function isRtx(codec: { mimeType: string }): boolean {
+  return /\/rtx$/i.test(codec.mimeType);
+}
+
+/**
+ * The first video codec of `caps` (the client's preference order) that a
+ * consumer of `producerId` on `router` could use, as a router media codec at
+ * the client's payload type; mediasoup decides the match (`router.canConsume`,
+ * e.g. H.264 profile and packetization-mode, RFC 6184 §8.1).
+ */
+function clientCodecFor(router: types.Router, producerId: string, caps: types.RtpCapabilities): types.RouterRtpCodecCapability | undefined {
+  for (const c of caps.codecs ?? []) {
+    if (c.kind !== 'video' || isRtx(c) || typeof c.preferredPayloadType !== 'number') continue;
+    let fits = false;
+    try {
+      fits = router.canConsume({ producerId, rtpCapabilities: { codecs: [c], headerExtensions: [] } });
+    } catch {
+      continue; // a codec entry mediasoup cannot read
+    }
+    if (!fits) continue;
+    return {
+      kind: 'video',
+      mimeType: c.mimeType,
+      clockRate: c.clockRate,
+      preferredPayloadType: c.preferredPayloadType,
+      ...(c.parameters ? { parameters: c.parameters } : {}),
+      ...(c.rtcpFeedback ? { rtcpFeedback: c.rtcpFeedback } : {}),
+    } as types.RouterRtpCodecCapability;
+  }
+  return undefined;
 }

@@ -9,7 +9,9 @@
  * with `transport_closed`), then the cameras and the workers.
  */
 import { EventEmitter } from 'node:events';
+import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
+import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import type { CameraConfig } from '../config/schema.ts';
 import { Gateway, type GatewayOptions } from '../gateway.ts';
 import { udpSocketDrops } from '../ingest/socket-buffers.ts';
@@ -69,9 +71,20 @@ export class LocalMedia extends EventEmitter<MediaEvents> implements MediaApi {
     return this.#gateway.camera(id);
   }
 
-  async createViewerTransport(o: { owner: string; nearCameraId?: string | undefined }): Promise<ViewerTransport> {
+  async createViewerTransport(o: {
+    owner: string;
+    nearCameraId?: string | undefined;
+    clientRtpCapabilities?: MediaJson | undefined;
+  }): Promise<ViewerTransport> {
     const near = o.nearCameraId === undefined ? undefined : this.#gateway.camera(o.nearCameraId);
-    const transport = await this.#gateway.fanout.createRecvTransport({ sessionId: o.owner }, near);
+    let transport;
+    if (o.clientRtpCapabilities) {
+      if (!near) throw new ProtocolError(ErrorCode.CameraOffline, 'camera is offline');
+      const caps = o.clientRtpCapabilities as unknown as types.RtpCapabilities;
+      transport = await this.#gateway.fanout.createOwnRouterTransport({ sessionId: o.owner }, near, caps);
+    } else {
+      transport = await this.#gateway.fanout.createRecvTransport({ sessionId: o.owner }, near);
+    }
     const handle = new LocalViewerTransport(transport, o.owner, this.#gateway, this.#gateway.fanout, this.#log.child({ sessionId: o.owner }));
     this.#transports.add(handle);
     handle.once('close', () => this.#transports.delete(handle));

@@ -278,9 +278,23 @@ export interface MediaApi extends TypedEvents<MediaEvents> {
    * Opens a receive transport for a viewer.
    * @param owner the viewer session's id
    * @param nearCameraId placement hint: a camera the viewer is about to watch
-   * @throws Error when no worker is alive
+   * @param clientRtpCapabilities set when the client dictates the payload types
+   *   (it sent the SDP offer, as a WHEP player does: draft-ietf-wish-whep,
+   *   RFC 3264 §6.1): RTP capabilities extracted from its offer (codecs with the
+   *   offer's payload types as `preferredPayloadType`, header extensions with
+   *   its ids). Consumers on this transport then carry those payload types;
+   *   `nearCameraId` is required and is the camera it can consume (mediasoup
+   *   assigns payload types per router, not per consumer, so the local
+   *   implementation gives such a transport a router of its own and pipes the
+   *   camera into it). Omitted: the router's payload types (the SDK's case).
+   * @throws Error when no worker is alive; ProtocolError `unsupported_codec`
+   *   when no offered codec can carry the camera, `camera_offline` when it has no stream
    */
-  createViewerTransport(o: { owner: string; nearCameraId?: string | undefined }): Promise<ViewerTransport>;
+  createViewerTransport(o: {
+    owner: string;
+    nearCameraId?: string | undefined;
+    clientRtpCapabilities?: MediaJson | undefined;
+  }): Promise<ViewerTransport>;
 
   /**
    * Per-stream stats of a camera (producer stats, fps over `fpsWindowMs` of RTP, keyframes).

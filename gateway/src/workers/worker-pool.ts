@@ -95,24 +95,33 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
     slot.consumers = 0;
     slot.cpu = 0;
     this.#lastCpuMs.delete(slot);
+    this.track(slot, router);
+    worker.on('died', (err) => {
+      if (this.#closed) return;
+      this.#logger.error({ workerIndex: slot.index, workerPid: worker.pid, err: err.message }, 'mediasoup worker died');
+      this.emit('workerdied', slot, err);
+      void this.#replace(slot, router.id);
+    });
+  }
+
+  /**
+   * Counts `router`'s transports and consumers in `slot`'s load (its own
+   * router, or a router of one viewer transport created on its worker).
+   */
+  track(slot: WorkerSlot, router: types.Router): void {
+    const worker = slot.worker;
     router.observer.on('newtransport', (transport) => {
       const key = transport.type === 'webrtc' ? 'webRtcTransports' : transport.type === 'pipe' ? 'pipeTransports' : undefined;
       if (key) slot[key]++;
       transport.observer.on('newconsumer', (consumer) => {
         slot.consumers++;
         consumer.observer.once('close', () => {
-          if (slot.router === router) slot.consumers--;
+          if (slot.worker === worker) slot.consumers--;
         });
       });
       transport.observer.once('close', () => {
-        if (key && slot.router === router) slot[key]--;
+        if (key && slot.worker === worker) slot[key]--;
       });
-    });
-    worker.on('died', (err) => {
-      if (this.#closed) return;
-      this.#logger.error({ workerIndex: slot.index, workerPid: worker.pid, err: err.message }, 'mediasoup worker died');
-      this.emit('workerdied', slot, err);
-      void this.#replace(slot, router.id);
     });
   }
 

@@ -19,7 +19,7 @@ import type { AccessControl } from '../auth/access-control.ts';
 import { addressKey } from '../auth/rate-limiter.ts';
 import { Heartbeat } from './heartbeat.ts';
 import type { DenyEntry } from '../auth/deny-list.ts';
-import { ViewerSession, type SessionLimits } from './viewer-session.ts';
+import { ViewerSession, type SessionLimits, type ViewerSessionOptions } from './viewer-session.ts';
 import { isOriginAllowed } from './origin.ts';
 import { parseRequest } from './parse-request.ts';
 import { SessionObserver, type SessionEndReason } from './session-observer.ts';
@@ -113,7 +113,7 @@ export class SignalingServer {
     const path = (req.url ?? '').split('?')[0];
     if (path !== SIGNALING_PATH) return reject(socket, 404, 'Not Found');
     if (!this.#accepting) return reject(socket, 503, 'Service Unavailable');
-    const remoteAddress = this.#o.clientAddress ? this.#o.clientAddress(req) : req.socket.remoteAddress;
+    const remoteAddress = this.clientAddress(req);
     if (!isOriginAllowed(req.headers.origin, req.headers.host, this.#o.allowedOrigins)) {
       this.#log.warn({ origin: req.headers.origin?.slice(0, 256), remoteAddress }, 'websocket origin refused');
       return reject(socket, 403, 'Forbidden');
@@ -133,23 +133,57 @@ export class SignalingServer {
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connection(ws, req, remoteAddress));
   }
 
+  /** The client's address of a request: the peer's, or the one a trusted proxy passed (`http.trustedProxies`). */
+  clientAddress(req: IncomingMessage): string | undefined {
+    return this.#o.clientAddress ? this.#o.clientAddress(req) : req.socket.remoteAddress;
+  }
+
+  /** False once the server stopped taking viewers (shutdown). */
+  get accepting(): boolean {
+    return this.#accepting;
+  }
+
+  /**
+   * Opens a viewer session driven by something other than a WebSocket (a WHEP
+   * session drives one through `handle()`): it is in this server's registry,
+   * so revocation, shutdown, metrics and the admin API see it like any other;
+   * it leaves the registry when it closes.
+   * @param o the client's address, User-Agent, client-dictated RTP capabilities,
+   *   where notifications go, and what ends its carrier (called once)
+   */
+  openSession(o: Pick<ViewerSessionOptions, 'remoteAddress' | 'userAgent' | 'clientRtpCapabilities' | 'notify' | 'end'>): ViewerSession {
+    const session: ViewerSession = new ViewerSession({
+      media: this.#o.media,
+      access: this.#o.access,
+      limits: this.#o.limits,
+      logger: this.#log.child({ remoteAddress: o.remoteAddress }),
+      observer: this.observer,
+      ...o,
+      end: () => {
+        this.#sessions.delete(session);
+        o.end();
+      },
+    });
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /** Takes a closed session out of the registry (its carrier ended without `end()`: reason `disconnected`). */
+  forget(session: ViewerSession): void {
+    this.#sessions.delete(session);
+  }
+
   #connection(ws: WebSocket, req: IncomingMessage, remoteAddress: string | undefined): void {
     const send = (msg: ServerMessage): void => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
     };
-    const session = new ViewerSession({
-      media: this.#o.media,
-      access: this.#o.access,
-      limits: this.#o.limits,
-      logger: this.#log.child({ remoteAddress }),
-      observer: this.observer,
+    const session = this.openSession({
       remoteAddress,
       userAgent: req.headers['user-agent']?.slice(0, 256),
       notify: send,
       // 1001 "going away" once the server is shutting down (RFC 6455 §7.4.1).
       end: () => ws.close(this.#accepting ? CLOSE_NORMAL : CLOSE_GOING_AWAY),
     });
-    this.#sessions.add(session);
     this.#heartbeat.track(ws);
     const joinTimer = setTimeout(() => {
       if (!session.grant && !session.closed) ws.close(CLOSE_POLICY_VIOLATION, 'join timeout');
@@ -176,7 +210,7 @@ export class SignalingServer {
     ws.on('error', (err) => this.#log.debug({ sessionId: session.id, err: err.message }, 'websocket error'));
     ws.on('close', () => {
       clearTimeout(joinTimer);
-      this.#sessions.delete(session);
+      this.forget(session);
       session.close('disconnected');
     });
   }

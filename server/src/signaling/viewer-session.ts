@@ -43,7 +43,13 @@ export interface ViewerSessionOptions {
   logger: Logger;
   /** Where session facts are published (metrics, audit). */
   observer: SessionObserver;
-  /** Client address and User-Agent as seen at the WebSocket upgrade. */
+  /**
+   * Set when the client dictates payload types (a WHEP session: the RTP
+   * capabilities of its SDP offer); transports are then created for them
+   * (see MediaApi.createViewerTransport). Omitted for SDK clients.
+   */
+  clientRtpCapabilities?: MediaJson | undefined;
+  /** Client address and User-Agent as seen at the WebSocket upgrade (or the WHEP request). */
   remoteAddress: string | undefined;
   userAgent: string | undefined;
   /** Sends a notification to the client. */
@@ -176,7 +182,10 @@ export class ViewerSession {
       }
       // The hint only places the transport near a camera the viewer may see; it reveals nothing.
       const near = req.cameraId ? this.#visibleCamera(req.cameraId) : undefined;
-      const transport = await this.#o.media.createViewerTransport({ owner: this.id, nearCameraId: near?.id });
+      // A transport for client-dictated payload types is made for one camera: it must be visible.
+      if (this.#o.clientRtpCapabilities && !near) throw new ProtocolError(ErrorCode.Forbidden, 'camera not available to this token');
+      const clientRtpCapabilities = this.#o.clientRtpCapabilities;
+      const transport = await this.#o.media.createViewerTransport({ owner: this.id, nearCameraId: near?.id, clientRtpCapabilities });
       if (this.#closed) {
         transport.close();
         throw new ProtocolError(ErrorCode.NotJoined, 'session is closed');
