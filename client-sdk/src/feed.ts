@@ -83,6 +83,23 @@ function tracksOf(consumer: types.Consumer): MediaStreamTrack[] {
   return audio && !audio.closed ? [consumer.track, audio.track] : [consumer.track];
 }
 
+/**
+ * Instant start: the consumer's primer (the camera's picture since its last
+ * keyframe, then live until the live consumer's first frame), while it is open.
+ */
+function primerOf(consumer: types.Consumer): types.Consumer | undefined {
+  const primer = (consumer.appData as { primer?: types.Consumer }).primer;
+  return primer && !primer.closed ? primer : undefined;
+}
+
+/** The tracks to show first: the primer's video (when there is one) with the consumer's audio. */
+function firstTracksOf(consumer: types.Consumer): MediaStreamTrack[] {
+  const primer = primerOf(consumer);
+  if (!primer) return tracksOf(consumer);
+  const audio = (consumer.appData as { audio?: types.Consumer }).audio;
+  return audio && !audio.closed ? [primer.track, audio.track] : [primer.track];
+}
+
 /** Internal hooks the client gives a feed. */
 export interface FeedHost {
   /** Consumes the feed's camera at `feed.quality`; resumes it unless `feed.paused`. */
@@ -102,12 +119,19 @@ const SWITCH_TIMEOUT_MS = 10_000;
 /** Poll period of the first-frame fallback (when requestVideoFrameCallback does not run), ms. */
 const FRAME_POLL_MS = 500;
 
-/** Resolves when the consumer's receiver has decoded a frame; rejects on timeout or when `cancelled()`. */
-async function waitForDecodedFrame(consumer: types.Consumer, timeoutMs: number, cancelled: () => boolean): Promise<void> {
+/**
+ * Resolves with the first of `consumers` whose receiver has decoded a frame
+ * (checked every 50 ms); rejects on timeout, when all are closed, or when `cancelled()`.
+ */
+async function waitForDecodedFrame(consumers: types.Consumer | types.Consumer[], timeoutMs: number, cancelled: () => boolean): Promise<types.Consumer> {
+  const list = Array.isArray(consumers) ? consumers : [consumers];
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !consumer.closed && !cancelled()) {
-    const c = await readCounters(consumer).catch(() => undefined);
-    if (c && c.framesDecoded > 0) return;
+  while (Date.now() < deadline && list.some((c) => !c.closed) && !cancelled()) {
+    for (const consumer of list) {
+      if (consumer.closed) continue;
+      const c = await readCounters(consumer).catch(() => undefined);
+      if (c && c.framesDecoded > 0) return consumer;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('no frame from the new stream in time');
@@ -252,6 +276,7 @@ export class Feed extends Emitter<FeedEvents> {
         this.#auto?.reset(performance.now());
         await this.#host.resumeConsumer(c).catch(() => {});
         this.#watchFrame();
+        this.#watchHandover(c);
       }
     });
   }
@@ -434,9 +459,39 @@ export class Feed extends Emitter<FeedEvents> {
   #show(consumer: types.Consumer): void {
     this.#consumer = consumer;
     this.#consumerSince = performance.now();
-    this.video.srcObject = new MediaStream(tracksOf(consumer));
+    this.video.srcObject = new MediaStream(firstTracksOf(consumer));
     this.#playVideo();
-    if (!this.#paused) this.#watchFrame();
+    if (!this.#paused) {
+      this.#watchFrame();
+      this.#watchHandover(consumer);
+    }
+  }
+
+  /**
+   * Instant start: while the element shows `consumer`'s primer, decodes the
+   * live consumer in a hidden element and, at its first frame, shows it
+   * instead and drops the primer (the quality switch's seamless swap). Gives
+   * up waiting after SWITCH_TIMEOUT_MS and shows the live consumer anyway.
+   */
+  #watchHandover(consumer: types.Consumer): void {
+    const primer = primerOf(consumer);
+    if (!primer) return;
+    const probe = document.createElement('video');
+    probe.muted = true;
+    probe.playsInline = true;
+    probe.srcObject = new MediaStream([consumer.track]);
+    void probe.play().catch(() => {});
+    const gone = (): boolean => this.#stopped || consumer.closed || consumer !== this.#consumer;
+    void waitForDecodedFrame(consumer, SWITCH_TIMEOUT_MS, gone)
+      .catch(() => {})
+      .then(() => {
+        probe.srcObject = null;
+        if (gone() || primer.closed) return;
+        this.#consumerSince = performance.now();
+        this.video.srcObject = new MediaStream(tracksOf(consumer));
+        this.#playVideo();
+        primer.close();
+      });
   }
 
   #playVideo(): void {
@@ -527,20 +582,27 @@ export class Feed extends Emitter<FeedEvents> {
           if (pauseOld && !old.closed) await this.#host.resumeConsumer(old).catch(() => {});
           throw err;
         }
-        const probe = document.createElement('video');
-        probe.muted = true;
-        probe.playsInline = true;
-        probe.srcObject = new MediaStream([next.track]);
-        void probe.play().catch(() => {});
+        // With a primer (instant start) whichever decodes first is enough: the live stream takes over later.
+        const candidates = [next, primerOf(next)].filter((c): c is types.Consumer => c !== undefined);
+        const probes = candidates.map((c) => {
+          const probe = document.createElement('video');
+          probe.muted = true;
+          probe.playsInline = true;
+          probe.srcObject = new MediaStream([c.track]);
+          void probe.play().catch(() => {});
+          return probe;
+        });
+        let first: types.Consumer;
         try {
-          await waitForDecodedFrame(next, SWITCH_TIMEOUT_MS, () => this.#stopped || old.closed);
+          first = await waitForDecodedFrame(candidates, SWITCH_TIMEOUT_MS, () => this.#stopped || old.closed);
         } catch (err) {
           this.#host.closeConsumer(next);
           if (pauseOld && !old.closed) await this.#host.resumeConsumer(old).catch(() => {});
           throw err;
         } finally {
-          probe.srcObject = null;
+          for (const probe of probes) probe.srcObject = null;
         }
+        if (first === next) primerOf(next)?.close();
         if (this.#stopped || old.closed || this.#consumer !== old) {
           this.#host.closeConsumer(next);
           return;
@@ -548,9 +610,10 @@ export class Feed extends Emitter<FeedEvents> {
         this.#consumer = next;
         this.#consumerSince = performance.now();
         this.#quality = quality;
-        this.video.srcObject = new MediaStream(tracksOf(next));
+        this.video.srcObject = new MediaStream(firstTracksOf(next));
         this.#playVideo();
         this.#host.closeConsumer(old);
+        this.#watchHandover(next);
         this.emit('quality', quality);
       } finally {
         this.#switching = false;
