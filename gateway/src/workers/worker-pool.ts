@@ -99,6 +99,8 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       const key = transport.type === 'webrtc' ? 'webRtcTransports' : transport.type === 'pipe' ? 'pipeTransports' : undefined;
       if (key) slot[key]++;
       transport.observer.on('newconsumer', (consumer) => {
+        // A GOP cache's tap (fanout/gop-cache.ts) is no viewer: it does not count against the budget.
+        if (transport.type === 'direct') return;
         slot.consumers++;
         consumer.observer.once('close', () => {
           if (slot.router === router) slot.consumers--;
