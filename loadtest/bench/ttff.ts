@@ -85,6 +85,7 @@ function cameras(): Record<string, unknown>[] {
 
 const pct = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)]!;
 const rows: string[] = [];
+const cpuPerS: Record<string, number> = {};
 const extras: string[] = [];
 const browser = await launchChromium();
 
@@ -112,10 +113,25 @@ for (const mode of modes) {
   for (let i = 0; i < 300 && media.cameras().some((c) => c.state !== 'live'); i++) await new Promise((r) => setTimeout(r, 100));
   // Every cache has seen a keyframe (the longest GOP), and the tap's CPU with no viewer.
   await new Promise((r) => setTimeout(r, Math.max(...gops) * 1000 + 500));
+  const packets = async () => {
+    let n = 0;
+    for (const c of gateway.cameras()) for (const st of await c.stream('high').producer.getStats()) n += st.packetCount;
+    return n;
+  };
+  const p0 = await packets();
   const cpu0 = process.cpuUsage();
-  await new Promise((r) => setTimeout(r, 5000));
+  await new Promise((r) => setTimeout(r, 10_000));
   const cpu = process.cpuUsage(cpu0);
-  extras.push(`${mode}: this process (gateway + signaling, no viewer) ${((cpu.user + cpu.system) / 1000 / 5).toFixed(1)} ms CPU/s for ${kinds.length * gops.length} streams`);
+  const pps = ((await packets()) - p0) / 10;
+  cpuPerS[mode] = (cpu.user + cpu.system) / 1000 / 10;
+  extras.push(
+    `instant start ${mode}: this process (gateway + signaling, no viewer) ${cpuPerS[mode]!.toFixed(1)} ms CPU/s for ${gateway.cameras().length} streams, ${Math.round(pps)} RTP packets/s in`,
+  );
+  const off = cpuPerS['off'];
+  if (mode === 'on' && off !== undefined) {
+    const tap = cpuPerS[mode]! - off;
+    extras.push(`the GOP cache taps cost ${(tap / gateway.cameras().length).toFixed(2)} ms CPU/s per stream, ${((tap * 1000) / pps).toFixed(1)} µs per RTP packet`);
+  }
   const token = signViewerToken(secret, { subject: 'bench', cameras: ['**'], ttlSec: 3600 }, { issuer: 'vigil', audience: 'vigil-viewer' });
 
   for (const kind of kinds) {

@@ -8,6 +8,7 @@
  *   camera burns into each frame, is as low while the primer relays the live
  *   stream as once the live consumer has taken over, and the SDK does switch
  *   to the live consumer at the camera's next keyframe (the primer closes).
+ * And the cache's bounds per stream (bytes, media age), on a real worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
@@ -104,4 +105,48 @@ describe('instant start at a 10 s GOP', () => {
     expect(after.framesDecoded).toBeGreaterThan(0);
     await page.close();
   }, 60_000);
+});
+
+describe('GOP cache bounds', () => {
+  it('holds at most maxBytes and maxAgeMs per stream, and nothing for a GOP past either', async () => {
+    const pattern = (width: number, height: number, bitrate: number) => ({ kind: 'test-pattern', width, height, fps: 30, gopFrames: 60, bitrate });
+    const bounded = await startTestVigil({
+      fanout: { instantStart: { maxBytes: 65_536, maxAgeMs: 1000 } },
+      cameras: [
+        // ~150 KB per 2 s GOP: over the byte bound after ~0.5 s.
+        { id: 'big', codec: 'H264', source: pattern(640, 360, 600_000) },
+        // ~25 KB per GOP: only the age bound cuts it.
+        { id: 'small', codec: 'H264', source: pattern(160, 90, 100_000) },
+      ],
+    });
+    try {
+      await waitFor(() => bounded.media.cameras().every((c) => c.state === 'live'), 15_000);
+      const seen = { big: { maxBytes: 0, ready: 0, notReady: 0 }, small: { maxAgeMs: 0, maxBytes: 0, ready: 0, notReady: 0 } };
+      for (let i = 0; i < 200; i++) {
+        const big = bounded.gateway.fanout.cacheStats(bounded.gateway.camera('big')!, 'high');
+        const small = bounded.gateway.fanout.cacheStats(bounded.gateway.camera('small')!, 'high');
+        if (big) {
+          seen.big.maxBytes = Math.max(seen.big.maxBytes, big.bytes);
+          seen.big[big.ready ? 'ready' : 'notReady']++;
+        }
+        if (small) {
+          seen.small.maxBytes = Math.max(seen.small.maxBytes, small.bytes);
+          seen.small.maxAgeMs = Math.max(seen.small.maxAgeMs, small.ageMs);
+          seen.small[small.ready ? 'ready' : 'notReady']++;
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      // Bytes: never above the bound; a GOP that outgrows it is dropped until the next keyframe.
+      expect(seen.big.maxBytes).toBeLessThanOrEqual(65_536);
+      expect(seen.big.ready).toBeGreaterThan(0);
+      expect(seen.big.notReady).toBeGreaterThan(0);
+      // Age: never above the bound though far under the byte bound.
+      expect(seen.small.maxAgeMs).toBeLessThanOrEqual(1000);
+      expect(seen.small.maxBytes).toBeLessThan(65_536);
+      expect(seen.small.ready).toBeGreaterThan(0);
+      expect(seen.small.notReady).toBeGreaterThan(0);
+    } finally {
+      await bounded.close();
+    }
+  }, 40_000);
 });
