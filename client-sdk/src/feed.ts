@@ -18,7 +18,7 @@ import type { types } from 'mediasoup-client';
 import type { CameraLiveState, Quality } from '@vigil/protocol';
 import { Emitter } from './emitter.ts';
 import { AutoQualityPolicy, initialAutoQuality, type AutoQualityOptions } from './auto-quality.ts';
-import { between, readCounters, type ReceiverCounters } from './stats.ts';
+import { between, combineCounters, readCounters, type ReceiverCounters } from './stats.ts';
 
 export type FeedState = 'connecting' | 'playing' | 'paused' | 'stalled' | 'reconnecting' | 'offline' | 'forbidden' | 'stopped';
 
@@ -165,6 +165,8 @@ export class Feed extends Emitter<FeedEvents> {
   #ttffMs: number | undefined;
   #frameWatch = 0;
   #statsPrev: { consumerId: string; counters: ReceiverCounters } | undefined;
+  /** The last counters of the current consumer's primer once it closed (instant start). */
+  #primerFinal: { consumerId: string; counters: ReceiverCounters } | undefined;
   #consumerSince = 0;
 
   readonly #autoOptions: Partial<AutoQualityOptions>;
@@ -304,7 +306,7 @@ export class Feed extends Emitter<FeedEvents> {
     };
     const consumer = this.#consumer;
     if (!consumer || consumer.closed) return out;
-    const c = await readCounters(consumer).catch(() => undefined);
+    const c = await this.#counters(consumer);
     if (!c) return out;
     const prev = this.#statsPrev?.consumerId === consumer.id && c.at - this.#statsPrev.counters.at >= 200 ? this.#statsPrev.counters : undefined;
     const since = prev ?? { ...c, at: this.#consumerSince, bytesReceived: 0, framesDecoded: 0 };
@@ -468,6 +470,21 @@ export class Feed extends Emitter<FeedEvents> {
   }
 
   /**
+   * The feed's receive counters on `consumer`: with instant start, its
+   * primer's added (the primer is what shows until the hand-over).
+   */
+  async #counters(consumer: types.Consumer): Promise<ReceiverCounters | undefined> {
+    const primer = primerOf(consumer);
+    const [live, early] = await Promise.all([
+      readCounters(consumer).catch(() => undefined),
+      primer ? readCounters(primer).catch(() => undefined) : this.#primerFinal?.consumerId === consumer.id ? this.#primerFinal.counters : undefined,
+    ]);
+    if (!early) return live;
+    if (!live) return primer ? early : undefined;
+    return primer ? combineCounters(early, live) : combineCounters(live, early);
+  }
+
+  /**
    * Instant start: while the element shows `consumer`'s primer, decodes the
    * live consumer in a hidden element and, at its first frame, shows it
    * instead and drops the primer (the quality switch's seamless swap). Gives
@@ -484,10 +501,12 @@ export class Feed extends Emitter<FeedEvents> {
     const gone = (): boolean => this.#stopped || consumer.closed || consumer !== this.#consumer;
     void waitForDecodedFrame(consumer, SWITCH_TIMEOUT_MS, gone)
       .catch(() => {})
-      .then(() => {
+      .then(async () => {
         probe.srcObject = null;
         if (gone() || primer.closed) return;
-        this.#consumerSince = performance.now();
+        const last = await readCounters(primer).catch(() => undefined);
+        if (gone() || primer.closed) return;
+        if (last) this.#primerFinal = { consumerId: consumer.id, counters: last };
         this.video.srcObject = new MediaStream(tracksOf(consumer));
         this.#playVideo();
         primer.close();
@@ -539,7 +558,7 @@ export class Feed extends Emitter<FeedEvents> {
       while (watch === this.#frameWatch && !this.#stopped && !consumer.closed) {
         await new Promise((r) => setTimeout(r, FRAME_POLL_MS));
         if (watch !== this.#frameWatch) return;
-        const c = await readCounters(consumer).catch(() => undefined);
+        const c = await this.#counters(consumer);
         if (!c) continue;
         if (baseline === undefined) baseline = c.framesDecoded;
         else if (c.framesDecoded > baseline) return onFrame();
@@ -642,7 +661,7 @@ export class Feed extends Emitter<FeedEvents> {
       this.#autoPrev = undefined;
       return;
     }
-    const c = await readCounters(consumer).catch(() => undefined);
+    const c = await this.#counters(consumer);
     if (!c) return;
     const prev = this.#autoPrev?.consumerId === consumer.id ? this.#autoPrev.counters : undefined;
     this.#autoPrev = { consumerId: consumer.id, counters: c };

@@ -61,7 +61,7 @@ if (kinds.includes('rtp-push')) {
 let rtsp: TestRtspServer | undefined;
 if (kinds.includes('rtsp')) {
   rtsp = await startRtspServer({
-    mounts: Object.fromEntries(gops.map((g) => [`/gop${g}`, { video: 'h264' as const, width, height, fps, gopFrames: fps * g, durationSec: 300 }])),
+    mounts: Object.fromEntries(gops.map((g) => [`/gop${g}`, { video: 'h264' as const, width, height, fps, gopFrames: fps * g, durationSec: 600 }])),
   });
 }
 
