@@ -238,7 +238,8 @@ export class Feed extends Emitter<FeedEvents> {
    * them from the link's loss, frame rate, jitter buffer and bandwidth
    * estimate). A switch never reconnects and never shows black: the new
    * stream is received in the background and shown once it decoded a frame
-   * (at most one GOP later), then the old consumer closes.
+   * (at once from the server's GOP cache with instant start, else at most one
+   * GOP later), then the old consumer closes.
    * @throws ProtocolError if the server refuses; Error if the new stream sends no frame within 10 s (the old one stays)
    */
   async setQuality(mode: QualityMode): Promise<void> {
@@ -266,7 +267,10 @@ export class Feed extends Emitter<FeedEvents> {
     });
   }
 
-  /** Resumes a paused feed (the server asks the camera for a keyframe; the picture moves again within one GOP). */
+  /**
+   * Resumes a paused feed (the server asks the camera for a keyframe; the picture moves again within one GOP).
+   * A feed started paused (`play(..., { paused: true })`) and resumed within a minute is primed from the GOP cache.
+   */
   resume(): Promise<void> {
     return this.#serial(async () => {
       if (!this.#paused || this.#stopped) return;
