@@ -22,12 +22,13 @@
  *
  * Read-only properties: `state` (FeedState, `idle`, or `unsupported`: this
  * browser cannot decode the camera's codec, e.g. H.264 in a Firefox without
- * OpenH264; shown in words, not retried), `feed` (the Feed), `video`.
+ * OpenH264; shown in words, not retried; or `refused`: the server does not
+ * accept pages from this origin, `http.allowedOrigins`; not retried), `feed` (the Feed), `video`.
  * Method: `getStats()`. Events (bubbling, composed CustomEvents):
  * `statechange` (detail `{ state }`), `qualitychange` (detail `{ quality }`),
  * `autoplaychange` (detail `{ blocked }`: the browser refused to start the video
  * without a gesture, e.g. iOS Low Power Mode; the element shows a "tap to play" button),
- * `vigilerror` (detail `{ error, code }`: a refused play or connection; it retries by itself unless forbidden or unsupported).
+ * `vigilerror` (detail `{ error, code }`: a refused play or connection; it retries by itself unless forbidden, unsupported or refused).
  */
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import { connect, type ConnectOptions, type VigilClient } from './client.ts';
@@ -37,8 +38,8 @@ import type { Feed, FeedState, FeedStats, QualityMode } from './feed.ts';
 const RETRY_MIN_MS = 1000;
 const RETRY_MAX_MS = 30_000;
 
-/** What the element shows: the feed's state, before it starts (`idle`), or a codec this browser cannot decode (`unsupported`). */
-export type ElementState = FeedState | 'idle' | 'unsupported';
+/** What the element shows: the feed's state, before it starts (`idle`), a codec this browser cannot decode (`unsupported`), or a server that refuses this page's origin (`refused`). */
+export type ElementState = FeedState | 'idle' | 'unsupported' | 'refused';
 
 let options: ConnectOptions | undefined;
 let shared: Promise<VigilClient> | undefined;
@@ -81,6 +82,8 @@ export async function sharedClient(onError?: (err: Error) => void): Promise<Vigi
         } catch (err) {
           if (gen !== generation) throw err;
           onError?.(err as Error);
+          // The server refuses this page's origin: retrying cannot help (configure() starts over).
+          if (err instanceof ProtocolError && err.code === ErrorCode.OriginNotAllowed) throw err;
           await new Promise((r) => setTimeout(r, Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** attempt)));
           if (gen !== generation) throw err;
         }
@@ -100,6 +103,7 @@ const STATUS: Record<ElementState, string> = {
   reconnecting: 'Reconnecting…',
   offline: 'Camera offline',
   forbidden: 'Not allowed to view this camera',
+  refused: 'Cannot connect',
   stopped: '',
 };
 
@@ -256,7 +260,10 @@ export class VigilFeedElement extends Base {
     this.#setState('connecting');
     const client = await sharedClient((err) => {
       if (run === this.#run) this.#error(err);
-    }).catch(() => undefined);
+    }).catch((err: unknown) => {
+      if (run === this.#run && err instanceof ProtocolError && err.code === ErrorCode.OriginNotAllowed) this.#setState('refused', err.message);
+      return undefined;
+    });
     if (!client || run !== this.#run) return;
     let feed: Feed;
     try {

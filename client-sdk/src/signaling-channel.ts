@@ -55,13 +55,25 @@ export class SignalingChannel {
   /**
    * Opens the WebSocket.
    * @param url ws:// or wss:// URL of the signaling endpoint
-   * @throws Error when the connection cannot be opened
+   * @throws ProtocolError `origin_not_allowed` when the server refused this
+   *   page's origin (see {@link originRefused}); Error when the connection
+   *   cannot be opened otherwise (server down, network)
    */
   static open(url: string, onNotification: (n: Notification) => void, onClose: (code: number) => void): Promise<SignalingChannel> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url);
       ws.onopen = () => resolve(new SignalingChannel(ws, onNotification, onClose));
-      ws.onerror = () => reject(new Error(`cannot connect to ${url}`));
+      ws.onerror = () => {
+        originRefused(url).then(
+          (refused) =>
+            reject(
+              refused
+                ? new ProtocolError(ErrorCode.OriginNotAllowed, `the Vigil server does not accept pages from ${location.origin} (add it to http.allowedOrigins)`)
+                : new Error(`cannot connect to ${url}`),
+            ),
+          () => reject(new Error(`cannot connect to ${url}`)),
+        );
+      };
     });
   }
 
@@ -97,5 +109,24 @@ export class SignalingChannel {
       p.reject(err);
     }
     this.#pending.clear();
+  }
+}
+
+/**
+ * Why did the upgrade fail? A browser does not say (a 403 and a dead server
+ * both close with 1006, WHATWG WebSockets). Vigil answers a plain GET of the
+ * signaling URL with `{ originAllowed }`, readable cross-origin (CORS).
+ * Only that positive answer counts: a server that cannot be reached, or
+ * anything in front of it that answers otherwise, is retried as before.
+ * @param url the ws:// or wss:// signaling URL
+ * @returns true when the server says it refuses this page's origin
+ */
+export async function originRefused(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url.replace(/^ws/, 'http'), { mode: 'cors', cache: 'no-store', credentials: 'omit' });
+    const body = (await res.json()) as { originAllowed?: unknown };
+    return res.status === 426 && body.originAllowed === false;
+  } catch {
+    return false;
   }
 }

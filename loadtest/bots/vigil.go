@@ -193,7 +193,7 @@ type msConsumer struct {
 }
 
 // vigilToken is the token for bot n: the shared one, or an HS256 viewer
-// token (claims as signaling/src/auth/tokens.ts reads them) with a subject
+// token (claims as server/src/auth/tokens.ts reads them) with a subject
 // per bot, so per-subject quotas and rate limits see distinct viewers.
 func vigilToken(o vigilOptions, n int) (string, error) {
 	if o.token != "" {

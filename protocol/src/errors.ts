@@ -29,6 +29,12 @@ export const ErrorCode = {
   LimitExceeded: 'limit_exceeded',
   /** Too many joins or consumes from this address or subject; retry later. */
   RateLimited: 'rate_limited',
+  /**
+   * The page's origin is not one the server accepts (`http.allowedOrigins`):
+   * the WebSocket upgrade was refused with 403 (RFC 6455 §10.2). Raised by
+   * the SDK, which learns it from the signaling URL's CORS answer; not retried.
+   */
+  OriginNotAllowed: 'origin_not_allowed',
   /** Something failed on the server; details are in the server log, not here. */
   Internal: 'internal',
 } as const;

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import fastify, { type FastifyInstance } from 'fastify';
 import { LocalMedia, type MediaApi, type ReconcileResult } from '@vigil/gateway';
+import { SIGNALING_PATH } from '@vigil/protocol';
 import { loadConfig } from './config/load.ts';
 import { TokenVerifier } from './auth/tokens.ts';
 import { StaticKeySource, type KeySource } from './auth/keys.ts';
@@ -22,6 +23,7 @@ import type { VigilConfig } from './config/schema.ts';
 import { buildHttpApp } from './http/app.ts';
 import { adminApi } from './admin/admin-api.ts';
 import { SignalingServer } from './signaling/signaling-server.ts';
+import { registerOriginProbe } from './signaling/origin.ts';
 import { SessionObserver } from './signaling/session-observer.ts';
 import { AuditStore } from './audit/audit-store.ts';
 import { AuditRecorder } from './audit/audit-recorder.ts';
@@ -159,6 +161,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     );
     signaling = server;
     server.attach(app.server);
+    registerOriginProbe(app, SIGNALING_PATH, config.http.allowedOrigins);
     if (config.admin.apiKey) {
       await app.register(adminApi, {
         prefix: '/admin/v1',

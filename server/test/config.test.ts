@@ -32,6 +32,10 @@ describe('config', () => {
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtp-push', port: 5004 } }] })).toEqual(['cameras[0].source.ssrc: is required']);
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'onvif' } }] })).toEqual(['cameras[0].source.kind: is not one of the known kinds']);
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtsp' } }] })).toEqual(['cameras[0].source.url: is required']);
+    // A pattern failure says what the key must be, not the regular expression.
+    expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtsp', url: 'rtsp://admin:pw@10.0.0.9/stream' } }] })).toEqual([
+      'cameras[0].source.url: must be an rtsp:// URL without credentials (put them in username/password)',
+    ]);
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'test-pattern', fps: 0 } }] })).toEqual(['cameras[0].source.fps: must be >= 1']);
   });
 
@@ -107,6 +111,21 @@ describe('config: security bounds', () => {
     expect(issues({ auth: { groups: { g: ['a/**'.padEnd(129, 'x')] } } })).toEqual(['auth.groups.g[0]: must NOT have more than 128 characters']);
     expect(issues({ auth: { groups: { g: Array.from({ length: 65 }, (_, i) => `g${i}/*`) } } })).toEqual([
       'auth.groups.g: too many wildcard scope entries (at most 64)',
+    ]);
+  });
+  it('cluster: absent by default; redis URL, announced IP and heartbeat bound checked', () => {
+    expect(parseConfig({}).cluster).toBeUndefined();
+    const ok = parseConfig({ cluster: { redisUrl: 'redis://10.0.0.5:6379/0', nodeId: 'node-a', announcedAddress: '10.0.0.7' } }).cluster;
+    expect(ok).toEqual({ redisUrl: 'redis://10.0.0.5:6379/0', nodeId: 'node-a', announcedAddress: '10.0.0.7', heartbeatMs: 1000, nodeTimeoutMs: 3000 });
+    expect(issues({ cluster: { redisUrl: 'http://x:1', announcedAddress: '10.0.0.7' } })).toEqual(['cluster.redisUrl: must be a redis:// or rediss:// URL']);
+    expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: 'node-a.local' } })).toEqual([
+      'cluster.announcedAddress: must be an IPv4 or IPv6 address',
+    ]);
+    expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: '::1', heartbeatMs: 2000 } })).toEqual([
+      'cluster.nodeTimeoutMs: must be at least twice cluster.heartbeatMs',
+    ]);
+    expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: '::1', nodeId: 'a b' } })).toEqual([
+      'cluster.nodeId: must be letters, digits, ".", "_" and "-" only',
     ]);
   });
 });

@@ -186,6 +186,8 @@ describe('viewer token verification', () => {
     for (const exp of ['1e400', '1e300', String(Number.MAX_SAFE_INTEGER)]) {
       expect(await code(() => hsVerifier().verify(forge(exp))), exp).toBe(ErrorCode.Unauthorized);
     }
+    // The refusal names what is wrong with the claim rather than calling it missing.
+    await expect(hsVerifier().verify(forge('1e400'))).rejects.toThrow('token exp claim is not a finite NumericDate');
   });
 });
 

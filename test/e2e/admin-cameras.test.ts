@@ -3,7 +3,7 @@
  * relays): add/list/read/update/remove cameras at runtime, per-stream stats,
  * and a reload that leaves unaffected viewers alone.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -114,5 +114,30 @@ describe('admin camera API', () => {
     expect(broken.body.message).toMatch(/cameras\[0\]/);
     expect(vigil.media.camera('keep')!.state).toBe('live');
     c.close();
+  });
+});
+
+describe('README admin table', () => {
+  it('lists every /admin/v1 route the server serves, and nothing it does not', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const documented = new Set(
+      [...readme.matchAll(/^\| `(GET|POST|PUT|DELETE) (\/admin\/v1\/[^`]*)` \|/gm)].map(([, m, p]) => `${m} ${p!.replace(/:[a-z]+/g, ':x').replace(/\/\*$/, '/:x')}`),
+    );
+    const served = new Set<string>();
+    for (const method of ['GET', 'POST', 'PUT', 'DELETE'] as const) {
+      // printRoutes draws the radix tree, 4 columns per level: "├── /admin/v1/cameras (GET)" then "│   └── * (GET)"
+      const stack: string[] = [];
+      for (const line of vigil.app.printRoutes({ method }).split('\n')) {
+        const m = /^([│├└─\s]*)(\S.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+        if (!m) continue;
+        const depth = m[1]!.length / 4;
+        stack.length = depth;
+        stack.push(m[2]!);
+        const path = stack.join('');
+        if (m[3] && path.startsWith('/admin/v1/')) served.add(`${method} ${path.replace(/:[a-zA-Z]+/g, ':x').replace(/\/\*$/, '/:x')}`);
+      }
+    }
+    expect(served.size).toBeGreaterThan(5);
+    expect([...documented].sort()).toEqual([...served].sort());
   });
 });

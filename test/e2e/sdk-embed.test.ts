@@ -184,6 +184,47 @@ describe('<vigil-feed> custom element', () => {
   });
 });
 
+describe('<vigil-feed> on an origin the server does not accept', () => {
+  it('says so in words and stops retrying (the browser hides the 403; the SDK asks the server over CORS)', async () => {
+    // A real third origin, not in http.allowedOrigins: the WebSocket upgrade gets 403.
+    const html = readmeEmbedExample().replaceAll(VIGIL, vigil.url);
+    const stranger = createServer((req, res) => {
+      if (req.url === '/vigil-token') res.writeHead(200, { 'content-type': 'text/plain' }).end(vigil.token(['gate-3']));
+      else res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html>\n<html><head><meta charset="utf-8"><title>x</title></head><body>\n${html}</body></html>`);
+    });
+    await new Promise<void>((r) => stranger.listen(0, '127.0.0.1', r));
+    const origin = `http://127.0.0.1:${(stranger.address() as AddressInfo).port}`;
+    const page = await browser.newPage();
+    try {
+      const errors: string[] = [];
+      await page.exposeFunction('recordError', (code: string) => errors.push(code));
+      await page.addInitScript(() => document.addEventListener('vigilerror', (e) => (window as unknown as { recordError(c: string): void }).recordError((e as CustomEvent).detail.code)));
+      await page.goto(`${origin}/`);
+      await waitFor(async () => (await element(page)).state === 'refused', 15_000);
+      const p = await element(page);
+      expect(p.status).toContain(`does not accept pages from ${origin}`);
+      expect(p.status).toContain('http.allowedOrigins');
+      // Not retried: one refusal reported, and it stays so.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(errors).toEqual(['origin_not_allowed']);
+      expect((await element(page)).state).toBe('refused');
+    } finally {
+      await page.close();
+      stranger.close();
+    }
+  });
+
+  it('the probe itself: 426 to a plain GET, saying whether the Origin would be accepted', async () => {
+    const probe = async (origin: string) => {
+      const res = await fetch(`${vigil.url}/ws`, { headers: { origin } });
+      return { status: res.status, upgrade: res.headers.get('upgrade'), cors: res.headers.get('access-control-allow-origin'), body: await res.json() };
+    };
+    expect(await probe(APP)).toEqual({ status: 426, upgrade: 'websocket', cors: '*', body: { code: 'upgrade_required', originAllowed: true } });
+    expect((await probe('https://evil.example')).body).toEqual({ code: 'upgrade_required', originAllowed: false });
+    expect((await probe(new URL(vigil.url).origin)).body.originAllowed).toBe(true);
+  });
+});
+
 describe('<vigil-feed> in Firefox', () => {
   it("README's 5-line example plays on a real second origin", async () => {
     // As written, but pointed at the test server and at the VP8 camera.

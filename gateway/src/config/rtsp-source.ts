@@ -13,7 +13,7 @@ import { Type, type Static } from '@sinclair/typebox';
 const RtspUrl = Type.String({
   maxLength: 2048,
   pattern: '^rtsp://[^/?#@\\s]+([/?#][^\\s]*)?$',
-  description: 'rtsp:// URL without credentials (use username/password)',
+  description: 'an rtsp:// URL without credentials (put them in username/password)',
 });
 
 /**

@@ -108,7 +108,9 @@ export class TokenVerifier {
       if (err instanceof jwt.NotBeforeError) throw new ProtocolError(ErrorCode.Unauthorized, 'token not yet valid');
       throw new ProtocolError(ErrorCode.Unauthorized, 'token rejected');
     }
-    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new ProtocolError(ErrorCode.Unauthorized, 'token has no exp claim');
+    if (payload.exp === undefined) throw new ProtocolError(ErrorCode.Unauthorized, 'token has no exp claim');
+    // JSON's 1e400 parses to Infinity: a number, but no NumericDate (RFC 7519 §2).
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) throw new ProtocolError(ErrorCode.Unauthorized, 'token exp claim is not a finite NumericDate');
     // A far-future exp is a long-lived bearer credential (and 1e300 breaks date arithmetic): bounded.
     const maxLifetimeSec = (o.maxTokenLifetimeSec ?? DEFAULT_MAX_TOKEN_LIFETIME_SEC) + o.clockToleranceSec;
     if (payload.exp * 1000 - nowMs > maxLifetimeSec * 1000) throw new ProtocolError(ErrorCode.Unauthorized, 'token lifetime too long');

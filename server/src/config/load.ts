@@ -8,6 +8,7 @@ import { CameraConfigSchema, pushSourceIssues, type CameraConfig } from '@vigil/
 import { VigilConfigSchema, type VigilConfig } from './schema.ts';
 import { DEFAULT_CONFIG_FILE } from './defaults.ts';
 import { authIssues } from './auth-checks.ts';
+import { clusterIssues } from './cluster-checks.ts';
 
 /** The config is not valid JSON or does not match the schema. `issues` name each bad key. */
 export class ConfigError extends Error {
@@ -19,7 +20,8 @@ export class ConfigError extends Error {
   }
 }
 
-const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false });
+// verbose: errors carry their parentSchema, whose `description` words a pattern failure for people.
+const ajv = new Ajv({ allErrors: true, useDefaults: true, discriminator: true, strict: false, verbose: true });
 const validate = ajv.compile<VigilConfig>(VigilConfigSchema);
 const validateCamera = ajv.compile<CameraConfig>(CameraConfigSchema);
 
@@ -45,6 +47,8 @@ function describe(e: ErrorObject): string {
     const missing = (e.params as { missingProperty: string }).missingProperty;
     return `${keyPath(`${e.instancePath}/${missing}`)}: is required`;
   }
+  const description = (e.parentSchema as { description?: unknown } | undefined)?.description;
+  if (e.keyword === 'pattern' && typeof description === 'string') return `${keyPath(e.instancePath)}: must be ${description}`;
   return `${keyPath(e.instancePath)}: ${e.message ?? 'is invalid'}`;
 }
 
@@ -113,6 +117,7 @@ function checkSemantics(config: VigilConfig, source: string): void {
   });
   if (config.workers.rtcMinPort > config.workers.rtcMaxPort) issues.push('workers.rtcMinPort: must be <= workers.rtcMaxPort');
   issues.push(...authIssues(config.auth));
+  issues.push(...clusterIssues(config.cluster));
   if (config.demo.enabled && config.demo.tokenTtlSec > config.auth.maxTokenLifetimeSec) {
     issues.push('demo.tokenTtlSec: must be <= auth.maxTokenLifetimeSec');
   }

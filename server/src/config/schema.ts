@@ -4,6 +4,7 @@
  * limits, log, demo). Every key has a default except camera details, so an
  * empty file `{}` is valid.
  */
+import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
 import { GatewayConfigSchema } from '@vigil/gateway';
 import { AuditConfigSchema, MetricsConfigSchema, ShutdownConfigSchema } from './observability.ts';
@@ -192,6 +193,26 @@ export const LogConfigSchema = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+/**
+ * Cluster mode (absent: one node, no external service). Every node reads the
+ * same config file (cameras included) and coordinates through one Redis.
+ */
+export const ClusterConfigSchema = Type.Object(
+  {
+    /** `redis://[user:password@]host:port[/db]` or `rediss://`; the password is never logged. */
+    redisUrl: Type.String({ minLength: 8, maxLength: 2048, pattern: '^rediss?://', description: 'a redis:// or rediss:// URL' }),
+    /** This node's id in the registry, unique in the cluster. Default: the host name. */
+    nodeId: Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$', description: 'letters, digits, ".", "_" and "-" only', default: hostname().slice(0, 64) || 'vigil' }),
+    /** Address other nodes reach this node at (pipe transports, internal calls): an IP, not a name. */
+    announcedAddress: Type.String({ minLength: 2, maxLength: 45 }),
+    /** How often this node writes its heartbeat and load to the registry, ms. */
+    heartbeatMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
+    /** A node whose heartbeat is older than this is dead, ms (> heartbeatMs). */
+    nodeTimeoutMs: Type.Integer({ minimum: 300, maximum: 300_000, default: 3000 }),
+  },
+  { additionalProperties: false },
+);
+
 export const VigilConfigSchema = Type.Composite(
   [
     GatewayConfigSchema,
@@ -208,6 +229,7 @@ export const VigilConfigSchema = Type.Composite(
       metrics: MetricsConfigSchema,
       audit: AuditConfigSchema,
       shutdown: ShutdownConfigSchema,
+      cluster: Type.Optional(ClusterConfigSchema),
     }),
   ],
   { additionalProperties: false },
@@ -217,4 +239,5 @@ export type VigilConfig = Static<typeof VigilConfigSchema>;
 export type AuthConfig = Static<typeof AuthConfigSchema>;
 export type RateLimitsConfig = Static<typeof RateLimitsConfigSchema>;
 export type TurnConfig = Static<typeof TurnConfigSchema>;
+export type ClusterConfig = Static<typeof ClusterConfigSchema>;
 export type LogLevel = VigilConfig['log']['level'];
