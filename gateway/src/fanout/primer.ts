@@ -15,6 +15,12 @@
  *                                                                        ▼
  *                                                         stop sending; closed after HANDOVER_GRACE_MS
  *
+ * Keyframe requests from the browser (PLI/FIR, RFC 4585 §6.3.1, RFC 5104
+ * §4.3.1; seen as the primer producer's `pli`/`fir` trace) are answered from
+ * the cache: the replay starts again at the cached keyframe. That covers a
+ * lost first packet (the browser may drop SRTP that arrives just before it
+ * finished DTLS, and cannot NACK packets it never knew of).
+ *
  * Packets are rewritten for the browser's jitter buffer (RFC 3550 §5.1):
  * one SSRC, consecutive sequence numbers, and timestamps that follow the
  * send time while replaying (each replayed frame is stamped "now", so the
@@ -32,6 +38,8 @@ import { rewriteRtpHeader } from './rtp-packet.ts';
 const HANDOVER_GRACE_MS = 3000;
 /** Upper bound on a primer's life whatever happens (no keyframe ever comes), ms. */
 const MAX_LIFE_MS = 60_000;
+/** Least time between two replays answering keyframe requests, ms. */
+const REPLAY_AGAIN_MIN_MS = 300;
 /** Pacer tick, ms. */
 const TICK_MS = 2;
 
@@ -59,6 +67,8 @@ export interface PrimerStats {
   catchUpMs: number | undefined;
   /** The camera's next keyframe came: the live consumer took over. */
   handedOver: boolean;
+  /** Replays started again by keyframe requests from the browser. */
+  replays: number;
 }
 
 export class Primer {
@@ -81,9 +91,11 @@ export class Primer {
   /** Timestamp mapping: the frame being sent (source ts -> sent ts), the last sent ts, and the live offset once caught up. */
   #frameSrcTs: number | undefined;
   #frameOutTs = 0;
+  #sentAny = false;
   #liveOffset: number | undefined;
   #clockBase = 0;
-  readonly #stats: PrimerStats = { replayedPackets: 0, replayedBytes: 0, relayedPackets: 0, catchUpMs: undefined, handedOver: false };
+  #lastReplayAt = 0;
+  readonly #stats: PrimerStats = { replayedPackets: 0, replayedBytes: 0, relayedPackets: 0, catchUpMs: undefined, handedOver: false, replays: 0 };
   readonly #onPacket = (p: CachedPacket): void => this.#enqueue(p, false);
   readonly #onKeyframe = (): void => this.#handover();
   readonly #onCacheClose = (): void => this.close();
@@ -96,6 +108,9 @@ export class Primer {
     this.#ssrc = ssrc;
     consumer.observer.once('close', () => this.close());
     direct.observer.once('close', () => this.close());
+    producer.on('trace', (trace) => {
+      if (trace.type === 'pli' || trace.type === 'fir') this.#replayAgain();
+    });
     this.#lifeTimer = setTimeout(() => this.close(), MAX_LIFE_MS);
     this.#lifeTimer.unref();
   }
@@ -121,6 +136,7 @@ export class Primer {
         },
         appData: { primer: true },
       });
+      await producer.enableTraceEvent(['pli', 'fir']);
       if (!o.router.canConsume({ producerId: producer.id, rtpCapabilities: o.rtpCapabilities })) {
         direct.close();
         return undefined;
@@ -175,6 +191,7 @@ export class Primer {
     const snapshot = this.#o.cache.snapshot();
     if (!snapshot) return this.close();
     this.#startedAt = performance.now();
+    this.#lastReplayAt = this.#startedAt;
     this.#lastTick = this.#startedAt;
     this.#clockBase = snapshot[snapshot.length - 1]!.timestamp;
     this.#queue = snapshot;
@@ -203,6 +220,26 @@ export class Primer {
     this.#queue.push(p);
     if (replayed) this.#backlog++;
     if (this.#timer === undefined) this.#pump();
+  }
+
+  /**
+   * The browser asked for a keyframe: replay the cache again from its
+   * keyframe (stamps keep increasing: they follow the send time again).
+   */
+  #replayAgain(): void {
+    if (!this.#started || this.#startedAt === 0 || this.#closed || this.#stats.handedOver) return;
+    const now = performance.now();
+    if (now - this.#lastReplayAt < REPLAY_AGAIN_MIN_MS) return;
+    const snapshot = this.#o.cache.snapshot();
+    if (!snapshot) return;
+    this.#lastReplayAt = now;
+    this.#stats.replays++;
+    this.#queue = snapshot;
+    this.#backlog = snapshot.length;
+    this.#liveOffset = undefined;
+    this.#frameSrcTs = undefined;
+    clearTimeout(this.#timer);
+    this.#pump();
   }
 
   /** The camera's next keyframe: the live consumer starts with it. */
@@ -249,7 +286,8 @@ export class Primer {
         if (!replayed) this.#liveOffset = (ts - p.timestamp) >>> 0;
       }
       // Strictly increasing (mod 2^32) per frame.
-      if (this.#frameSrcTs !== undefined && ((ts - this.#frameOutTs) | 0) <= 0) ts = (this.#frameOutTs + 1) >>> 0;
+      if (this.#sentAny && ((ts - this.#frameOutTs) | 0) <= 0) ts = (this.#frameOutTs + 1) >>> 0;
+      this.#sentAny = true;
       this.#frameSrcTs = p.timestamp;
       this.#frameOutTs = ts;
     }
