@@ -149,6 +149,7 @@ for (const mode of modes) {
         await page.waitForTimeout(Math.round(((g * 1000) / runs) * r) % (g * 1000) + 37);
         const stats = gateway.fanout.cacheStats(camera, 'high');
         if (stats) cacheBytes.push(stats.bytes);
+        // A run that fails (e.g. a signaling timeout on a starved machine) counts as no frame.
         const ttff = await page.evaluate(
           async ({ cameraId, token }) => {
             const w = window as unknown as Record<string, any>;
@@ -161,7 +162,10 @@ for (const mode of modes) {
             return feed.ttffMs as number | undefined;
           },
           { cameraId, token },
-        );
+        ).catch((err: unknown) => {
+          console.error(`${cameraId} run ${r}: ${(err as Error).message.split('\n')[0]}`);
+          return undefined;
+        });
         // Let the primer finish its replay before reading its stats.
         await page.waitForTimeout(400);
         const primed = gateway.fanout.lastPrimerStats(cameraId);
