@@ -54,6 +54,9 @@ const camId = (kind: Kind, g: number) => `${kind}-gop-${g}s`;
 
 // Outside cameras, shared by both modes.
 const pushers: ChildProcess[] = [];
+process.once('exit', () => {
+  for (const p of pushers) p.kill('SIGKILL');
+});
 const clips = new Map<number, string>();
 if (kinds.includes('rtp-push')) {
   for (const g of gops) clips.set(g, await makeClip({ width, height, fps, gopFrames: fps * g, frames: fps * Math.max(20, 2 * g), profile: 'baseline' }));
