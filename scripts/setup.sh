@@ -9,7 +9,9 @@
 #   5. the client SDK bundles (client-sdk/dist)
 #   6-7. load-test tools (loadtest/setup.sh): Locust in a venv, the Pion media bots (Go);
 #        skipped with VIGIL_LOADTEST_TOOLS=0 (npm start)
-# Source it (". scripts/setup.sh") to get PATH, MEDIASOUP_WORKER_BIN, VIGIL_LOCUST_BIN and VIGIL_BOTS_BIN exported.
+#   8. the Kubernetes manifest checker (deploy/k8s/check, Go); skipped likewise
+# Source it (". scripts/setup.sh") to get PATH, MEDIASOUP_WORKER_BIN, VIGIL_LOCUST_BIN, VIGIL_BOTS_BIN and
+# VIGIL_K8S_CHECK_BIN exported.
 # Cache: $VIGIL_CACHE, default ${XDG_CACHE_HOME:-$HOME/.cache}/vigil (outside the clone).
 set -eu
 
@@ -88,3 +90,6 @@ export MEDIASOUP_WORKER_BIN
 
 # 6-7. load-test tools: Locust (venv), Pion media bots (Go); `npm start` skips them --------
 [ "${VIGIL_LOADTEST_TOOLS:-1}" = 0 ] || . "$VIGIL_ROOT/loadtest/setup.sh"
+
+# 8. Kubernetes manifest checker (Go, k8s.io/api strict decoding; test tool, `npm start` skips it) ------
+[ "${VIGIL_LOADTEST_TOOLS:-1}" = 0 ] || . "$VIGIL_ROOT/deploy/k8s/check/setup.sh"

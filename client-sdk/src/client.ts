@@ -225,6 +225,7 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
     });
     // Now, before awaiting anything: a `cameraState` notification processed later is newer than this answer.
     if (res.cameraState) feed.setCameraState(res.cameraState);
+    feed.setDegraded(res.degraded);
     const consumer = await this.#attach(channel, transport, feed, res, !feed.paused);
     feed.setQualities(res.qualities, res.quality);
     return consumer;
@@ -377,6 +378,8 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
   #onNotification(n: Notification): void {
     if (n.notification === 'cameraState') {
       for (const f of this.#feeds) if (f.cameraId === n.cameraId) f.setCameraState(n.state);
+    } else if (n.notification === 'cameraDegraded') {
+      for (const f of this.#feeds) if (f.cameraId === n.cameraId) f.setDegraded(n.degraded);
     } else if (n.notification === 'consumerClosed') {
       const feed = this.#consumerFeeds.get(n.consumerId);
       // Only the consumer on screen matters; a quality switch's candidate times out by itself.

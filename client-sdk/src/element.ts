@@ -23,16 +23,20 @@
  * Read-only properties: `state` (FeedState, `idle`, or `unsupported`: this
  * browser cannot decode the camera's codec, e.g. H.264 in a Firefox without
  * OpenH264; shown in words, not retried; or `refused`: the server does not
- * accept pages from this origin, `http.allowedOrigins`; not retried), `feed` (the Feed), `video`.
+ * accept pages from this origin, `http.allowedOrigins`; not retried),
+ * `degraded` (FeedDegradation or undefined; also the `degraded` attribute,
+ * set to the reason, and a notice in the status line while playing),
+ * `feed` (the Feed), `video`.
  * Method: `getStats()`. Events (bubbling, composed CustomEvents):
- * `statechange` (detail `{ state }`), `qualitychange` (detail `{ quality }`),
+ * `statechange` (detail `{ state }`), `degradedchange` (detail `{ degraded }`),
+ * `qualitychange` (detail `{ quality }`),
  * `autoplaychange` (detail `{ blocked }`: the browser refused to start the video
  * without a gesture, e.g. iOS Low Power Mode; the element shows a "tap to play" button),
  * `vigilerror` (detail `{ error, code }`: a refused play or connection; it retries by itself unless forbidden, unsupported or refused).
  */
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import { connect, type ConnectOptions, type VigilClient } from './client.ts';
-import type { Feed, FeedState, FeedStats, QualityMode } from './feed.ts';
+import type { Feed, FeedDegradation, FeedState, FeedStats, QualityMode } from './feed.ts';
 
 /** Retry of a refused play()/connection: 1 s doubling to 30 s. */
 const RETRY_MIN_MS = 1000;
@@ -133,6 +137,8 @@ export class VigilFeedElement extends Base {
   readonly #tap: HTMLButtonElement;
   #feed: Feed | undefined;
   #state: ElementState = 'idle';
+  #stateDetail: string | undefined;
+  #degraded: FeedDegradation | undefined;
   #run = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #io: IntersectionObserver | undefined;
@@ -184,6 +190,11 @@ export class VigilFeedElement extends Base {
   }
   set autopause(v: boolean) {
     this.setAttribute('autopause', v ? 'true' : 'false');
+  }
+
+  /** Why the camera plays badly (reason and words), or undefined. */
+  get degraded(): FeedDegradation | undefined {
+    return this.#degraded;
   }
 
   /** The feed's state, `idle` before it starts, `unsupported` when this browser cannot decode the camera's codec. */
@@ -297,6 +308,10 @@ export class VigilFeedElement extends Base {
       if (s === 'stopped') return this.restart();
       this.#setState(s);
     });
+    feed.on('degraded', (d) => {
+      if (run === this.#run) this.#setDegraded(d);
+    });
+    this.#setDegraded(feed.degraded);
     feed.on('quality', (quality) => this.dispatchEvent(new CustomEvent('qualitychange', { detail: { quality }, bubbles: true, composed: true })));
     feed.on('autoplay', (blocked) => this.#setAutoplayBlocked(blocked));
     this.#setAutoplayBlocked(feed.autoplayBlocked);
@@ -313,6 +328,7 @@ export class VigilFeedElement extends Base {
     this.#feed = undefined;
     f?.stop();
     this.#setAutoplayBlocked(false);
+    this.#setDegraded(undefined);
     this.#setState('idle');
   }
 
@@ -327,11 +343,29 @@ export class VigilFeedElement extends Base {
   #setState(state: ElementState, detail?: string): void {
     if (state === this.#state) return;
     this.#state = state;
-    const text = detail ? `${STATUS[state]}: ${detail}` : STATUS[state];
-    this.#status.textContent = text;
-    this.#status.hidden = !text;
+    this.#stateDetail = detail;
+    this.#renderStatus();
     this.setAttribute('state', state);
     this.dispatchEvent(new CustomEvent('statechange', { detail: { state }, bubbles: true, composed: true }));
+  }
+
+  /** The camera plays badly (or well again): a notice while playing, the `degraded` attribute, `degradedchange`. */
+  #setDegraded(degraded: FeedDegradation | undefined): void {
+    if (degraded?.reason === this.#degraded?.reason) return;
+    this.#degraded = degraded;
+    this.#renderStatus();
+    if (degraded) this.setAttribute('degraded', degraded.reason);
+    else this.removeAttribute('degraded');
+    this.dispatchEvent(new CustomEvent('degradedchange', { detail: { degraded }, bubbles: true, composed: true }));
+  }
+
+  /** The status line: the state in words, or while playing the degradation notice. */
+  #renderStatus(): void {
+    const state = this.#state;
+    let text = this.#stateDetail ? `${STATUS[state]}: ${this.#stateDetail}` : STATUS[state];
+    if (!text && state === 'playing' && this.#degraded) text = `Degraded: ${this.#degraded.message}`;
+    this.#status.textContent = text;
+    this.#status.hidden = !text;
   }
 
   #error(err: unknown): void {

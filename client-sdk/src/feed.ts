@@ -11,11 +11,15 @@
  * - `forbidden`: the token does not cover the camera (play() also rejects);
  * - `stopped`: feed.stop() or client.close(); final.
  *
+ * Degraded (event `degraded`, getter `degraded`): apart from the state, the
+ * server says when the camera plays but badly (e.g. it sends B-frames: a few
+ * frames per second while `playing`), with the reason in words.
+ *
  * Every operation (start, quality switch, pause, resume) runs one at a time
  * in call order, so a wall can pause a tile while `auto` is switching it.
  */
 import type { types } from 'mediasoup-client';
-import type { CameraLiveState, Quality } from '@vigil/protocol';
+import type { CameraDegradedInfo, CameraDegradedReason, CameraLiveState, Quality } from '@vigil/protocol';
 import { Emitter } from './emitter.ts';
 import { AutoQualityPolicy, initialAutoQuality, type AutoQualityOptions } from './auto-quality.ts';
 import { between, combineCounters, readCounters, type ReceiverCounters } from './stats.ts';
@@ -34,8 +38,22 @@ export interface PlayOptions {
   auto?: Partial<AutoQualityOptions>;
 }
 
+/** Why the camera plays badly: the server's reason and its wording for viewers. */
+export interface FeedDegradation {
+  reason: CameraDegradedReason;
+  /** Short, for a status line, e.g. "camera sends B-frames, video stutters". */
+  message: string;
+}
+
+/** Viewer wording per degradation reason (the server sends only the reason). */
+const DEGRADED_MESSAGE: Record<CameraDegradedReason, string> = {
+  b_frames: 'camera sends B-frames, video stutters',
+};
+
 export interface FeedEvents extends Record<string, unknown[]> {
   state: [state: FeedState];
+  /** The camera became degraded (with why) or plays well again (undefined). */
+  degraded: [degraded: FeedDegradation | undefined];
   /** The stream shown changed (`high` <-> `low`). */
   quality: [quality: Quality];
   /**
@@ -158,6 +176,7 @@ export class Feed extends Emitter<FeedEvents> {
   #iceTrouble = false;
   #recovering = false;
   #camera: CameraLiveState | 'gone' | undefined;
+  #degraded: FeedDegradation | undefined;
   #hasFrame = false;
   #autoplayBlocked = false;
 
@@ -196,6 +215,11 @@ export class Feed extends Emitter<FeedEvents> {
 
   get state(): FeedState {
     return this.#state;
+  }
+
+  /** Why the camera plays badly (reason and words), or undefined while it plays well. */
+  get degraded(): FeedDegradation | undefined {
+    return this.#degraded;
   }
 
   /** Time from play() (or the latest re-subscribe) to the first decoded frame, ms; undefined until then. */
@@ -404,6 +428,13 @@ export class Feed extends Emitter<FeedEvents> {
       this.#watchFrame();
     }
     this.#update();
+  }
+
+  /** @internal the camera's degradation (from the consume answer, absent = none, or a `cameraDegraded` notification). */
+  setDegraded(info: CameraDegradedInfo | null | undefined): void {
+    if ((info?.reason ?? undefined) === this.#degraded?.reason) return;
+    this.#degraded = info ? { reason: info.reason, message: DEGRADED_MESSAGE[info.reason] ?? info.reason } : undefined;
+    this.emit('degraded', this.#degraded);
   }
 
   /** @internal signaling was lost, or the consumer must be re-created: the client re-subscribes. */

@@ -13,7 +13,7 @@
 import { defineVigilFeed } from './element.ts';
 
 export { connect, signalingUrl, VigilClient, type ConnectOptions, type ClientState, type TokenSource } from './client.ts';
-export { Feed, type FeedState, type FeedStats, type PlayOptions, type QualityMode } from './feed.ts';
+export { Feed, type FeedDegradation, type FeedState, type FeedStats, type PlayOptions, type QualityMode } from './feed.ts';
 export { configure, sharedClient, defineVigilFeed, VigilFeedElement, type ElementState } from './element.ts';
 export { DEFAULT_AUTO_QUALITY, type AutoQualityOptions } from './auto-quality.ts';
 export { ProtocolError, ErrorCode, PROTOCOL_VERSION } from '@vigil/protocol';

@@ -8,6 +8,7 @@ export { Gateway, type GatewayOptions } from './gateway.ts';
 export { Camera, CameraConfigError } from './cameras/camera.ts';
 export { CameraStream, defaultDriverFactory, type DriverFactory, type StreamDegradation, type StreamIngestCounters } from './cameras/camera-stream.ts';
 export { PushGate, type PushGateStats } from './ingest/push-gate.ts';
+export { SrtpReceiver, type SrtpCryptoSuite } from './ingest/srtp.ts';
 export { socketBufferLimits, socketBufferWarnings, udpSocketDrops } from './ingest/socket-buffers.ts';
 export { SourceDriver, RelayDriver, type AudioHost } from './ingest/source-driver.ts';
 export { RtspDriver } from './ingest/rtsp-driver.ts';

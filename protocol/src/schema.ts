@@ -221,6 +221,20 @@ export type Quality = Static<typeof QualitySchema>;
  */
 export type CameraLiveState = 'connecting' | 'live' | 'stalled' | 'offline';
 
+/**
+ * Why a camera that plays does not play well, as viewers are told it (a
+ * closed set; the SDK words it, the server never sends camera internals such
+ * as addresses or its config): `b_frames`: the camera sends H.264 B-frames
+ * over RTP push, frames arrive out of order and WebRTC receivers play them
+ * as freezes (a few frames per second).
+ */
+export type CameraDegradedReason = 'b_frames';
+
+/** A camera's degradation as viewers see it. */
+export interface CameraDegradedInfo {
+  reason: CameraDegradedReason;
+}
+
 /** A consumer as the client needs it to receive one camera stream. */
 export interface ConsumeData {
   consumerId: string;
@@ -250,6 +264,8 @@ export interface ConsumeData {
   primer?: { consumerId: string; producerId: string; rtpParameters: RtpParametersJson };
   /** The camera's state when the consumer was created; later changes come as `cameraState` notifications. */
   cameraState?: CameraLiveState;
+  /** Present while the camera plays badly when the consumer was created; later changes come as `cameraDegraded` notifications. */
+  degraded?: CameraDegradedInfo;
 }
 
 /** An RTCIceServer (W3C webrtc-pc §4.2.1) with TURN long-term credentials. */
@@ -328,6 +344,16 @@ export type Notification =
       notification: 'cameraState';
       cameraId: string;
       state: CameraLiveState;
+    }
+  | {
+      /**
+       * A camera this session consumes became degraded (it plays, but badly:
+       * `degraded` says why) or recovered (`degraded` null); sent once per
+       * session and camera, like `cameraState`. Clients that do not know it ignore it.
+       */
+      notification: 'cameraDegraded';
+      cameraId: string;
+      degraded: CameraDegradedInfo | null;
     }
   | { notification: 'sessionClosed'; reason: 'token_expired' | 'server_shutdown' | 'left' | 'revoked' | 'kicked' };
 

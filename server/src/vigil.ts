@@ -25,13 +25,21 @@ import { adminApi } from './admin/admin-api.ts';
 import { SignalingServer } from './signaling/signaling-server.ts';
 import { registerOriginProbe } from './signaling/origin.ts';
 import { SessionObserver } from './signaling/session-observer.ts';
-import { AuditStore } from './audit/audit-store.ts';
+import type { AuditStore } from './audit/audit-store.ts';
+import { SqliteAuditStore } from './audit/sqlite-audit-store.ts';
+import { PgAuditStore } from './audit/pg-audit-store.ts';
 import { AuditRecorder } from './audit/audit-recorder.ts';
 import { Oversight } from './oversight/oversight.ts';
+import { LocalWatch } from './oversight/local-watch.ts';
+import { ClusterWatch } from './oversight/cluster-watch.ts';
 import { VigilMetrics } from './metrics/vigil-metrics.ts';
 import { metricsAccess, registerMetricsRoute } from './metrics/metrics-route.ts';
 import { Readiness } from './http/readiness.ts';
 import { startOwned, type Lifecycle } from './lifecycle.ts';
+import { connectClusterRedis, waitForRedis, type ClusterRedis } from './cluster/redis.ts';
+import { RedisDenyList } from './cluster/redis-deny-list.ts';
+import { clusterLimits } from './cluster/shared-limits.ts';
+import { clientAddressResolver, compileTrustedProxies } from './http/client-address.ts';
 
 export interface Vigil {
   /** The fastify app (HTTP API, admin API, static files); `app.inject()` in tests. */
@@ -76,6 +84,9 @@ export interface Vigil {
   close(): Promise<void>;
 }
 
+/** How long a start waits for the cluster's Redis before going on without it, ms. */
+const REDIS_START_WAIT_MS = 3000;
+
 /**
  * Starts Vigil.
  * @throws Error when workers cannot start, a key/JWKS/certificate file is
@@ -88,17 +99,33 @@ export interface StartOptions {
 
 export async function startVigil(config: VigilConfig, logger: Logger, opts: StartOptions = {}): Promise<Vigil> {
   return startOwned(logger, async (life) => {
-    const { access, hs256Secret } = await startAccess(config, logger, life);
+    // Cluster mode: the one Redis connection every cluster part shares (closed last).
+    const redis = config.cluster ? life.own('cluster redis', connectClusterRedis(config.cluster.redisUrl, logger), (r) => r.close()) : undefined;
+    const { access, hs256Secret } = await startAccess(config, logger, life, redis);
+    const trustProxy = compileTrustedProxies(config.http.trustedProxies);
     const tls = config.http.tls
       ? { cert: await readFile(config.http.tls.certFile), key: await readFile(config.http.tls.keyFile) }
       : undefined;
     // Session facts (joins, viewings, refusals): the audit trail, oversight and metrics listen.
     const observer = new SessionObserver();
-    const { audit, recorder } = startAudit(config, observer, logger, life);
+    const { audit, recorder } = await startAudit(config, observer, logger, life);
     const media = life.own('media', await LocalMedia.start({ config, logger }), (m) => m.close());
-    const oversight = life.own('oversight', new Oversight(media, observer, config.metrics.unwatchedAfterSec), (o) => o.close());
+    // Who watches what: this node's viewers, or every node's open audit rows when the audit trail is shared.
+    const local = new LocalWatch(observer);
+    const watch =
+      audit?.shared && recorder && config.audit.postgres
+        ? new ClusterWatch({
+            store: audit,
+            local,
+            cameras: () => media.cameras().map((c) => c.id),
+            leader: () => recorder.leader,
+            pollMs: config.audit.postgres.pollMs,
+            logger,
+          })
+        : local;
+    const oversight = life.own('oversight', new Oversight(media, watch, config.metrics.unwatchedAfterSec), (o) => o.close());
     const readiness = new Readiness(media, recorder && (() => recorder.healthy));
-    const app = life.own('http', await buildHttpApp({ logger, tls, ready: () => readiness.report() }), (a) => a.close());
+    const app = life.own('http', await buildHttpApp({ logger, tls, trustProxy, ready: () => readiness.report() }), (a) => a.close());
     const { configPath } = opts;
     const reloadCameras = async (): Promise<ReconcileResult> => {
       if (!configPath) throw new Error('started without a config file');
@@ -127,7 +154,14 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
           statsBudgetMs: config.metrics.statsBudgetMs,
           fpsSampleCameras: config.metrics.fpsSampleCameras,
           fpsSampleWindowMs: config.metrics.fpsSampleWindowMs,
-          ...(recorder ? { auditWriteErrors: () => recorder.writeErrors, auditStoreBytes: () => recorder.sizeBytes } : {}),
+          ...(recorder
+            ? {
+                auditWriteErrors: () => recorder.writeErrors,
+                auditStoreBytes: () => recorder.sizeBytes(),
+                auditQueued: () => recorder.queued,
+                auditHealthy: () => recorder.healthy,
+              }
+            : {}),
         }),
         (m) => m.close(),
       );
@@ -156,7 +190,15 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     const { drainDelayMs, socketGraceMs } = config.shutdown;
     const server = life.own(
       'signaling',
-      new SignalingServer({ media, access, limits: config.limits, allowedOrigins: config.http.allowedOrigins, logger, observer }),
+      new SignalingServer({
+        media,
+        access,
+        limits: config.limits,
+        allowedOrigins: config.http.allowedOrigins,
+        logger,
+        observer,
+        clientAddress: clientAddressResolver(trustProxy),
+      }),
       (s) => s.close(socketGraceMs),
     );
     signaling = server;
@@ -209,10 +251,19 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
 
 /**
  * Token verification (keys from config: an HS256 secret, a PEM file or a
- * JWKS), the deny list and the access decisions built on them.
+ * JWKS), the deny list and the access decisions built on them. With `redis`
+ * (cluster mode) the deny list, rate limits and stream quota are shared by
+ * every node through it (server/src/cluster/); a Redis still unreachable after
+ * a short wait does not stop the start (the node enforces its own copy and
+ * limits until Redis answers).
  * @returns the access control and the HS256 secret in use (generated when none is configured)
  */
-async function startAccess(config: VigilConfig, logger: Logger, life: Lifecycle): Promise<{ access: AccessControl; hs256Secret: string | undefined }> {
+async function startAccess(
+  config: VigilConfig,
+  logger: Logger,
+  life: Lifecycle,
+  redis: ClusterRedis | undefined,
+): Promise<{ access: AccessControl; hs256Secret: string | undefined }> {
   const { auth } = config;
   let keys: KeySource;
   let hs256Secret: string | undefined;
@@ -245,37 +296,63 @@ async function startAccess(config: VigilConfig, logger: Logger, life: Lifecycle)
     groups: auth.groups,
   });
   const denyList = life.own('deny list', await DenyList.open(config.revocations.file, logger), (d) => d.flush());
-  return { access: new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn }), hs256Secret };
+  let shared;
+  if (redis && config.cluster) {
+    await waitForRedis(redis, REDIS_START_WAIT_MS).catch(() => {});
+    life.own('cluster deny list', await RedisDenyList.start(redis, denyList, logger), (d) => d.close());
+    shared = life.own('cluster limits', clusterLimits(redis, config.cluster, logger), (l) => l.close());
+  }
+  return { access: new AccessControl({ verifier, denyList, rateLimits: config.rateLimits, turn: config.turn, shared }), hs256Secret };
 }
 
 /**
- * The audit trail (when `audit.enabled`): its store and the recorder writing
- * viewings from session facts. Closing the recorder closes the store, after
- * the sessions wrote their ends (it is owned before media and signaling, so
- * it closes after them).
+ * The audit trail (when `audit.enabled`): its store (the shared PostgreSQL
+ * database with `audit.postgres`, else this process's SQLite file) and the
+ * recorder writing viewings from session facts. Closing the recorder writes
+ * what is queued and closes the store, after the sessions wrote their ends
+ * (it is owned before media and signaling, so it closes after them).
+ * @throws Error when the store cannot be opened (file unusable, database unreachable, migration failed)
  */
-function startAudit(
+async function startAudit(
   config: VigilConfig,
   observer: SessionObserver,
   logger: Logger,
   life: Lifecycle,
-): { audit: AuditStore | undefined; recorder: AuditRecorder | undefined } {
+): Promise<{ audit: AuditStore | undefined; recorder: AuditRecorder | undefined }> {
   if (!config.audit.enabled) return { audit: undefined, recorder: undefined };
-  const opened = AuditStore.open(config.audit.path);
   const log = logger.child({ component: 'audit' });
-  log.info({ path: config.audit.path }, 'audit trail open');
-  if (opened.recovered > 0) log.warn({ recovered: opened.recovered }, 'viewings left open by the previous process closed as unknown');
+  const pgc = config.audit.postgres;
+  let store: AuditStore;
+  if (pgc) {
+    const opened = await PgAuditStore.open({
+      url: pgc.url,
+      // One name per node across the cluster's registry and its audit trail.
+      nodeId: pgc.nodeId ?? config.cluster?.nodeId,
+      nodeTimeoutMs: pgc.nodeTimeoutSec * 1000,
+      connectTimeoutMs: pgc.connectTimeoutMs,
+      onIdleError: (err) => log.warn({ err: err.message }, 'audit database connection lost (idle)'),
+    });
+    store = opened.store;
+    log.info({ location: store.location, node: opened.store.nodeId, migrated: opened.migrated }, 'audit trail open (shared PostgreSQL)');
+    if (opened.recovered > 0) log.warn({ recovered: opened.recovered }, 'viewings left open by this node\'s previous run closed as unknown');
+  } else {
+    const opened = SqliteAuditStore.open(config.audit.path);
+    store = opened.store;
+    log.info({ path: config.audit.path }, 'audit trail open');
+    if (opened.recovered > 0) log.warn({ recovered: opened.recovered }, 'viewings left open by the previous process closed as unknown');
+  }
   const recorder = life.own(
     'audit trail',
     new AuditRecorder({
-      store: opened.store,
+      store,
       observer,
       logger,
       heartbeatMs: config.audit.heartbeatSec * 1000,
       retentionMs: config.audit.retentionDays * 86_400_000,
       maxBytes: config.audit.maxSizeMb * 1_000_000,
+      queueMax: config.audit.queueMax,
     }),
     (r) => r.close(),
   );
-  return { audit: opened.store, recorder };
+  return { audit: store, recorder };
 }

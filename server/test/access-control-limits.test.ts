@@ -110,7 +110,7 @@ describe('access control limits, each on its own', () => {
   it('maxStreams: the stream past the claim is refused with limit_exceeded; a release frees a slot', async () => {
     const ac = await access();
     const grant = await ac.admitToken(token({ maxStreams: 1 }), '198.51.100.1');
-    const release = ac.acquireStream(grant);
+    const release = await ac.acquireStream(grant);
     expect(await outcome(() => ac.acquireStream(grant))).toBe(`${ErrorCode.LimitExceeded}: too many concurrent streams for this token`);
     release();
     expect(await outcome(() => ac.acquireStream(grant))).toBe('accepted');

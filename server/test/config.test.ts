@@ -10,7 +10,7 @@ const issues = configIssues;
 describe('config', () => {
   it('embedded defaults: one H.264 demo test-pattern camera on loopback', async () => {
     const c = await loadConfig();
-    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, allowedOrigins: [] });
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 8080, allowedOrigins: [], trustedProxies: [] });
     expect(c.webrtc.listenIp).toBe('127.0.0.1');
     expect(c.cameras).toHaveLength(1);
     expect(c.cameras[0]).toMatchObject({ id: 'demo-1', codec: 'H264', h264Profile: 'baseline', source: { kind: 'test-pattern', bitrate: 1_500_000 } });
@@ -106,6 +106,21 @@ describe('config: security bounds', () => {
     expect(issues({ auth: { maxTokenLifetimeSec: 600 }, demo: { enabled: false, tokenTtlSec: 601 } })).toEqual([]);
   });
 
+  it('audit.postgres: a libpq URI, defaults, and a node timeout of at least two heartbeats', () => {
+    const url = 'postgresql://vigil:secret@db.internal:5432/vigil';
+    expect(parseConfig({ audit: { postgres: { url } } }).audit).toMatchObject({
+      queueMax: 10_000,
+      postgres: { url, nodeTimeoutSec: 15, pollMs: 1000, connectTimeoutMs: 2000 },
+    });
+    expect(parseConfig({}).audit.postgres).toBeUndefined();
+    expect(issues({ audit: { postgres: { url: 'mysql://db/vigil' } } })).toEqual(['audit.postgres.url: must be a postgresql:// connection URI']);
+    expect(issues({ audit: { heartbeatSec: 5, postgres: { url, nodeTimeoutSec: 10 } } })).toEqual([]);
+    expect(issues({ audit: { heartbeatSec: 5, postgres: { url, nodeTimeoutSec: 9 } } })).toEqual([
+      'audit.postgres.nodeTimeoutSec: must be at least 2 × audit.heartbeatSec (live nodes would be taken for dead)',
+    ]);
+    expect(issues({ audit: { postgres: { url, nodeId: 'bad id' } } })).toEqual(['audit.postgres.nodeId: must be letters, digits, ".", "_", ":" and "-" only']);
+  });
+
   it('auth.groups: scopes bounded like tokens (entry length, wildcard count)', () => {
     expect(issues({ auth: { groups: { g: ['a/**'.padEnd(128, 'x')] } } })).toEqual([]);
     expect(issues({ auth: { groups: { g: ['a/**'.padEnd(129, 'x')] } } })).toEqual(['auth.groups.g[0]: must NOT have more than 128 characters']);
@@ -127,5 +142,44 @@ describe('config: security bounds', () => {
     expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: '::1', nodeId: 'a b' } })).toEqual([
       'cluster.nodeId: must be letters, digits, ".", "_" and "-" only',
     ]);
+  });
+
+  it('http.trustedProxies: IPs and CIDRs (v4, v6) accepted; anything else named by index', () => {
+    expect(parseConfig({ http: { trustedProxies: ['10.0.0.0/8', '192.0.2.7', 'fd00::/8', '::1'] } }).http.trustedProxies).toHaveLength(4);
+    expect(issues({ http: { trustedProxies: ['10.0.0.0/8', 'lb.example', '10.0.0.0/33'] } })).toEqual([
+      'http.trustedProxies[1]: not an IP address or CIDR',
+      'http.trustedProxies[2]: not an IP address or CIDR',
+    ]);
+  });
+
+  it('{ "$env": NAME } takes a value from the environment (secrets, per-pod address); unset is a config error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigil-env-'));
+    const file = join(dir, 'c.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        auth: { secret: { $env: 'VIGIL_TEST_SECRET_X' } },
+        cluster: { redisUrl: 'redis://r:6379', nodeId: { $env: 'VIGIL_TEST_POD' }, announcedAddress: { $env: 'VIGIL_TEST_POD_IP' } },
+      }),
+    );
+    process.env['VIGIL_TEST_SECRET_X'] = 's'.repeat(40);
+    process.env['VIGIL_TEST_POD'] = 'vigil-2';
+    process.env['VIGIL_TEST_POD_IP'] = '10.1.2.3';
+    try {
+      const c = await loadConfig(file);
+      expect(c.auth.secret).toBe('s'.repeat(40));
+      expect([c.cluster?.nodeId, c.cluster?.announcedAddress]).toEqual(['vigil-2', '10.1.2.3']);
+      delete process.env['VIGIL_TEST_POD_IP'];
+      const err = (await loadConfig(file).then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { issues: string[]; message: string };
+      expect(err.issues).toEqual(['cluster.announcedAddress: environment variable VIGIL_TEST_POD_IP is not set']);
+      expect(err.message).not.toContain('s'.repeat(40));
+    } finally {
+      delete process.env['VIGIL_TEST_SECRET_X'];
+      delete process.env['VIGIL_TEST_POD'];
+      delete process.env['VIGIL_TEST_POD_IP'];
+    }
   });
 });

@@ -16,7 +16,7 @@ describe('observability config', () => {
       fpsSampleCameras: 8,
       fpsSampleWindowMs: 1000,
     });
-    expect(c.audit).toEqual({ enabled: true, path: '.vigil/audit.sqlite', heartbeatSec: 5, retentionDays: 400, maxSizeMb: 2000 });
+    expect(c.audit).toEqual({ enabled: true, path: '.vigil/audit.sqlite', heartbeatSec: 5, retentionDays: 400, maxSizeMb: 2000, queueMax: 10_000 });
     expect(c.shutdown).toEqual({ drainDelayMs: 0, socketGraceMs: 2000, timeoutMs: 10_000 });
   });
 

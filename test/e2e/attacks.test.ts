@@ -755,7 +755,7 @@ describe('attack suite: review findings (issue 14)', () => {
       if (!r.ok) throw new Error(`consume ${i} refused: ${r.error.code}`);
       expect((await c.request({ type: 'closeConsumer', consumerId: (r.data as { consumerId: string }).consumerId })).ok).toBe(true);
     }
-    const rows = vigil.audit!.query({ subject: 'churner', limit: 100 });
+    const rows = await vigil.audit!.query({ subject: 'churner', limit: 100 });
     expect(rows).toHaveLength(1);
     expect(rows[0]!.endReason).toBe('left');
     // viewingsPerSubject burst is 4 here: three more cameras, then refused.
@@ -765,7 +765,7 @@ describe('attack suite: review findings (issue 14)', () => {
       await c.request({ type: 'closeConsumer', consumerId: (r.data as { consumerId: string }).consumerId });
     }
     expect(errorCode(await consume(c, transportId, LONG_ID))).toBe('rate_limited');
-    expect(vigil.audit!.query({ subject: 'churner', limit: 100 })).toHaveLength(4);
+    expect(await vigil.audit!.query({ subject: 'churner', limit: 100 })).toHaveLength(4);
     // The store's size is a metric.
     expect(await (await fetch(`${vigil.url}/metrics`)).text()).toMatch(/^vigil_audit_store_bytes [1-9]\d*$/m);
   });

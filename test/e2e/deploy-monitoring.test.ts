@@ -13,11 +13,11 @@ import { tempDir } from '../helpers/vigil-process.ts';
 describe('Prometheus alert rules', () => {
   it('pass promtool check rules', async () => {
     const { code, out } = await promtool(['check', 'rules', ALERTS]);
-    expect(out).toContain('SUCCESS: 7 rules found');
+    expect(out).toContain('SUCCESS: 9 rules found');
     expect(code).toBe(0);
   });
 
-  it('fire as their unit tests expect (camera offline, coverage low, worker CPU high, audit errors)', async () => {
+  it('fire as their unit tests expect (camera offline, coverage low, worker CPU high, audit errors, audit store down, no oversight leader)', async () => {
     const { code, out } = await promtool(['test', 'rules', ALERT_TESTS]);
     expect(out).toContain('SUCCESS');
     expect(code).toBe(0);

@@ -27,6 +27,8 @@ export interface ClipSpec {
    * `pattern` (default): ffmpeg testsrc2 (moving).
    */
   scene?: 'still-detail' | 'pattern';
+  /** Strength of the still scene's fixed noise (ffmpeg noise `alls`, 0-100; default 12): more detail, larger keyframes. */
+  noise?: number;
   /** x264 CRF; default: bitrate-limited like a camera (0.1 bit/px/frame). */
   crf?: number;
   /** Largest slice NAL unit, bytes (x264 slice-max-size): small enough for single-NAL-unit RTP packets. */
@@ -48,7 +50,7 @@ export async function makeClip(spec: ClipSpec): Promise<string> {
   const size = `${spec.width}x${spec.height}`;
   const input =
     spec.scene === 'still-detail'
-      ? `color=c=gray:s=${size}:r=${spec.fps},noise=alls=12:allf=u,format=yuv420p`
+      ? `color=c=gray:s=${size}:r=${spec.fps},noise=alls=${spec.noise ?? 12}:allf=u,format=yuv420p`
       : `testsrc2=size=${size}:rate=${spec.fps}`;
   const gop = String(spec.gopFrames);
   const rate = spec.crf !== undefined ? ['-crf', String(spec.crf)] : ['-b:v', `${Math.round((spec.width * spec.height * spec.fps * 0.1) / 1000)}k`];
@@ -85,6 +87,8 @@ export interface PushOptions {
   seq?: number;
   /** packetization-mode 0: single NAL unit packets only (RFC 6184 §6.2; ffmpeg `-rtpflags h264_mode0`). */
   mode0?: boolean;
+  /** Send SRTP and SRTCP (RFC 3711) with this suite and base64 master key || salt (ffmpeg `-srtp_out_suite` / `-srtp_out_params`). */
+  srtp?: { suite: string; keyBase64: string };
 }
 
 /**
@@ -93,13 +97,14 @@ export interface PushOptions {
  * @returns the ffmpeg process (kill it with SIGKILL: a camera losing power)
  */
 export function pushClip(o: PushOptions): ChildProcess {
-  let url = `rtp://${o.host}:${o.rtpPort}?rtcpport=${o.rtpPort + 1}&pkt_size=1200`;
+  let url = `${o.srtp ? 'srtp' : 'rtp'}://${o.host}:${o.rtpPort}?rtcpport=${o.rtpPort + 1}&pkt_size=1200`;
   if (o.fromIp) url += `&localaddr=${o.fromIp}`;
   const ffmpeg = [
     'ffmpeg', '-hide_banner', '-nostats', '-loglevel', 'error',
     '-re', '-stream_loop', '-1', '-i', o.clip,
     '-map', '0:v', '-c:v', 'copy', '-an', '-payload_type', String(o.payloadType), '-ssrc', String(o.ssrc),
     ...(o.seq !== undefined ? ['-seq', String(o.seq)] : []), ...(o.mode0 ? ['-rtpflags', 'h264_mode0'] : []),
+    ...(o.srtp ? ['-srtp_out_suite', o.srtp.suite, '-srtp_out_params', o.srtp.keyBase64] : []),
     '-f', 'rtp', url,
   ];
   const [cmd, ...args] = o.netns ? ['ip', 'netns', 'exec', o.netns, ...ffmpeg] : ffmpeg;

@@ -31,6 +31,8 @@ import { openPlainAudioIngest, openPlainIngest, type PlainIngest } from '../inge
 import { relayAudioPayloadType, relayAudioRtpParameters } from '../ingest/rtsp/audio-rtp.ts';
 import type { AudioPlan } from '../ingest/rtsp/decide.ts';
 import { PushGate } from '../ingest/push-gate.ts';
+import { SrtpReceiver } from '../ingest/srtp.ts';
+import { loadSrtpMasterKey } from '../ingest/srtp-key.ts';
 import { pushTranscodeDriver } from '../ingest/push-transcode.ts';
 import type { udpSocketDrops } from '../ingest/socket-buffers.ts';
 import { testPatternDriver, type AudioHost, type SourceDriver } from '../ingest/source-driver.ts';
@@ -229,6 +231,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
             forwardIp: loopbackOf(o.ingest.listenIp),
             recvBufferSize: o.ingest.recvBufferSize,
             sendBufferSize: 262_144,
+            srtp: src.srtp ? new SrtpReceiver(src.srtp.cryptoSuite, await loadSrtpMasterKey(src.srtp, `camera.${o.quality === 'high' ? 'source' : 'subSource'}.srtp`)) : undefined,
             logger: o.logger.child({ stream: o.quality, role: 'push-gate' }),
           })
         : undefined;
@@ -270,6 +273,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
         rtpPort: stream.ports.rtpPort,
         rtcpPort: stream.ports.rtcpPort,
         kind: o.source.kind,
+        ...(src.kind === 'rtp-push' && src.srtp ? { srtp: src.srtp.cryptoSuite } : {}),
         routerId: router.id,
         ...(gate ? { recvBufferSize: gate.recvBufferSize } : {}),
       },
@@ -491,6 +495,11 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   /** The driver, for diagnostics and tests. */
   get driver(): SourceDriver | undefined {
     return this.#driver;
+  }
+
+  /** The video ingest's PlainTransport, for diagnostics and tests (its stats: what mediasoup received and ignored). */
+  get ingestTransport(): types.PlainTransport {
+    return this.#ingest.transport;
   }
 
   /**

@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import type { Quality } from '@vigil/protocol';
 import type { CameraConfig, IngestConfig, SourceConfig } from '../config/schema.ts';
 import { pushSourceIssues } from '../config/push-source-checks.ts';
+import { SrtpKeyError } from '../ingest/srtp-key.ts';
 import type { CameraDegradation, CameraState, CameraTransition, CameraView } from '../media/media-types.ts';
 import { CameraStream, defaultDriverFactory, type DriverFactory } from './camera-stream.ts';
 
@@ -82,7 +83,7 @@ export class Camera extends EventEmitter<CameraEvents> implements CameraView {
   /**
    * Opens the camera's streams on `router` and starts their sources.
    * @throws CameraConfigError for an RTP-push source without `sourceIp` on a
-   *   non-loopback ingest; Error when an ingest port is taken (nothing is left open)
+   *   non-loopback ingest, or whose SRTP key cannot be read; Error when an ingest port is taken (nothing is left open)
    */
   static async open(config: CameraConfig, router: types.Router, o: CameraOptions): Promise<Camera> {
     const issues = pushSourceIssues(config, o.ingest.listenIp);
@@ -107,7 +108,7 @@ export class Camera extends EventEmitter<CameraEvents> implements CameraView {
       }
     } catch (err) {
       await camera.close();
-      throw err;
+      throw err instanceof SrtpKeyError ? new CameraConfigError(err.message) : err;
     }
     camera.#arm(o.ingest.offlineTimeoutMs, () => camera.#goOffline(camera.#lastFailure ?? 'no RTP received'));
     return camera;

@@ -38,6 +38,24 @@ export const RtpPushSourceSchema = Type.Object(
     transcode: Type.Optional(Type.Literal('h264')),
     /** Transcode bitrate, bps (default 3 Mbps). */
     transcodeBitrate: Type.Optional(Type.Integer({ minimum: 100_000, maximum: 20_000_000 })),
+    /**
+     * The camera sends SRTP (RFC 3711) with a preset key: every RTP and RTCP
+     * packet must authenticate with it (ingest/srtp.ts). The key is given by
+     * reference, never inline: `keyFile` (a file holding its base64) or
+     * `keyEnv` (an environment variable holding it); exactly one.
+     */
+    srtp: Type.Optional(
+      Type.Object(
+        {
+          cryptoSuite: Type.Union([Type.Literal('AES_CM_128_HMAC_SHA1_80'), Type.Literal('AES_CM_128_HMAC_SHA1_32')], {
+            default: 'AES_CM_128_HMAC_SHA1_80',
+          }),
+          keyFile: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+          keyEnv: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z_][A-Za-z0-9_]*$' })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

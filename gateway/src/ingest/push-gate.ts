@@ -34,11 +34,19 @@
  * Reordered frames: a frame whose RTP timestamp is older than a frame that
  * arrived before it (decode order differs from presentation order: B-frames)
  * is counted; WebRTC receivers assume no reordering (see rtsp/decide.ts).
+ *
+ * SRTP (a camera configured with a key, srtp.ts): after the address and SSRC
+ * checks (both in clear), every RTP and RTCP packet must authenticate with
+ * the camera's key; the gate decrypts it and goes on as with plain RTP. A
+ * packet that does not (another key, plain RTP, a replay) is dropped and
+ * counted like a stranger's, and never moves the camera's source. RTCP from
+ * mediasoup (receiver reports, PLI) is not sent to an SRTP camera (it would
+ * expect SRTCP with a key of its own).
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { forceRecvBufferSize } from './socket-buffers.ts';
+import type { SrtpReceiver } from './srtp.ts';
 import { allocateUdpPortPair } from './udp-ports.ts';
 
 /** The current source must be silent this long before another port of the camera's address takes over, ms. */
@@ -67,6 +75,8 @@ export interface PushGateOptions {
   /** SO_RCVBUF / SO_SNDBUF asked of the camera-facing sockets, bytes (the kernel caps it at net.core.rmem_max / wmem_max). */
   recvBufferSize: number;
   sendBufferSize: number;
+  /** The camera sends SRTP: its receive context (keys from config); absent: plain RTP. */
+  srtp?: SrtpReceiver | undefined;
   logger: Logger;
 }
 
@@ -74,7 +84,7 @@ export interface PushGateOptions {
 export interface PushGateStats {
   /** RTP packets from the camera, forwarded. */
   packets: number;
-  /** Packets (RTP or RTCP) from anyone else, or malformed: dropped. */
+  /** Packets (RTP or RTCP) from anyone else, malformed, or (SRTP) not authentic: dropped. */
   foreignPackets: number;
   /** Times the camera's stream restarted (new source port or sequence jump). */
   restarts: number;
@@ -176,7 +186,6 @@ export class PushGate extends EventEmitter<PushGateEvents> {
   static async open(o: PushGateOptions): Promise<PushGate> {
     const camera = await bindPair(o.listenIp, o.port, { recv: o.recvBufferSize, send: o.sendBufferSize });
     try {
-      await PushGate.#liftRecvBuffer(camera.rtp, o);
       const forward = await bindPair(o.forwardIp, 0, { recv: 65536, send: o.recvBufferSize });
       return new PushGate(o, camera, forward);
     } catch (err) {
@@ -184,20 +193,6 @@ export class PushGate extends EventEmitter<PushGateEvents> {
       camera.rtcp.close();
       throw err;
     }
-  }
-
-  /**
-   * SO_RCVBUF is capped at net.core.rmem_max (212992 bytes on a stock kernel,
-   * which holds ~90 queued 1200-byte packets: less than one 1080p keyframe).
-   * Running as root, the gate lifts its camera socket past the cap with
-   * SO_RCVBUFFORCE, so keyframe bursts fit even on an untuned host.
-   */
-  static async #liftRecvBuffer(socket: Socket, o: PushGateOptions): Promise<void> {
-    // The kernel reports twice the size asked for (socket(7)).
-    if (socket.getRecvBufferSize() >= o.recvBufferSize || process.getuid?.() !== 0) return;
-    const before = socket.getRecvBufferSize();
-    const after = await forceRecvBufferSize(socket, o.recvBufferSize);
-    o.logger.info({ before, after }, 'push gate receive buffer lifted above net.core.rmem_max (SO_RCVBUFFORCE)');
   }
 
   /** Camera-facing ports (where the camera sends RTP and RTCP). */
@@ -244,16 +239,31 @@ export class PushGate extends EventEmitter<PushGateEvents> {
     this.#log.warn({ remoteIp: rinfo.address, remotePort: rinfo.port, why, foreignPackets: this.#stats.foreignPackets }, 'RTP push: packets not from the camera dropped');
   }
 
-  #onRtp(msg: Buffer, rinfo: RemoteInfo): void {
+  #onRtp(packet: Buffer, rinfo: RemoteInfo): void {
     if (this.#closed) return;
     // RFC 3550 §5.1: version 2, 12-byte fixed header.
-    if (msg.length < 12 || msg[0]! >> 6 !== 2) return this.#stranger(rinfo, 'not RTP');
+    if (packet.length < 12 || packet[0]! >> 6 !== 2) return this.#stranger(rinfo, 'not RTP');
     if (!this.#isCamera(rinfo)) return this.#stranger(rinfo, 'address');
-    if (msg.readUInt32BE(8) !== this.#o.ssrc) return this.#stranger(rinfo, 'ssrc');
+    if (packet.readUInt32BE(8) !== this.#o.ssrc) return this.#stranger(rinfo, 'ssrc');
     const now = Date.now();
-    const seq = msg.readUInt16BE(2);
-    const ts = msg.readUInt32BE(4);
+    const seq = packet.readUInt16BE(2);
+    const ts = packet.readUInt32BE(4);
     const src = this.#source;
+    // Another port of the camera's address: a restarted camera once the old one fell silent,
+    // else a second sender (the old stream still runs): not the camera's stream.
+    const newPort = src !== undefined && (src.ip !== rinfo.address || src.port !== rinfo.port);
+    if (newPort && now - this.#lastAt < SWITCH_AFTER_SILENCE_MS) return this.#stranger(rinfo, 'second sender');
+    const d = seqDiff(seq, this.#lastInSeq);
+    const seqJump = src !== undefined && !newPort && (d > MAX_DROPOUT || d < -MAX_MISORDER);
+    let msg = packet;
+    if (this.#o.srtp) {
+      // Only an authentic packet may start or move the camera's stream.
+      const fresh = src === undefined || newPort || seqJump;
+      let plain = this.#o.srtp.unprotectRtp(packet, fresh);
+      if (typeof plain === 'string' && fresh && src !== undefined) plain = this.#o.srtp.unprotectRtp(packet, false);
+      if (typeof plain === 'string') return this.#stranger(rinfo, `srtp ${plain}`);
+      msg = plain;
+    }
     let rebase = false;
     if (!src) {
       this.#source = { ip: rinfo.address, port: rinfo.port };
@@ -261,16 +271,12 @@ export class PushGate extends EventEmitter<PushGateEvents> {
       this.#lastInSeq = seq;
       this.#lastAt = now;
       this.emit('source', false);
-    } else if (src.ip !== rinfo.address || src.port !== rinfo.port) {
-      // Another port of the camera's address: a restarted camera once the old one fell silent,
-      // else a second sender (the old stream still runs): not the camera's stream.
-      if (now - this.#lastAt < SWITCH_AFTER_SILENCE_MS) return this.#stranger(rinfo, 'second sender');
+    } else if (newPort) {
       this.#source = { ip: rinfo.address, port: rinfo.port };
       this.#stats.source = { ...this.#source };
       rebase = true;
-    } else {
-      const d = seqDiff(seq, this.#lastInSeq);
-      if (d > MAX_DROPOUT || d < -MAX_MISORDER) rebase = true;
+    } else if (seqJump) {
+      rebase = true;
     }
     if (rebase) {
       // Continue the output sequence and timeline where the old stream stopped.
@@ -318,6 +324,11 @@ export class PushGate extends EventEmitter<PushGateEvents> {
     if (msg.length < 8 || msg[0]! >> 6 !== 2) return this.#stranger(rinfo, 'not RTCP');
     if (!this.#isCamera(rinfo) || (this.#source && this.#source.ip !== rinfo.address)) return this.#stranger(rinfo, 'address');
     if (msg.readUInt32BE(4) !== this.#o.ssrc) return this.#stranger(rinfo, 'ssrc');
+    if (this.#o.srtp) {
+      const plain = this.#o.srtp.unprotectRtcp(msg);
+      if (typeof plain === 'string') return this.#stranger(rinfo, `srtcp ${plain}`);
+      msg = plain;
+    }
     this.#rtcpSource = { ip: rinfo.address, port: rinfo.port };
     // Sender report (PT 200): its RTP timestamp (bytes 16-19) lives on the rewritten timeline.
     if (msg[1] === 200 && msg.length >= 20 && this.#tsOffset !== 0) msg.writeUInt32BE((msg.readUInt32BE(16) + this.#tsOffset) >>> 0, 16);
@@ -326,7 +337,7 @@ export class PushGate extends EventEmitter<PushGateEvents> {
 
   /** Receiver reports, PLI/FIR from mediasoup: to the camera (cameras that honour PLI send a keyframe). */
   #onMediasoupRtcp(msg: Buffer): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#o.srtp) return;
     const to = this.#rtcpSource ?? (this.#source ? { ip: this.#source.ip, port: this.#source.port + 1 } : undefined);
     if (to) this.#camera.rtcp.send(msg, to.port, to.ip);
   }

@@ -7,15 +7,15 @@
  *   SO_SNDBUFFORCE, with CAP_NET_ADMIN, go beyond the cap. mediasoup's
  *   `listenInfo.recvBufferSize` goes through libuv's uv_recv_buffer_size(),
  *   which uses SO_RCVBUF (libuv src/unix/core.c uv__fd_buffer_size), as does
- *   Node's dgram `recvBufferSize`: running as root does not lift the cap by
- *   itself; {@link forceRecvBufferSize} does, for the push gate's sockets.
+ *   Node's dgram `recvBufferSize`, and neither Node nor libuv offers the
+ *   FORCE variants: Vigil's sockets (push gate and worker alike) get at most
+ *   the cap, so production hosts raise it (README, sysctl) and Vigil warns at
+ *   start when it is lower than asked ({@link socketBufferWarnings}).
  * - A datagram that does not fit the receive queue is dropped and counted in
  *   /proc/net/snmp `Udp: RcvbufErrors` (host-wide) and in the socket's `drops`
  *   column of /proc/net/udp and /proc/net/udp6 (per socket).
  */
-import { spawn } from 'node:child_process';
-import type { Socket } from 'node:dgram';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 
 /** Reads a /proc/sys integer, or undefined (not Linux, no access). */
 async function procInt(path: string): Promise<number | undefined> {
@@ -78,52 +78,4 @@ export async function udpSocketDrops(ports: readonly number[]): Promise<Map<numb
     }
   }
   return out;
-}
-
-/** Linux SO_RCVBUFFORCE (asm-generic/socket.h); Python's socket module does not name it. */
-const SO_RCVBUFFORCE = 33;
-
-/**
- * The file descriptor of this process's UDP socket bound to local `port`:
- * its inode from /proc/net/udp(6), matched against /proc/self/fd links
- * (`socket:[inode]`). Node's dgram API does not expose descriptors.
- */
-async function ownUdpSocketFd(port: number): Promise<number | undefined> {
-  const inodes = new Set<string>();
-  for (const file of ['/proc/net/udp', '/proc/net/udp6']) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    for (const line of text.split('\n').slice(1)) {
-      const cols = line.trim().split(/\s+/);
-      if (cols.length >= 10 && Number.parseInt(cols[1]!.split(':')[1] ?? '', 16) === port) inodes.add(cols[9]!);
-    }
-  }
-  const fds = await readdir('/proc/self/fd').catch(() => [] as string[]);
-  for (const fd of fds) {
-    const link = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
-    const m = /^socket:\[(\d+)\]$/.exec(link);
-    if (m && inodes.has(m[1]!)) return Number(fd);
-  }
-  return undefined;
-}
-
-/**
- * Lifts a UDP socket's receive buffer above net.core.rmem_max with
- * SO_RCVBUFFORCE (socket(7): needs CAP_NET_ADMIN, i.e. root), which neither
- * Node's dgram nor libuv offer: a short python3 process gets the socket as
- * its fd 3 (stdio inheritance: the same socket, not a copy) and sets it.
- *
- * @param socket a bound dgram socket of this process
- * @param bytes wanted buffer, bytes
- * @returns the buffer granted afterwards (socket.getRecvBufferSize(), the kernel's doubled value)
- */
-export async function forceRecvBufferSize(socket: Socket, bytes: number): Promise<number> {
-  const fd = await ownUdpSocketFd(socket.address().port);
-  if (fd === undefined) return socket.getRecvBufferSize();
-  const script = `import socket,sys\ns=socket.socket(fileno=3)\ns.setsockopt(socket.SOL_SOCKET,${SO_RCVBUFFORCE},int(sys.argv[1]))\ns.detach()`;
-  await new Promise<void>((resolve) => {
-    const child = spawn('python3', ['-c', script, String(bytes)], { stdio: ['ignore', 'ignore', 'ignore', fd] });
-    child.on('error', () => resolve());
-    child.on('close', () => resolve());
-  });
-  return socket.getRecvBufferSize();
 }

@@ -1,14 +1,18 @@
 /**
  * Admin routes for the audit trail:
  *
- * - `GET /audit/viewings?subject=&camera=&from=&to=&after=&limit=` → JSON
+ * - `GET /audit/viewings?subject=&camera=&from=&to=&open=&after=&limit=` → JSON
  *   `{ viewings: [...], next: <cursor> | null }` (pass `next` as `after` for
  *   the next page; at most `limit`, default 500, max 5000 per page);
- * - `GET /audit/viewings.csv?subject=&camera=&from=&to=` → every matching
+ * - `GET /audit/viewings.csv?subject=&camera=&from=&to=&open=` → every matching
  *   viewing as RFC 4180 CSV, streamed page by page.
  *
  * `from` / `to` are ISO 8601 date-times or ms since epoch; a viewing matches
- * when it overlaps [from, to). Bad parameters get 400 `{ code: 'bad_request' }`.
+ * when it overlaps [from, to); `open=true` keeps the viewings still running
+ * (who is watching now), `open=false` the ended ones. With the shared
+ * PostgreSQL store every node's viewings are answered (each with its `node`).
+ * Bad parameters get 400 `{ code: 'bad_request' }`; a store that cannot be
+ * read now gets 503 `{ code: 'audit_unavailable' }`.
  */
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply } from 'fastify';
@@ -27,6 +31,7 @@ const querySchema = {
     camera: { type: 'string', minLength: 1, maxLength: 128 },
     from: { type: 'string', minLength: 1, maxLength: 64 },
     to: { type: 'string', minLength: 1, maxLength: 64 },
+    open: { type: 'boolean' },
     after: { type: 'integer', minimum: 0 },
     limit: { type: 'integer', minimum: 1, maximum: MAX_LIMIT },
   },
@@ -37,6 +42,7 @@ interface RawQuery {
   camera?: string;
   from?: string;
   to?: string;
+  open?: boolean;
   after?: number;
   limit?: number;
 }
@@ -60,6 +66,7 @@ function toQuery(q: RawQuery, limit: number): ViewingQuery {
     ...(q.camera === undefined ? {} : { camera: q.camera }),
     ...(from === undefined ? {} : { from }),
     ...(to === undefined ? {} : { to }),
+    ...(q.open === undefined ? {} : { open: q.open }),
     ...(q.after === undefined ? {} : { afterId: q.after }),
     limit,
   };
@@ -81,6 +88,7 @@ function viewingJson(v: Viewing) {
     sessionId: v.sessionId,
     consumerId: v.consumerId,
     tokenId: v.tokenId,
+    node: v.node,
   };
 }
 
@@ -92,6 +100,10 @@ function badRequest(reply: FastifyReply, message: string) {
 export async function registerAuditRoutes(app: FastifyInstance, store: AuditStore | undefined): Promise<void> {
   app.setErrorHandler((err: { validation?: unknown; statusCode?: number; message: string }, _req, reply) => {
     if (err.validation) return badRequest(reply, err.message);
+    if (store?.isUnavailable(err)) {
+      reply.log.warn({ err: err.message }, 'audit store unavailable for a query');
+      return reply.code(503).send({ code: 'audit_unavailable', message: 'the audit store cannot be read now' });
+    }
     reply.log.error({ err: err.message }, 'admin request failed');
     return reply.code(err.statusCode ?? 500).send({ code: 'internal', message: 'internal error' });
   });
@@ -105,7 +117,7 @@ export async function registerAuditRoutes(app: FastifyInstance, store: AuditStor
       if (err instanceof BadQuery) return badRequest(reply, err.message);
       throw err;
     }
-    const rows = store.query(q);
+    const rows = await store.query(q);
     const next = rows.length === q.limit ? rows[rows.length - 1]!.id : null;
     return { viewings: rows.map(viewingJson), next };
   });
@@ -119,9 +131,9 @@ export async function registerAuditRoutes(app: FastifyInstance, store: AuditStor
       if (err instanceof BadQuery) return badRequest(reply, err.message);
       throw err;
     }
-    function* lines(): Generator<string> {
+    async function* lines(): AsyncGenerator<string> {
       yield CSV_HEADER;
-      for (const v of store!.iterate(q)) yield viewingCsvLine(v);
+      for await (const v of store!.iterate(q)) yield viewingCsvLine(v);
     }
     return reply
       .type('text/csv; charset=utf-8; header=present')

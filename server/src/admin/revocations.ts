@@ -9,11 +9,21 @@
  * - `GET /revocations`: `{ revocations: [...] }` (lapsed entries left out).
  * - `DELETE /revocations/jti/:value`, `DELETE /revocations/subject/:value`:
  *   lifts one; 204, or 404 `{ code: 'not_found' }`.
+ *
+ * In a cluster (config `cluster`) a revocation or a lift goes through the
+ * shared store first (../cluster/redis-deny-list.ts) and reaches every node;
+ * while that store is unreachable both answer 503 `{ code: 'cluster_unavailable' }`
+ * and change nothing (the operator retries; never a silent partial revocation).
+ * `sessionsEnded` then counts this node's sessions; other nodes end theirs as
+ * the announcement reaches them (well under a second).
  */
 import { Ajv } from 'ajv';
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import type { AdminDeps } from './admin-types.ts';
 import { DenyListError, type DenyKind } from '../auth/deny-list.ts';
+import { ClusterUnavailableError } from '../cluster/redis.ts';
+
+const CLUSTER_UNAVAILABLE = { code: 'cluster_unavailable', message: 'the shared revocation store is unreachable: nothing changed, retry' } as const;
 
 /**
  * Strict validation for these routes: fastify's default ajv silently drops
@@ -62,6 +72,7 @@ export async function registerRevocationRoutes(app: FastifyInstance, { sessions,
       revocation = await denyList.add({ kind, value, reason, expiresAt: ttlSec === undefined ? undefined : now + ttlSec * 1000 }, now);
     } catch (err) {
       if (err instanceof DenyListError) return reply.code(507).send({ code: 'deny_list_full', message: 'deny list is full' });
+      if (err instanceof ClusterUnavailableError) return reply.code(503).send(CLUSTER_UNAVAILABLE);
       req.log.error({ err: (err as Error).message }, 'revocation not persisted');
       return reply.code(500).send({ code: 'internal', message: 'revocation enforced but not persisted; see server log' });
     }
@@ -85,7 +96,13 @@ export async function registerRevocationRoutes(app: FastifyInstance, { sessions,
       },
     },
     async (req, reply) => {
-      const removed = await denyList.remove(req.params.kind as DenyKind, req.params.value);
+      let removed: boolean;
+      try {
+        removed = await denyList.remove(req.params.kind as DenyKind, req.params.value);
+      } catch (err) {
+        if (err instanceof ClusterUnavailableError) return reply.code(503).send(CLUSTER_UNAVAILABLE);
+        throw err;
+      }
       if (!removed) return reply.code(404).send({ code: 'not_found', message: 'no such revocation' });
       return reply.code(204).send();
     },

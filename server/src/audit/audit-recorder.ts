@@ -3,10 +3,20 @@
  * (the `consume` of a new viewing), its end when the viewing's last consumer
  * closes (`consumerclose` with `viewingEnded`). A consumer that continues a
  * viewing (quality switch, re-subscribe within VIEWING_COALESCE_MS of its
- * end) writes no new row: an ended row is reopened. Writes are synchronous
- * and committed before the event handler returns, so nothing but the end of
- * open viewings can be lost to a crash. A failed write is logged and counted
- * but never breaks the viewer's request.
+ * end) writes no new row: an ended row is reopened.
+ *
+ * Writes go through one ordered queue ({@link WriteQueue}), so a viewing's
+ * start is written before its end whatever the store's latency. A write the
+ * store cannot take for now (database unreachable, file locked:
+ * `AuditStore.isUnavailable`) stays at the head of the queue and is retried;
+ * at most `queueMax` writes wait, beyond that new ones are dropped and
+ * counted. While writes wait, {@link AuditRecorder.healthy} is false
+ * (`/readyz` 503 with `checks.audit: false`) and `vigil_audit_queued_writes`
+ * says how many. Any other failed write is logged, counted and dropped. A
+ * failure never breaks the viewer's request.
+ *
+ * The heartbeat (every `heartbeatMs`) also closes the open viewings of dead
+ * nodes (cluster store) and tells whether this node is the oversight leader.
  *
  * Growth is bounded three ways: new viewings per subject are rate limited
  * (`rateLimits.viewingsPerSubject`), re-subscribes are coalesced, and the
@@ -16,6 +26,7 @@
 import type { Logger } from 'pino';
 import type { ConsumerEndReason, SessionObserver, SessionObserverEvents } from '../signaling/session-observer.ts';
 import type { AuditEndReason, AuditStore } from './audit-store.ts';
+import { WriteQueue } from './write-queue.ts';
 
 /**
  * Maps the server's reason a viewing ended to the audit vocabulary.
@@ -65,6 +76,10 @@ export interface AuditRecorderOptions {
   retentionMs: number;
   /** Keep the store under this many bytes by deleting the oldest ended viewings; 0: no bound. */
   maxBytes?: number;
+  /** Writes that may wait while the store is unavailable (default 10 000). */
+  queueMax?: number;
+  /** Retry period of a waiting write, ms (default min(heartbeatMs, 1000)). */
+  retryMs?: number;
 }
 
 /** Prune by age once a day. */
@@ -79,12 +94,25 @@ export class AuditRecorder {
   readonly #sessions = new Map<string, JoinFacts>();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #unsubscribe: () => void;
+  readonly #queue: WriteQueue;
   #writeErrors = 0;
   #lastWriteOk = true;
+  #leader = true;
+  #lastSize = 0;
 
   constructor(o: AuditRecorderOptions) {
     this.#o = o;
     this.#log = o.logger.child({ component: 'audit' });
+    this.#queue = new WriteQueue({
+      max: o.queueMax ?? 10_000,
+      retryMs: o.retryMs ?? Math.min(o.heartbeatMs, 1000),
+      isUnavailable: (err) => o.store.isUnavailable(err),
+      onError: (op, err) => this.#failed(op, err),
+      onAvailability: (unavailable, waiting) => {
+        if (unavailable) this.#log.error({ waiting }, 'audit store unavailable: writes are queued and retried');
+        else this.#log.info({ waiting }, 'audit store available again: queued writes are being written');
+      },
+    });
     const onJoin = (e: JoinFacts): void => void this.#sessions.set(e.sessionId, e);
     const onSessionClose = (e: SessionObserverEvents['sessionclose'][0]): void => void this.#sessions.delete(e.sessionId);
     const onConsume = (e: SessionObserverEvents['consume'][0]): void => {
@@ -93,18 +121,17 @@ export class AuditRecorder {
         return;
       }
       const j = this.#sessions.get(e.sessionId);
-      this.#write('start', () =>
-        o.store.start({
-          consumerId: e.viewingId,
-          sessionId: e.sessionId,
-          subject: e.subject,
-          camera: e.cameraId,
-          startedAt: e.at,
-          clientAddress: j?.remoteAddress,
-          userAgent: j?.userAgent,
-          tokenId: j?.tokenId,
-        }),
-      );
+      const start = {
+        consumerId: e.viewingId,
+        sessionId: e.sessionId,
+        subject: e.subject,
+        camera: e.cameraId,
+        startedAt: e.at,
+        clientAddress: j?.remoteAddress,
+        userAgent: j?.userAgent,
+        tokenId: j?.tokenId,
+      };
+      this.#write('start', () => o.store.start(start));
     };
     const onConsumerClose = (e: SessionObserverEvents['consumerclose'][0]): void => {
       if (!e.viewingEnded) return;
@@ -120,75 +147,121 @@ export class AuditRecorder {
       o.observer.off('consume', onConsume);
       o.observer.off('consumerclose', onConsumerClose);
     };
-    const hb = setInterval(() => this.#write('heartbeat', () => o.store.heartbeat()), o.heartbeatMs);
+    const hb = setInterval(() => void this.#heartbeat(), o.heartbeatMs);
     hb.unref();
     this.#timers.push(hb);
     if (o.retentionMs > 0) {
-      this.#prune();
-      const prune = setInterval(() => this.#prune(), PRUNE_PERIOD_MS);
+      void this.#prune();
+      const prune = setInterval(() => void this.#prune(), PRUNE_PERIOD_MS);
       prune.unref();
       this.#timers.push(prune);
     }
     if (o.maxBytes) {
-      this.#pruneToSize();
-      const bySize = setInterval(() => this.#pruneToSize(), SIZE_CHECK_PERIOD_MS);
+      void this.#pruneToSize();
+      const bySize = setInterval(() => void this.#pruneToSize(), SIZE_CHECK_PERIOD_MS);
       bySize.unref();
       this.#timers.push(bySize);
     }
   }
 
-  /** Bytes the store's pages take now (SQLite page_count × page_size); 0 once closed. */
-  get sizeBytes(): number {
-    return this.#o.store.closed ? 0 : this.#o.store.sizeBytes();
+  /** Bytes the store takes now (the last size read when it cannot answer); 0 once closed. */
+  async sizeBytes(): Promise<number> {
+    if (this.#o.store.closed) return 0;
+    try {
+      this.#lastSize = await this.#o.store.sizeBytes();
+    } catch {
+      // Unreachable store: the last size read stands.
+    }
+    return this.#lastSize;
   }
 
-  #pruneToSize(): void {
-    const maxBytes = this.#o.maxBytes;
-    if (!maxBytes) return;
-    this.#write('prune', () => {
-      const n = this.#o.store.pruneToSize(maxBytes);
-      if (n > 0) this.#log.warn({ deleted: n, maxBytes }, 'audit store at its size bound: oldest ended viewings deleted');
-    });
-  }
-
-  /** Failed writes since start. */
+  /** Failed writes since start (writes dropped from a full queue included). */
   get writeErrors(): number {
-    return this.#writeErrors;
+    return this.#writeErrors + this.#queue.dropped;
   }
 
-  /** False when the most recent write failed (readiness). */
+  /** Writes waiting for the store (it is unavailable, or they are being written). */
+  get queued(): number {
+    return this.#queue.waiting;
+  }
+
+  /** False while writes wait for an unavailable store, after a failed write, or once closed (readiness). */
   get healthy(): boolean {
-    return this.#lastWriteOk && !this.#o.store.closed;
+    return this.#lastWriteOk && !this.#queue.unavailable && !this.#o.store.closed;
   }
 
-  #prune(): void {
-    this.#write('prune', () => {
-      const n = this.#o.store.prune(Date.now() - this.#o.retentionMs);
-      if (n > 0) this.#log.info({ deleted: n }, 'audit retention: old viewings deleted');
-    });
+  /** True when this node exports the cluster-wide oversight gauges (always, on a single-node store). */
+  get leader(): boolean {
+    return this.#leader;
   }
 
-  #write(what: string, fn: () => void): void {
+  async #heartbeat(): Promise<void> {
     if (this.#o.store.closed) return;
     try {
-      fn();
+      const hb = await this.#o.store.heartbeat();
+      this.#leader = hb.leader;
       this.#lastWriteOk = true;
+      if (hb.recovered > 0) this.#log.warn({ recovered: hb.recovered }, 'viewings of a node that stopped heartbeating closed as unknown');
     } catch (err) {
-      this.#writeErrors++;
-      this.#lastWriteOk = false;
-      this.#log.error({ op: what, err: (err as Error).message }, 'audit write failed');
+      this.#failed('heartbeat', err);
+    }
+  }
+
+  async #pruneToSize(): Promise<void> {
+    const maxBytes = this.#o.maxBytes;
+    if (!maxBytes || this.#o.store.closed) return;
+    try {
+      const n = await this.#o.store.pruneToSize(maxBytes);
+      this.#lastWriteOk = true;
+      if (n > 0) this.#log.warn({ deleted: n, maxBytes }, 'audit store at its size bound: oldest ended viewings deleted');
+    } catch (err) {
+      this.#failed('prune', err);
+    }
+  }
+
+  async #prune(): Promise<void> {
+    if (this.#o.store.closed) return;
+    try {
+      const n = await this.#o.store.prune(Date.now() - this.#o.retentionMs);
+      this.#lastWriteOk = true;
+      if (n > 0) this.#log.info({ deleted: n }, 'audit retention: old viewings deleted');
+    } catch (err) {
+      this.#failed('prune', err);
+    }
+  }
+
+  #failed(op: string, err: unknown): void {
+    this.#writeErrors++;
+    this.#lastWriteOk = false;
+    this.#log.error({ op, err: (err as Error).message }, 'audit write failed');
+  }
+
+  #write(op: string, run: () => Promise<unknown>): void {
+    if (this.#o.store.closed) return;
+    const queued = this.#queue.push(op, async () => {
+      await run();
+      this.#lastWriteOk = true;
+    });
+    // One line per thousand drops: a long outage must not flood the log.
+    if (!queued && this.#queue.dropped % 1000 === 1) {
+      this.#log.error({ op, dropped: this.#queue.dropped, queueMax: this.#o.queueMax ?? 10_000 }, 'audit writes dropped: the queue is full');
     }
   }
 
   /**
-   * Stops recording and closes the store (final heartbeat). Call after the
-   * sessions were closed, so their ends are already written.
+   * Stops recording, writes what is queued (for up to `flushMs`) and closes
+   * the store (final heartbeat). Call after the sessions were closed, so
+   * their ends are queued already.
    */
-  close(): void {
+  async close(flushMs = 3000): Promise<void> {
     this.#unsubscribe();
     for (const t of this.#timers) clearInterval(t);
-    const open = this.#o.store.closed ? 0 : this.#o.store.openCount();
+    const left = await this.#queue.flush(flushMs);
+    this.#queue.stop();
+    if (left > 0) this.#log.error({ left }, 'audit store closing with writes it could not take (lost)');
+    // A shared store's open viewings are mostly other nodes': only a single-node store warns.
+    const open = this.#o.store.closed || this.#o.store.shared ? 0 : await this.#o.store.openCount().catch(() => 0);
     if (open > 0) this.#log.warn({ open }, 'audit store closing with open viewings');
-    this.#o.store.close();
+    await this.#o.store.close();
   }
 }

@@ -1,21 +1,19 @@
 /**
- * The durable audit trail of viewings, in an embedded SQLite file (Node 24's
- * built-in `node:sqlite`, no native addon).
+ * The audit trail's store: one interface, two implementations chosen by
+ * config (the LiveKit pattern: single node and cluster differ only in what
+ * is plugged in):
  *
- * Durability: every write is its own autocommit transaction in WAL mode with
- * `synchronous=NORMAL` (SQLite docs, "Write-Ahead Logging" and "PRAGMA
- * synchronous"): a committed row survives the process being killed (kill -9);
- * only a power loss may drop the last transactions. A viewing's row is
- * inserted when it starts and updated when it ends, so a crash loses only the
- * end of the viewings that were open; {@link AuditStore.open} closes those as
- * `unknown` at the last heartbeat the dead process wrote.
+ * - `SqliteAuditStore` (`sqlite-audit-store.ts`): one embedded file per
+ *   process, the single-node default (`audit.path`);
+ * - `PgAuditStore` (`pg-audit-store.ts`): one PostgreSQL database shared
+ *   by every node of a cluster (`audit.postgres.url`), with node heartbeats so
+ *   the viewings of a node that died are closed as `unknown` by another node.
  *
- * One process per file: a second process on the same file would close the
- * first one's open viewings at its start.
+ * Every method is async (PostgreSQL is a network round trip); the recorder
+ * (`audit-recorder.ts`) puts writes in one ordered, bounded queue, so a start
+ * is always written before its end, and a store that is unreachable for a
+ * while ({@link AuditStore.isUnavailable}) loses nothing that fits the queue.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
 /** Why a viewing ended, as recorded. `unknown`: the process died while it was open. */
 export const AUDIT_END_REASONS = ['left', 'expired', 'revoked', 'kicked', 'error', 'shutdown', 'unknown'] as const;
@@ -38,6 +36,8 @@ export interface Viewing {
   clientAddress: string | null;
   userAgent: string | null;
   tokenId: string | null;
+  /** The node that served it (cluster store), or null (single-node store). */
+  node: string | null;
 }
 
 export interface ViewingStart {
@@ -59,274 +59,93 @@ export interface ViewingQuery {
   from?: number;
   /** Range end, ms since epoch (viewings started before it). */
   to?: number;
+  /** true: only viewings still open (who is watching now); false: only ended ones. */
+  open?: boolean;
   /** Only rows with `id` greater than this (keyset pagination). */
   afterId?: number;
   /** At most this many rows, in id order. */
   limit: number;
 }
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS viewings (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  consumer_id TEXT NOT NULL UNIQUE,
-  session_id TEXT NOT NULL,
-  subject TEXT NOT NULL,
-  camera TEXT NOT NULL,
-  started_at INTEGER NOT NULL,
-  ended_at INTEGER,
-  end_reason TEXT,
-  end_detail TEXT,
-  client_address TEXT,
-  user_agent TEXT,
-  token_id TEXT
-);
-CREATE INDEX IF NOT EXISTS viewings_subject ON viewings (subject, started_at);
-CREATE INDEX IF NOT EXISTS viewings_camera ON viewings (camera, started_at);
-CREATE INDEX IF NOT EXISTS viewings_started ON viewings (started_at);
-CREATE INDEX IF NOT EXISTS viewings_open ON viewings (id) WHERE ended_at IS NULL;
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-`;
-
-interface Row {
-  id: number;
-  consumer_id: string;
-  session_id: string;
-  subject: string;
-  camera: string;
-  started_at: number;
-  ended_at: number | null;
-  end_reason: string | null;
-  end_detail: string | null;
-  client_address: string | null;
-  user_agent: string | null;
-  token_id: string | null;
+/** Open viewings of one camera across every node the store knows. */
+export interface CameraWatch {
+  /** Open viewings (consumers). */
+  consumers: number;
+  /** Distinct viewer sessions with an open viewing. */
+  viewers: number;
+  /** When the camera was last watched (latest end of a viewing of it), ms since epoch; undefined: never. */
+  lastWatchedAt: number | undefined;
 }
 
-function toViewing(r: Row): Viewing {
-  return {
-    id: r.id,
-    consumerId: r.consumer_id,
-    sessionId: r.session_id,
-    subject: r.subject,
-    camera: r.camera,
-    startedAt: r.started_at,
-    endedAt: r.ended_at,
-    endReason: r.end_reason as AuditEndReason | null,
-    endDetail: r.end_detail,
-    clientAddress: r.client_address,
-    userAgent: r.user_agent,
-    tokenId: r.token_id,
-  };
+/** What {@link AuditStore.heartbeat} learnt. */
+export interface HeartbeatResult {
+  /** Open viewings of dead nodes (or of this node's previous run) closed as `unknown` by this heartbeat. */
+  recovered: number;
+  /**
+   * True when this node exports the cluster-wide oversight gauges (the
+   * oldest live node of the cluster; always true for a single-node store).
+   */
+  leader: boolean;
 }
 
-export class AuditStore {
-  readonly #db: DatabaseSync;
-  readonly #insert: StatementSync;
-  readonly #end: StatementSync;
-  readonly #heartbeat: StatementSync;
-  readonly #reopen: StatementSync;
-  #closed = false;
-
-  private constructor(db: DatabaseSync) {
-    this.#db = db;
-    this.#insert = db.prepare(
-      `INSERT INTO viewings (consumer_id, session_id, subject, camera, started_at, client_address, user_agent, token_id)
-       VALUES ($consumerId, $sessionId, $subject, $camera, $startedAt, $clientAddress, $userAgent, $tokenId)`,
-    );
-    this.#end = db.prepare(
-      `UPDATE viewings SET ended_at = $endedAt, end_reason = $reason, end_detail = $detail
-       WHERE consumer_id = $consumerId AND ended_at IS NULL`,
-    );
-    this.#reopen = db.prepare(
-      `UPDATE viewings SET ended_at = NULL, end_reason = NULL, end_detail = NULL
-       WHERE consumer_id = $consumerId AND ended_at IS NOT NULL`,
-    );
-    this.#heartbeat = db.prepare(`INSERT INTO meta (key, value) VALUES ('heartbeat_at', $at)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value`);
-  }
-
+export interface AuditStore {
+  /** Where rows go, for logs: a file path or `postgresql://host:port/db` (never a password). */
+  readonly location: string;
+  /** True once {@link close} ran. */
+  readonly closed: boolean;
+  /** True when the store is shared by a cluster (open rows of other nodes are seen). */
+  readonly shared: boolean;
   /**
-   * Opens (creating when missing) the store at `path`, then closes the
-   * viewings a previous process left open as `unknown`, ended at that
-   * process's last heartbeat (or at their start when it wrote none).
-   *
-   * @param path file path (parent directories are created) or `:memory:`
-   * @returns the store and how many open viewings were recovered
-   * @throws Error (from SQLite) when the file cannot be opened or is not a database
+   * Records the start of a viewing (one row, committed before resolving).
+   * @throws Error from the database on a write failure (duplicate consumer id, disk full, connection lost)
    */
-  static open(path: string, now = Date.now()): { store: AuditStore; recovered: number } {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    const db = new DatabaseSync(path);
-    try {
-      db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 2000;');
-      db.exec(SCHEMA);
-      const store = new AuditStore(db);
-      const recovered = store.#recover(now);
-      store.heartbeat(now);
-      return { store, recovered };
-    } catch (err) {
-      db.close();
-      throw err;
-    }
-  }
-
-  #recover(now: number): number {
-    const hb = this.#db.prepare(`SELECT value FROM meta WHERE key = 'heartbeat_at'`).get() as { value: number } | undefined;
-    const lastAlive = Math.min(hb?.value ?? 0, now);
-    const res = this.#db
-      .prepare(
-        `UPDATE viewings SET ended_at = MAX(started_at, $lastAlive), end_reason = 'unknown', end_detail = 'process_ended'
-         WHERE ended_at IS NULL`,
-      )
-      .run({ $lastAlive: lastAlive });
-    return Number(res.changes);
-  }
-
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  /**
-   * Records the start of a viewing (one row, committed before returning).
-   * @throws Error (SQLite) on a write failure, e.g. disk full, or a duplicate consumer id
-   */
-  start(v: ViewingStart): void {
-    this.#insert.run({
-      $consumerId: v.consumerId,
-      $sessionId: v.sessionId,
-      $subject: v.subject,
-      $camera: v.camera,
-      $startedAt: v.startedAt,
-      $clientAddress: v.clientAddress ?? null,
-      $userAgent: v.userAgent ?? null,
-      $tokenId: v.tokenId ?? null,
-    });
-  }
-
+  start(v: ViewingStart): Promise<void>;
   /**
    * Records the end of an open viewing; a viewing already ended is left alone.
    * @returns true when an open viewing was ended
-   * @throws Error (SQLite) on a write failure
    */
-  end(consumerId: string, endedAt: number, reason: AuditEndReason, detail: string | undefined): boolean {
-    const res = this.#end.run({ $consumerId: consumerId, $endedAt: endedAt, $reason: reason, $detail: detail ?? null });
-    return Number(res.changes) > 0;
-  }
-
+  end(consumerId: string, endedAt: number, reason: AuditEndReason, detail: string | undefined): Promise<boolean>;
   /**
    * Reopens a viewing that ended (it continues: a re-subscribe within the
    * coalescing window); an open one is left alone.
    * @returns true when an ended viewing was reopened
-   * @throws Error (SQLite) on a write failure
    */
-  reopen(consumerId: string): boolean {
-    const res = this.#reopen.run({ $consumerId: consumerId });
-    return Number(res.changes) > 0;
-  }
-
-  /** Writes "this process is alive at `at`" (ms since epoch). */
-  heartbeat(at = Date.now()): void {
-    this.#heartbeat.run({ $at: at });
-  }
-
+  reopen(consumerId: string): Promise<boolean>;
   /**
-   * Viewings matching `q`, in id order.
-   * @throws Error (SQLite) on a read failure
+   * Writes "this node is alive now" and closes the open viewings of nodes
+   * whose heartbeat is older than the store's bound.
    */
-  query(q: ViewingQuery): Viewing[] {
-    const where: string[] = ['id > $afterId'];
-    const params: Record<string, string | number> = { $afterId: q.afterId ?? 0, $limit: q.limit };
-    if (q.subject !== undefined) {
-      where.push('subject = $subject');
-      params['$subject'] = q.subject;
-    }
-    if (q.camera !== undefined) {
-      where.push('camera = $camera');
-      params['$camera'] = q.camera;
-    }
-    if (q.from !== undefined) {
-      where.push('(ended_at IS NULL OR ended_at >= $from)');
-      params['$from'] = q.from;
-    }
-    if (q.to !== undefined) {
-      where.push('started_at < $to');
-      params['$to'] = q.to;
-    }
-    const sql = `SELECT * FROM viewings WHERE ${where.join(' AND ')} ORDER BY id LIMIT $limit`;
-    return (this.#db.prepare(sql).all(params) as unknown as Row[]).map(toViewing);
-  }
-
+  heartbeat(at?: number): Promise<HeartbeatResult>;
+  /** Viewings matching `q`, in id order. */
+  query(q: ViewingQuery): Promise<Viewing[]>;
   /**
    * Every viewing matching `q` (its `limit` is the page size), fetched page by
    * page so memory stays bounded and no read transaction stays open between pages.
    */
-  *iterate(q: ViewingQuery): Generator<Viewing> {
-    let afterId = q.afterId ?? 0;
-    for (;;) {
-      if (this.#closed) return;
-      const page = this.query({ ...q, afterId });
-      yield* page;
-      if (page.length < q.limit) return;
-      afterId = page[page.length - 1]!.id;
-    }
-  }
-
-  /** Number of viewings not ended yet. */
-  openCount(): number {
-    return Number((this.#db.prepare('SELECT COUNT(*) AS n FROM viewings WHERE ended_at IS NULL').get() as { n: number }).n);
-  }
-
+  iterate(q: ViewingQuery): AsyncGenerator<Viewing>;
+  /** Open viewings per camera of `cameras`, across every node writing to this store. */
+  watchByCamera(cameras: readonly string[]): Promise<Map<string, CameraWatch>>;
+  /** Number of viewings not ended yet (every node's). */
+  openCount(): Promise<number>;
   /**
    * Deletes viewings that ended before `before` (ms since epoch).
    * @returns rows deleted
    */
-  prune(before: number): number {
-    return Number(this.#db.prepare('DELETE FROM viewings WHERE ended_at IS NOT NULL AND ended_at < $before').run({ $before: before }).changes);
-  }
-
+  prune(before: number): Promise<number>;
   /**
-   * Bytes the database's pages take (SQLite `page_count` × `page_size`,
-   * "PRAGMA page_count"): the main file's size, free pages included; the
-   * WAL is checkpointed into it.
-   */
-  sizeBytes(): number {
-    const pages = (this.#db.prepare('PRAGMA page_count').get() as { page_count: number }).page_count;
-    const pageSize = (this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
-    return Number(pages) * Number(pageSize);
-  }
-
-  /** Bytes in pages that hold data (page_count - freelist_count, × page_size): what a new row competes with. */
-  usedBytes(): number {
-    const free = (this.#db.prepare('PRAGMA freelist_count').get() as { freelist_count: number }).freelist_count;
-    const pageSize = (this.#db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
-    return this.sizeBytes() - Number(free) * Number(pageSize);
-  }
-
-  /**
-   * Size-based retention: while the pages in use exceed `maxBytes`, deletes
-   * the oldest ended viewings (by id, in batches), down to 90 % of it, so the
-   * file stops growing (SQLite reuses freed pages). Open viewings are kept.
+   * Size-based retention: while the bytes in use exceed `maxBytes`, deletes
+   * the oldest ended viewings, down to 90 % of it. Open viewings are kept.
    * @returns rows deleted
    */
-  pruneToSize(maxBytes: number): number {
-    if (this.usedBytes() <= maxBytes) return 0;
-    const target = maxBytes * 0.9;
-    const batch = this.#db.prepare(
-      `DELETE FROM viewings WHERE id IN (SELECT id FROM viewings WHERE ended_at IS NOT NULL ORDER BY id LIMIT $n)`,
-    );
-    let deleted = 0;
-    for (;;) {
-      const n = Number(batch.run({ $n: 500 }).changes);
-      deleted += n;
-      if (n === 0 || this.usedBytes() <= target) return deleted;
-    }
-  }
-
-  /** Writes a last heartbeat and closes the file (the WAL is checkpointed by SQLite on close). */
-  close(): void {
-    if (this.#closed) return;
-    this.heartbeat();
-    this.#closed = true;
-    this.#db.close();
-  }
+  pruneToSize(maxBytes: number): Promise<number>;
+  /** Bytes the store takes now (file pages, or table + indexes). */
+  sizeBytes(): Promise<number>;
+  /**
+   * True when `err` (thrown by a write) means "the database cannot be reached
+   * or is busy for now": the write is kept and retried. Any other error is
+   * final for that write (logged, counted, dropped).
+   */
+  isUnavailable(err: unknown): boolean;
+  /** Writes a last heartbeat when it can and releases the file or connections. Idempotent. */
+  close(): Promise<void>;
 }

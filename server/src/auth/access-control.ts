@@ -14,8 +14,8 @@
  */
 import { ErrorCode, ProtocolError } from '@vigil/protocol';
 import type { RateLimitsConfig } from '../config/schema.ts';
-import { RateLimiter, addressKey } from './rate-limiter.ts';
-import { StreamQuota } from './stream-quota.ts';
+import { RateLimiter, addressKey, type BucketConfig, type TokenBuckets } from './rate-limiter.ts';
+import { StreamQuota, type StreamSlots } from './stream-quota.ts';
 import { turnCredentials, type TurnIceServer, type TurnServerConfig } from './turn-credentials.ts';
 import type { DenyList } from './deny-list.ts';
 import type { TokenVerifier, ViewerGrant } from './tokens.ts';
@@ -26,28 +26,41 @@ export interface AccessControlOptions {
   rateLimits: RateLimitsConfig;
   /** TURN servers handed to joined viewers; undefined: none. */
   turn?: TurnServerConfig | undefined;
+  /** Rate limits and stream quota shared by a cluster (server/src/cluster/shared-limits.ts); absent: this process's own. */
+  shared?: SharedLimits | undefined;
+}
+
+/** Where the rate limits and the stream quota live when they are shared by several nodes. */
+export interface SharedLimits {
+  /** The buckets of one limit (`name` is its config key, e.g. `joinPerIp`). */
+  buckets(name: keyof RateLimitsConfig, cfg: BucketConfig): TokenBuckets;
+  streams: StreamSlots;
 }
 
 export class AccessControl {
   readonly verifier: TokenVerifier;
   readonly denyList: DenyList;
-  readonly streams = new StreamQuota();
+  /** Concurrent streams per subject (this process's, or the cluster's). */
+  readonly streams: StreamSlots;
   readonly #turn: TurnServerConfig | undefined;
-  readonly #joinPerIp: RateLimiter;
-  readonly #joinPerSubject: RateLimiter;
-  readonly #consumePerIp: RateLimiter;
-  readonly #consumePerSubject: RateLimiter;
-  readonly #viewingsPerSubject: RateLimiter;
+  readonly #joinPerIp: TokenBuckets;
+  readonly #joinPerSubject: TokenBuckets;
+  readonly #consumePerIp: TokenBuckets;
+  readonly #consumePerSubject: TokenBuckets;
+  readonly #viewingsPerSubject: TokenBuckets;
 
   constructor(opts: AccessControlOptions) {
     this.verifier = opts.verifier;
     this.denyList = opts.denyList;
     this.#turn = opts.turn;
-    this.#joinPerIp = new RateLimiter(opts.rateLimits.joinPerIp);
-    this.#joinPerSubject = new RateLimiter(opts.rateLimits.joinPerSubject);
-    this.#consumePerIp = new RateLimiter(opts.rateLimits.consumePerIp);
-    this.#consumePerSubject = new RateLimiter(opts.rateLimits.consumePerSubject);
-    this.#viewingsPerSubject = new RateLimiter(opts.rateLimits.viewingsPerSubject);
+    const { shared, rateLimits } = opts;
+    this.streams = shared?.streams ?? new StreamQuota();
+    const buckets = (name: keyof RateLimitsConfig): TokenBuckets => shared?.buckets(name, rateLimits[name]) ?? new RateLimiter(rateLimits[name]);
+    this.#joinPerIp = buckets('joinPerIp');
+    this.#joinPerSubject = buckets('joinPerSubject');
+    this.#consumePerIp = buckets('consumePerIp');
+    this.#consumePerSubject = buckets('consumePerSubject');
+    this.#viewingsPerSubject = buckets('viewingsPerSubject');
   }
 
   /**
@@ -59,10 +72,10 @@ export class AccessControl {
    * @throws ProtocolError `rate_limited`, `token_expired`, `unauthorized` (also for a revoked jti or subject)
    */
   async admitToken(token: string, remoteAddress: string | undefined): Promise<ViewerGrant> {
-    if (!this.#joinPerIp.take(addressKey(remoteAddress))) throw rateLimited();
+    if (!(await this.#joinPerIp.take(addressKey(remoteAddress)))) throw rateLimited();
     const grant = await this.verifier.verify(token);
     if (this.isDenied(grant.subject, [grant.tokenId])) throw new ProtocolError(ErrorCode.Unauthorized, 'token revoked');
-    if (!this.#joinPerSubject.take(grant.subject)) throw rateLimited();
+    if (!(await this.#joinPerSubject.take(grant.subject))) throw rateLimited();
     return grant;
   }
 
@@ -75,9 +88,9 @@ export class AccessControl {
    * Takes a consume from the address's and the subject's buckets.
    * @throws ProtocolError `rate_limited`
    */
-  admitConsume(remoteAddress: string | undefined, subject: string): void {
-    if (!this.#consumePerIp.take(addressKey(remoteAddress))) throw rateLimited();
-    if (!this.#consumePerSubject.take(subject)) throw rateLimited();
+  async admitConsume(remoteAddress: string | undefined, subject: string): Promise<void> {
+    if (!(await this.#consumePerIp.take(addressKey(remoteAddress)))) throw rateLimited();
+    if (!(await this.#consumePerSubject.take(subject))) throw rateLimited();
   }
 
   /**
@@ -87,8 +100,8 @@ export class AccessControl {
    * does not take one.
    * @throws ProtocolError `rate_limited`
    */
-  admitViewing(subject: string): void {
-    if (!this.#viewingsPerSubject.take(subject)) throw rateLimited();
+  async admitViewing(subject: string): Promise<void> {
+    if (!(await this.#viewingsPerSubject.take(subject))) throw rateLimited();
   }
 
   /**
@@ -98,8 +111,8 @@ export class AccessControl {
    * @returns the release function
    * @throws ProtocolError `limit_exceeded` when the subject already holds maxStreams
    */
-  acquireStream(grant: ViewerGrant): () => void {
-    const release = this.streams.acquire(grant.subject, grant.maxStreams);
+  async acquireStream(grant: ViewerGrant): Promise<() => void> {
+    const release = await this.streams.acquire(grant.subject, grant.maxStreams);
     if (!release) throw new ProtocolError(ErrorCode.LimitExceeded, 'too many concurrent streams for this token');
     return release;
   }

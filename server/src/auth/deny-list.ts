@@ -9,6 +9,14 @@
  * a crash leaves the old or the new list, never a torn one). Writes are
  * serialized. A file that exists but cannot be parsed stops the start rather
  * than silently un-revoking everyone.
+ *
+ * In a cluster the list is shared ({@link DenyListShare}, Redis in
+ * server/src/cluster/redis-deny-list.ts): `add`/`remove` write the shared
+ * store first and fail (nothing changed here) while it is unreachable; entries
+ * other nodes add arrive through {@link applyShared} / {@link replaceShared}
+ * and end live sessions here the same way (`added`). The file stays as this
+ * node's copy, so a node starting while the store is down still refuses what
+ * it knew.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -48,6 +56,24 @@ export class DenyListError extends Error {
   }
 }
 
+/**
+ * Where a clustered deny list keeps and announces its entries (one store for
+ * every node). Implemented by RedisDenyList (server/src/cluster/redis-deny-list.ts).
+ */
+export interface DenyListShare {
+  /**
+   * Stores `entry` and announces it to every node.
+   * @throws ClusterUnavailableError (`code` 'cluster_unavailable') while the store is unreachable
+   */
+  add(entry: DenyEntry): Promise<void>;
+  /**
+   * Removes an entry everywhere.
+   * @returns false when the store had no such entry
+   * @throws ClusterUnavailableError while the store is unreachable
+   */
+  remove(kind: DenyKind, value: string): Promise<boolean>;
+}
+
 export interface DenyListEvents {
   /** An entry was added (before it is persisted: enforcement does not wait for the disk). */
   added: [entry: DenyEntry];
@@ -60,6 +86,7 @@ export class DenyList extends EventEmitter<DenyListEvents> {
   readonly #entries = new Map<string, DenyEntry>();
   readonly #log: Logger;
   #writes: Promise<void> = Promise.resolve();
+  #share: DenyListShare | undefined;
 
   private constructor(file: string, logger: Logger) {
     super();
@@ -90,14 +117,18 @@ export class DenyList extends EventEmitter<DenyListEvents> {
         throw new DenyListError(`deny list ${list.file} is not valid JSON`);
       }
       if (doc?.version !== 1 || !Array.isArray(doc.entries)) throw new DenyListError(`deny list ${list.file} has an unknown format`);
-      for (const e of doc.entries as DenyEntry[]) {
-        if ((e?.kind === 'jti' || e?.kind === 'subject') && typeof e.value === 'string' && typeof e.createdAt === 'number') {
-          list.#entries.set(key(e.kind, e.value), e);
-        }
-      }
+      for (const e of doc.entries as unknown[]) if (isDenyEntry(e)) list.#entries.set(key(e.kind, e.value), e);
     }
     list.#log.info({ file: list.file, entries: list.#entries.size }, 'deny list loaded');
     return list;
+  }
+
+  /**
+   * Shares this list with every node through `share` (cluster mode): from
+   * now on `add` and `remove` go through it first.
+   */
+  shareWith(share: DenyListShare): void {
+    this.#share = share;
   }
 
   /** Live entries (lapsed ones are left out). */
@@ -118,11 +149,13 @@ export class DenyList extends EventEmitter<DenyListEvents> {
   }
 
   /**
-   * Revokes a jti or subject: enforced at once in memory (`added` is emitted
-   * synchronously), then persisted.
+   * Revokes a jti or subject: in a cluster, first stored and announced to
+   * every node; then enforced at once in memory (`added` is emitted
+   * synchronously), then persisted to this node's file.
    * @returns the stored entry, once it is on disk
-   * @throws DenyListError when the list is full; an fs error when it cannot be persisted
-   *   (the entry stays enforced in this process)
+   * @throws DenyListError when the list is full; ClusterUnavailableError when
+   *   the shared store is unreachable (nothing was revoked); an fs error when it
+   *   cannot be persisted (the entry stays enforced in this process)
    */
   async add(entry: Omit<DenyEntry, 'createdAt'>, now = Date.now()): Promise<DenyEntry> {
     const k = key(entry.kind, entry.value);
@@ -133,21 +166,69 @@ export class DenyList extends EventEmitter<DenyListEvents> {
       if (this.#entries.size >= MAX_DENY_ENTRIES) throw new DenyListError('deny list is full');
     }
     const stored: DenyEntry = { ...entry, createdAt: now };
-    this.#entries.set(k, stored);
+    if (this.#share) await this.#share.add(stored);
+    this.#set(stored);
     this.#log.info({ kind: stored.kind, expiresAt: stored.expiresAt }, 'revoked');
-    this.emit('added', stored);
     await this.#persist();
     return stored;
   }
 
   /**
-   * Lifts a revocation.
+   * Lifts a revocation (in a cluster: everywhere, through the shared store first).
    * @returns false when there was no such entry
+   * @throws ClusterUnavailableError when the shared store is unreachable (nothing was lifted)
    */
   async remove(kind: DenyKind, value: string): Promise<boolean> {
-    if (!this.#entries.delete(key(kind, value))) return false;
+    const shared = this.#share ? await this.#share.remove(kind, value) : false;
+    if (!this.#entries.delete(key(kind, value)) && !shared) return false;
     this.#log.info({ kind }, 'revocation lifted');
     await this.#persist();
+    return true;
+  }
+
+  /**
+   * An entry another node added (cluster mode, from the shared store): enforced
+   * at once (`added`, unless this exact entry is already here), then persisted.
+   * Write errors are logged, not thrown (the entry stays enforced).
+   */
+  applyShared(entry: DenyEntry): void {
+    if (!this.#set(entry)) return;
+    this.#persist().catch(() => {});
+  }
+
+  /** A revocation lifted on another node (cluster mode). */
+  forgetShared(kind: DenyKind, value: string): void {
+    if (this.#entries.delete(key(kind, value))) this.#persist().catch(() => {});
+  }
+
+  /**
+   * Catch-up with the shared store (at start and when it is reachable again):
+   * `entries` becomes the list. Entries new here are enforced (`added`); entries
+   * the store no longer holds were lifted elsewhere meanwhile and are dropped.
+   * @returns how many entries were new here and how many were dropped
+   */
+  replaceShared(entries: readonly DenyEntry[]): { added: number; dropped: number } {
+    const wanted = new Map(entries.map((e) => [key(e.kind, e.value), e]));
+    let dropped = 0;
+    for (const k of [...this.#entries.keys()]) {
+      if (!wanted.has(k)) {
+        this.#entries.delete(k);
+        dropped++;
+      }
+    }
+    let added = 0;
+    for (const e of wanted.values()) if (this.#set(e)) added++;
+    if (added > 0 || dropped > 0) this.#persist().catch(() => {});
+    return { added, dropped };
+  }
+
+  /** Stores `e` and emits `added` unless the same entry (same createdAt and expiry) is already held; true when it was new. */
+  #set(e: DenyEntry): boolean {
+    const k = key(e.kind, e.value);
+    const old = this.#entries.get(k);
+    if (old && old.createdAt === e.createdAt && old.expiresAt === e.expiresAt) return false;
+    this.#entries.set(k, e);
+    this.emit('added', e);
     return true;
   }
 
@@ -197,6 +278,12 @@ export class DenyList extends EventEmitter<DenyListEvents> {
   async flush(): Promise<void> {
     await this.#writes;
   }
+}
+
+/** True when `e` has the shape of a stored entry (kind, value, createdAt); read from a file or the shared store. */
+export function isDenyEntry(e: unknown): e is DenyEntry {
+  const d = e as Partial<DenyEntry> | null | undefined;
+  return (d?.kind === 'jti' || d?.kind === 'subject') && typeof d.value === 'string' && typeof d.createdAt === 'number';
 }
 
 /** True when `e` denies `c` (same subject, or one of its token ids). */

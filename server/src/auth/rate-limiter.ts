@@ -14,13 +14,23 @@ export interface BucketConfig {
   perSec: number;
 }
 
+/**
+ * Keyed token buckets as access control uses them: this process's
+ * {@link RateLimiter}, or buckets shared by every node of a cluster
+ * (server/src/cluster/redis-rate-limiter.ts), which answer asynchronously.
+ */
+export interface TokenBuckets {
+  /** Takes one token for `key`; false (or a promise of false) when the action must be refused. */
+  take(key: string): boolean | Promise<boolean>;
+}
+
 interface Bucket {
   tokens: number;
   /** Last refill, ms (monotonic clock). */
   at: number;
 }
 
-export class RateLimiter {
+export class RateLimiter implements TokenBuckets {
   readonly #cfg: BucketConfig;
   readonly #maxKeys: number;
   /** Insertion order = recency order (touched keys are re-inserted). */

@@ -4,7 +4,23 @@
  * is created and releases it when the consumer closes, so two connections of
  * one subject cannot race past the limit.
  */
-export class StreamQuota {
+/**
+ * The per-subject stream quota as access control uses it: this process's
+ * {@link StreamQuota}, or one shared by every node of a cluster
+ * (server/src/cluster/redis-stream-quota.ts), which answers asynchronously.
+ */
+export interface StreamSlots {
+  /**
+   * Reserves one stream for `subject`.
+   * @param max the subject's limit; undefined = no limit (still counted)
+   * @returns a release function (idempotent), or undefined when the limit is reached
+   */
+  acquire(subject: string, max: number | undefined): (() => void) | undefined | Promise<(() => void) | undefined>;
+  /** Streams `subject` holds now (in a cluster: on every live node). */
+  count(subject: string): number | Promise<number>;
+}
+
+export class StreamQuota implements StreamSlots {
   readonly #open = new Map<string, number>();
 
   /**

@@ -9,6 +9,8 @@ import { VigilConfigSchema, type VigilConfig } from './schema.ts';
 import { DEFAULT_CONFIG_FILE } from './defaults.ts';
 import { authIssues } from './auth-checks.ts';
 import { clusterIssues } from './cluster-checks.ts';
+import { trustedProxyIssues } from '../http/client-address.ts';
+import { resolveEnvRefs } from './env-refs.ts';
 
 /** The config is not valid JSON or does not match the schema. `issues` name each bad key. */
 export class ConfigError extends Error {
@@ -117,7 +119,12 @@ function checkSemantics(config: VigilConfig, source: string): void {
   });
   if (config.workers.rtcMinPort > config.workers.rtcMaxPort) issues.push('workers.rtcMinPort: must be <= workers.rtcMaxPort');
   issues.push(...authIssues(config.auth));
+  const pgAudit = config.audit.postgres;
+  if (pgAudit && pgAudit.nodeTimeoutSec < 2 * config.audit.heartbeatSec) {
+    issues.push('audit.postgres.nodeTimeoutSec: must be at least 2 × audit.heartbeatSec (live nodes would be taken for dead)');
+  }
   issues.push(...clusterIssues(config.cluster));
+  issues.push(...trustedProxyIssues(config.http.trustedProxies));
   if (config.demo.enabled && config.demo.tokenTtlSec > config.auth.maxTokenLifetimeSec) {
     issues.push('demo.tokenTtlSec: must be <= auth.maxTokenLifetimeSec');
   }
@@ -126,7 +133,8 @@ function checkSemantics(config: VigilConfig, source: string): void {
 
 /**
  * Reads a JSON config file, or the embedded defaults when `path` is undefined.
- * @throws ConfigError for unreadable files, bad JSON and schema violations
+ * `{ "$env": "NAME" }` values are taken from the environment (./env-refs.ts).
+ * @throws ConfigError for unreadable files, bad JSON, unset variables and schema violations
  */
 export async function loadConfig(path?: string): Promise<VigilConfig> {
   if (path === undefined) return parseConfig(DEFAULT_CONFIG_FILE, 'embedded defaults');
@@ -142,5 +150,7 @@ export async function loadConfig(path?: string): Promise<VigilConfig> {
   } catch (err) {
     throw new ConfigError(path, [`not valid JSON: ${(err as Error).message}`]);
   }
-  return parseConfig(raw, path);
+  const resolved = resolveEnvRefs(raw);
+  if (resolved.issues.length) throw new ConfigError(path, resolved.issues);
+  return parseConfig(resolved.value, path);
 }

@@ -68,6 +68,45 @@ export const AuditConfigSchema = Type.Object(
      * viewings are deleted (checked every minute); 0: no bound. Default 2 GB.
      */
     maxSizeMb: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 2000 }),
+    /**
+     * Writes that may wait while the store cannot be written (database down,
+     * file locked); they are written in order when it returns. Beyond this,
+     * new writes are dropped and counted (`vigil_audit_write_errors_total`).
+     */
+    queueMax: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10_000 }),
+    /**
+     * The cluster's shared audit trail in PostgreSQL instead of `path`: every
+     * node writes its viewings there, and the audit queries, the CSV export,
+     * /admin/v1/oversight and the coverage gauges answer for the whole cluster.
+     */
+    postgres: Type.Optional(
+      Type.Object(
+        {
+          /** libpq connection URI, e.g. `postgresql://vigil:secret@db:5432/vigil` (never logged). */
+          url: Type.String({ minLength: 1, maxLength: 4096, pattern: '^postgres(ql)?://', description: 'a postgresql:// connection URI' }),
+          /**
+           * This node's name in the audit trail. Set a stable one (e.g. the
+           * host name) so a restarted node closes its own leftovers at once;
+           * default: `cluster.nodeId` when the node is in a cluster, else host
+           * name, pid and a random suffix (a new node each run).
+           */
+          nodeId: Type.Optional(
+            Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9._:-]+$', description: 'letters, digits, ".", "_", ":" and "-" only' }),
+          ),
+          /**
+           * A node whose heartbeat (every `audit.heartbeatSec`) is older than
+           * this is taken for dead: another node closes its open viewings as
+           * `unknown`, s. Keep it a few heartbeats long.
+           */
+          nodeTimeoutSec: Type.Integer({ minimum: 2, maximum: 3600, default: 15 }),
+          /** How often oversight reads every node's open viewings, ms. */
+          pollMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
+          /** Give up one connection attempt after this long (the write waits in the queue), ms. */
+          connectTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 2000 }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
   },
   { additionalProperties: false, default: {} },
 );

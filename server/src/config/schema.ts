@@ -20,6 +20,13 @@ export const HttpConfigSchema = Type.Object(
      * missing Origin (non-browser client) is allowed.
      */
     allowedOrigins: Type.Array(Type.String({ minLength: 1, maxLength: 253 }), { default: [], maxItems: 100 }),
+    /**
+     * Load balancers / reverse proxies (IPs or CIDRs, e.g. `10.0.0.0/8`) whose
+     * `X-Forwarded-For` is believed: the client address used for per-address
+     * limits, audit and logs is then the one they pass. Empty (default): the
+     * socket's peer address, the header is ignored. See server/src/http/client-address.ts.
+     */
+    trustedProxies: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { default: [], maxItems: 100 }),
     /** Serve HTTPS and WSS (TLS, RFC 8446) with this PEM certificate chain and private key. Absent: plain HTTP. */
     tls: Type.Optional(
       Type.Object(

@@ -12,6 +12,13 @@
  * worker), and small closed sets (`state`, `reason`, `type`, `mode`). Never
  * a viewer, session, subject or token: those are unbounded and personal and
  * belong in the audit trail. Histograms carry no camera label.
+ *
+ * Cluster-scoped series: what comes from the oversight picture (coverage,
+ * watched/unwatched cameras, per-camera viewers, consumers and unwatched
+ * time) describes the whole cluster when the audit trail is shared, so only
+ * the oversight leader (the oldest live node) exports it and a `sum` across
+ * instances is right; on a single node it is always exported.
+ * `vigil_oversight_leader` tells which node that is.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from 'pino';
@@ -41,7 +48,11 @@ export interface VigilMetricsOptions {
   /** Failed audit writes so far (undefined: audit disabled). */
   auditWriteErrors?: () => number;
   /** Bytes the audit store takes now (undefined: audit disabled). */
-  auditStoreBytes?: () => number;
+  auditStoreBytes?: () => Promise<number>;
+  /** Audit writes waiting for the store (undefined: audit disabled). */
+  auditQueued?: () => number;
+  /** False while the audit store cannot be written (undefined: audit disabled). */
+  auditHealthy?: () => boolean;
 }
 
 /** One camera's row in a scrape. */
@@ -72,6 +83,9 @@ export class VigilMetrics {
   readonly #ingest: CameraIngestStats;
   readonly #off: () => void;
   #pending: Promise<Scrape> | undefined;
+  /** Series exported by the oversight leader only (see the file head). */
+  readonly #clusterScoped: (Gauge | Counter)[] = [];
+  #clusterScopedExported = true;
 
   constructor(o: VigilMetricsOptions) {
     this.#o = o;
@@ -104,8 +118,8 @@ export class VigilMetrics {
         for (const [state, n] of byState) this.set({ state }, n);
       },
     });
-    const perCamera = (name: string, help: string, value: (c: CameraRow, s: Scrape) => number | undefined): void => {
-      new Gauge({
+    const perCamera = (name: string, help: string, value: (c: CameraRow, s: Scrape) => number | undefined): Gauge => {
+      return new Gauge({
         name,
         help,
         labelNames: ['camera'],
@@ -160,7 +174,7 @@ export class VigilMetrics {
     perCameraCounter('vigil_camera_reconnects_total', 'Times the camera came back to live after having been live.', (c) => c.ingest?.reconnects);
     perCameraCounter(
       'vigil_camera_ingest_foreign_packets_total',
-      'Packets sent to the camera\'s RTP-push ports by anyone but the camera (other address or SSRC), dropped.',
+      'Packets sent to the camera\'s RTP-push ports by anyone but the camera (other address or SSRC, or not authentic under its SRTP key), dropped.',
       (c) => c.ingest?.foreignPackets,
     );
     perCameraCounter('vigil_camera_ingest_restarts_total', 'Times the RTP-push camera restarted its stream (new source port or sequence).', (c) => c.ingest?.restarts);
@@ -182,8 +196,11 @@ export class VigilMetrics {
     });
 
     // --- fan-out ---------------------------------------------------------------
-    perCamera('vigil_camera_viewers', 'Viewer sessions watching the camera.', (c) => c.watch.viewers);
-    perCamera('vigil_camera_consumers', 'Consumers (viewings) of the camera.', (c) => c.watch.consumers);
+    const clusterScoped = this.#clusterScoped;
+    clusterScoped.push(
+      perCamera('vigil_camera_viewers', 'Viewer sessions watching the camera (every node\'s with a shared audit trail).', (c) => c.watch.viewers),
+      perCamera('vigil_camera_consumers', 'Consumers (viewings) of the camera (every node\'s with a shared audit trail).', (c) => c.watch.consumers),
+    );
     const perWorker = (name: string, help: string, value: (w: WorkerLoad) => number): void => {
       new Gauge({
         name,
@@ -264,29 +281,37 @@ export class VigilMetrics {
 
     // --- oversight ----------------------------------------------------------------
     new Gauge({
+      name: 'vigil_oversight_leader',
+      help: '1 on the node that exports the cluster-scoped oversight series (the oldest live node; always 1 on a single node).',
+      registers,
+      collect() {
+        this.set(o.oversight.leader ? 1 : 0);
+      },
+    });
+    clusterScoped.push(new Gauge({
       name: 'vigil_coverage_ratio',
       help: 'Live cameras with at least one viewer / live cameras (0 when none is live).',
       registers,
       async collect() {
         this.set((await scrape()).oversight.coverage);
       },
-    });
-    new Gauge({
+    }));
+    clusterScoped.push(new Gauge({
       name: 'vigil_cameras_watched',
       help: 'Live cameras with at least one viewer.',
       registers,
       async collect() {
         this.set((await scrape()).oversight.watched);
       },
-    });
-    new Gauge({
+    }));
+    clusterScoped.push(new Gauge({
       name: 'vigil_cameras_unwatched',
       help: 'Live cameras nobody has watched for longer than vigil_unwatched_threshold_seconds.',
       registers,
       async collect() {
         this.set((await scrape()).oversight.unwatched);
       },
-    });
+    }));
     new Gauge({
       name: 'vigil_unwatched_threshold_seconds',
       help: 'Configured threshold (metrics.unwatchedAfterSec) for vigil_cameras_unwatched, s.',
@@ -295,7 +320,9 @@ export class VigilMetrics {
         this.set(o.unwatchedAfterSec);
       },
     });
-    perCamera('vigil_camera_unwatched_seconds', 'How long a live camera has had no viewer, s (0 when watched or not live).', (c) => c.watch.unwatchedSec);
+    clusterScoped.push(
+      perCamera('vigil_camera_unwatched_seconds', 'How long a live camera has had no viewer, s (0 when watched or not live).', (c) => c.watch.unwatchedSec),
+    );
 
     // --- the pipeline itself ------------------------------------------------------
     if (o.auditWriteErrors) {
@@ -314,10 +341,30 @@ export class VigilMetrics {
       const bytes = o.auditStoreBytes;
       new Gauge({
         name: 'vigil_audit_store_bytes',
-        help: 'Size of the audit trail store (SQLite pages), bytes; bounded by audit.maxSizeMb.',
+        help: 'Size of the audit trail store (SQLite pages, or the PostgreSQL table with its indexes), bytes; bounded by audit.maxSizeMb.',
+        registers,
+        async collect() {
+          this.set(await bytes());
+        },
+      });
+    }
+    if (o.auditQueued && o.auditHealthy) {
+      const queued = o.auditQueued;
+      const healthy = o.auditHealthy;
+      new Gauge({
+        name: 'vigil_audit_queued_writes',
+        help: 'Audit writes waiting for the store (it is unreachable, or they are being written now); bounded by audit.queueMax.',
         registers,
         collect() {
-          this.set(bytes());
+          this.set(queued());
+        },
+      });
+      new Gauge({
+        name: 'vigil_audit_store_up',
+        help: '1 while the audit store takes writes, 0 while it cannot (writes are queued; /readyz says audit: false).',
+        registers,
+        collect() {
+          this.set(healthy() ? 1 : 0);
         },
       });
     }
@@ -391,7 +438,19 @@ export class VigilMetrics {
 
   /** The exposition text (Prometheus text format 0.0.4). */
   async text(): Promise<string> {
+    this.#exportClusterScoped(this.#o.oversight.leader);
     return this.registry.metrics();
+  }
+
+  /** Registers the cluster-scoped series on the leader and removes them elsewhere (prom-client `registerMetric` / `removeSingleMetric`). */
+  #exportClusterScoped(leader: boolean): void {
+    if (leader === this.#clusterScopedExported) return;
+    for (const m of this.#clusterScoped) {
+      const name = (m as unknown as { name: string }).name;
+      if (leader) this.registry.registerMetric(m);
+      else this.registry.removeSingleMetric(name);
+    }
+    this.#clusterScopedExported = leader;
   }
 
   /** Stops sampling and listening. */

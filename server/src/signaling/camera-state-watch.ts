@@ -1,20 +1,24 @@
 /**
- * Tells one viewer session when a camera it consumes changes state
- * (`cameraState` notification, see @vigil/protocol), once per camera however
- * many consumers of it the session holds.
+ * Tells one viewer session when a camera it consumes changes state or
+ * becomes degraded / recovers (`cameraState` and `cameraDegraded`
+ * notifications, see @vigil/protocol), once per camera however many
+ * consumers of it the session holds.
  *
- * Every session watching a camera shares ONE 'statechange' listener on that
- * camera (a fan-out set per camera), so a camera with thousands of viewers
- * carries one listener, not thousands (no MaxListenersExceededWarning, and
- * the camera view stays untouched).
+ * Every session watching a camera shares ONE 'statechange' and ONE
+ * 'degradedchange' listener on that camera (a fan-out set per camera), so a
+ * camera with thousands of viewers carries two listeners, not thousands (no
+ * MaxListenersExceededWarning, and the camera view stays untouched).
  */
-import type { CameraTransition, CameraView } from '@vigil/gateway';
-import type { CameraLiveState } from '@vigil/protocol';
+import type { CameraDegradation, CameraTransition, CameraView } from '@vigil/gateway';
+import type { CameraDegradedInfo, CameraLiveState } from '@vigil/protocol';
 
-type StateCallback = (state: CameraLiveState) => void;
+/** What a watching session is told about a camera. */
+export type CameraChange = { kind: 'state'; state: CameraLiveState } | { kind: 'degraded'; degraded: CameraDegradedInfo | null };
 
-/** Per camera: the callbacks of the sessions watching it, and how to unhook the one listener. */
-const hubs = new WeakMap<CameraView, { callbacks: Set<StateCallback>; off: () => void }>();
+type ChangeCallback = (change: CameraChange) => void;
+
+/** Per camera: the callbacks of the sessions watching it, and how to unhook the listeners. */
+const hubs = new WeakMap<CameraView, { callbacks: Set<ChangeCallback>; off: () => void }>();
 
 /**
  * The viewer-facing state of a camera: its lifecycle state, or undefined for
@@ -24,17 +28,35 @@ export function liveState(state: CameraView['state']): CameraLiveState | undefin
   return state === 'closed' ? undefined : state;
 }
 
-function subscribe(camera: CameraView, cb: StateCallback): () => void {
+/**
+ * The viewer-facing degradation of a camera: its reason only (the gateway's
+ * message names config keys meant for operators), or null when it plays well.
+ */
+export function viewerDegradation(degraded: CameraDegradation | undefined): CameraDegradedInfo | null {
+  return degraded ? { reason: degraded.reason } : null;
+}
+
+function subscribe(camera: CameraView, cb: ChangeCallback): () => void {
   let hub = hubs.get(camera);
   if (!hub) {
-    const callbacks = new Set<StateCallback>();
-    const listener = (t: CameraTransition): void => {
-      const state = liveState(t.state);
-      if (!state) return;
-      for (const fn of [...callbacks]) fn(state);
+    const callbacks = new Set<ChangeCallback>();
+    const fanOut = (change: CameraChange): void => {
+      for (const fn of [...callbacks]) fn(change);
     };
-    camera.on('statechange', listener);
-    hub = { callbacks, off: () => camera.off('statechange', listener) };
+    const onState = (t: CameraTransition): void => {
+      const state = liveState(t.state);
+      if (state) fanOut({ kind: 'state', state });
+    };
+    const onDegraded = (d: CameraDegradation | undefined): void => fanOut({ kind: 'degraded', degraded: viewerDegradation(d) });
+    camera.on('statechange', onState);
+    camera.on('degradedchange', onDegraded);
+    hub = {
+      callbacks,
+      off: () => {
+        camera.off('statechange', onState);
+        camera.off('degradedchange', onDegraded);
+      },
+    };
     hubs.set(camera, hub);
   }
   hub.callbacks.add(cb);
@@ -50,11 +72,11 @@ function subscribe(camera: CameraView, cb: StateCallback): () => void {
 
 /** One session's watch over the cameras it consumes (reference-counted per camera). */
 export class CameraStateWatch {
-  readonly #notify: (cameraId: string, state: CameraLiveState) => void;
+  readonly #notify: (cameraId: string, change: CameraChange) => void;
   readonly #watched = new Map<CameraView, { consumers: number; unsubscribe: () => void }>();
 
-  /** @param notify sends the `cameraState` notification to this session's client */
-  constructor(notify: (cameraId: string, state: CameraLiveState) => void) {
+  /** @param notify sends the `cameraState` / `cameraDegraded` notification to this session's client */
+  constructor(notify: (cameraId: string, change: CameraChange) => void) {
     this.#notify = notify;
   }
 
@@ -65,7 +87,7 @@ export class CameraStateWatch {
       w.consumers++;
       return;
     }
-    const unsubscribe = subscribe(camera, (state) => this.#notify(camera.id, state));
+    const unsubscribe = subscribe(camera, (change) => this.#notify(camera.id, change));
     this.#watched.set(camera, { consumers: 1, unsubscribe });
   }
 

@@ -23,6 +23,7 @@ import { ViewerSession, type SessionLimits } from './viewer-session.ts';
 import { isOriginAllowed } from './origin.ts';
 import { parseRequest } from './parse-request.ts';
 import { SessionObserver, type SessionEndReason } from './session-observer.ts';
+import type { ClientAddressResolver } from '../http/client-address.ts';
 
 export interface SignalingServerOptions {
   /** The media API viewer sessions consume cameras through. */
@@ -35,6 +36,8 @@ export interface SignalingServerOptions {
   logger: Logger;
   /** Where session facts go (default: a new one); the composition root shares one with audit, oversight and metrics. */
   observer?: SessionObserver | undefined;
+  /** The client address of an upgrade request (behind trusted proxies: the one they pass); default: the socket's peer. */
+  clientAddress?: ClientAddressResolver | undefined;
 }
 
 /** Per-connection limits (config `limits`). */
@@ -104,17 +107,21 @@ export class SignalingServer {
   }
 
   #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // Node hands an upgrading socket over without an 'error' listener (Node docs, http 'upgrade'
+    // event): a peer resetting it while it is refused (a balancer does) would be an uncaught exception.
+    socket.on('error', (err) => this.#log.debug({ err: err.message }, 'upgrade socket error'));
     const path = (req.url ?? '').split('?')[0];
     if (path !== SIGNALING_PATH) return reject(socket, 404, 'Not Found');
     if (!this.#accepting) return reject(socket, 503, 'Service Unavailable');
+    const remoteAddress = this.#o.clientAddress ? this.#o.clientAddress(req) : req.socket.remoteAddress;
     if (!isOriginAllowed(req.headers.origin, req.headers.host, this.#o.allowedOrigins)) {
-      this.#log.warn({ origin: req.headers.origin?.slice(0, 256), remoteAddress: req.socket.remoteAddress }, 'websocket origin refused');
+      this.#log.warn({ origin: req.headers.origin?.slice(0, 256), remoteAddress }, 'websocket origin refused');
       return reject(socket, 403, 'Forbidden');
     }
-    const address = addressKey(req.socket.remoteAddress);
+    const address = addressKey(remoteAddress);
     const open = this.#perAddress.get(address) ?? 0;
     if (open >= this.#o.limits.maxConnectionsPerIp) {
-      this.#log.warn({ remoteAddress: req.socket.remoteAddress }, 'websocket refused: too many connections from this address');
+      this.#log.warn({ remoteAddress }, 'websocket refused: too many connections from this address');
       return reject(socket, 429, 'Too Many Requests');
     }
     this.#perAddress.set(address, open + 1);
@@ -123,10 +130,10 @@ export class SignalingServer {
       if (left <= 0) this.#perAddress.delete(address);
       else this.#perAddress.set(address, left);
     });
-    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connection(ws, req));
+    this.#wss.handleUpgrade(req, socket, head, (ws) => this.#connection(ws, req, remoteAddress));
   }
 
-  #connection(ws: WebSocket, req: IncomingMessage): void {
+  #connection(ws: WebSocket, req: IncomingMessage, remoteAddress: string | undefined): void {
     const send = (msg: ServerMessage): void => {
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(msg));
     };
@@ -134,9 +141,9 @@ export class SignalingServer {
       media: this.#o.media,
       access: this.#o.access,
       limits: this.#o.limits,
-      logger: this.#log.child({ remoteAddress: req.socket.remoteAddress }),
+      logger: this.#log.child({ remoteAddress }),
       observer: this.observer,
-      remoteAddress: req.socket.remoteAddress,
+      remoteAddress,
       userAgent: req.headers['user-agent']?.slice(0, 256),
       notify: send,
       // 1001 "going away" once the server is shutting down (RFC 6455 §7.4.1).

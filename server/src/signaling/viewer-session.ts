@@ -27,7 +27,7 @@ import type { ViewerGrant } from '../auth/tokens.ts';
 import type { AccessControl } from '../auth/access-control.ts';
 import { entryMatches, type DenyEntry } from '../auth/deny-list.ts';
 import { VIEWING_COALESCE_MS, type ConsumerEndReason, type SessionEndReason, type SessionObserver } from './session-observer.ts';
-import { CameraStateWatch, liveState } from './camera-state-watch.ts';
+import { CameraStateWatch, liveState, viewerDegradation } from './camera-state-watch.ts';
 
 export interface SessionLimits {
   maxTransportsPerConnection: number;
@@ -90,14 +90,19 @@ export class ViewerSession {
   readonly #tokenIds = new Set<string>();
   #expiryTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  /** Sends `cameraState` for the cameras this session consumes. */
+  /** Sends `cameraState` and `cameraDegraded` for the cameras this session consumes. */
   readonly #cameraWatch: CameraStateWatch;
 
   constructor(opts: ViewerSessionOptions) {
     this.#o = opts;
     this.#log = opts.logger.child({ sessionId: this.id });
-    this.#cameraWatch = new CameraStateWatch((cameraId, state) => {
-      if (!this.#closed) opts.notify({ notification: 'cameraState', cameraId, state });
+    this.#cameraWatch = new CameraStateWatch((cameraId, change) => {
+      if (this.#closed) return;
+      opts.notify(
+        change.kind === 'state'
+          ? { notification: 'cameraState', cameraId, state: change.state }
+          : { notification: 'cameraDegraded', cameraId, degraded: change.degraded },
+      );
     });
   }
 
@@ -193,20 +198,20 @@ export class ViewerSession {
 
     consume: async (req) => {
       const transport = this.#transport(req.transportId);
-      this.#o.access.admitConsume(this.#o.remoteAddress, this.#grant!.subject);
+      await this.#o.access.admitConsume(this.#o.remoteAddress, this.#grant!.subject);
       const camera = this.#visibleCamera(req.cameraId);
       if (!camera) {
         this.#log.info({ cameraId: req.cameraId }, 'consume refused: forbidden');
         throw new ProtocolError(ErrorCode.Forbidden, 'camera not available to this token');
       }
       // A new viewing (an audit row) costs the subject's viewing budget; continuing one does not.
-      if (!this.#viewingOf(camera.id)) this.#o.access.admitViewing(this.#grant!.subject);
+      if (!this.#viewingOf(camera.id)) await this.#o.access.admitViewing(this.#grant!.subject);
       return this.#consume(transport, camera, req.quality ?? 'high', req.rtpCapabilities);
     },
 
     setQuality: async (req) => {
       const old = this.#consumer(req.consumerId);
-      this.#o.access.admitConsume(this.#o.remoteAddress, this.#grant!.subject);
+      await this.#o.access.admitConsume(this.#o.remoteAddress, this.#grant!.subject);
       const transport = this.#transport(old.transportId);
       // Scope is checked again: the camera may have left the token's scope since.
       const camera = this.#visibleCamera(old.cameraId);
@@ -259,7 +264,7 @@ export class ViewerSession {
       // Checks done; installing the new grant cannot fail half-way.
       this.#install(grant);
       this.#closeOutOfScope();
-      this.#closeOverQuota();
+      await this.#closeOverQuota();
       this.#log.info({ subject: grant.subject, expiresAt: grant.expiresAt }, 'token refreshed');
       // TURN credentials end with the token they were issued for: hand out ones that last as long as the new token.
       const iceServers = this.#transports.size > 0 ? this.#o.access.iceServers(grant) : undefined;
@@ -300,7 +305,7 @@ export class ViewerSession {
     // each however it is held: a first consume takes the slot, a quality switch or a re-subscribe of a
     // camera this session is watching shares it, and it is given back when the viewing's last consumer closes.
     const held = this.#viewingOf(camera.id);
-    let release = held && held.open > 0 ? undefined : this.#o.access.acquireStream(this.#grant!);
+    let release = held && held.open > 0 ? undefined : await this.#o.access.acquireStream(this.#grant!);
     let consumer: ViewerConsumer;
     try {
       consumer = await transport.consume({ cameraId: camera.id, quality, rtpCapabilities });
@@ -379,6 +384,7 @@ export class ViewerSession {
       ...(consumer.audio ? { audio: { consumerId: consumer.audio.id, producerId: consumer.audio.producerId, rtpParameters: consumer.audio.rtpParameters } } : {}),
       ...(consumer.primer ? { primer: { consumerId: consumer.primer.id, producerId: consumer.primer.producerId, rtpParameters: consumer.primer.rtpParameters } } : {}),
       ...(liveState(camera.state) ? { cameraState: liveState(camera.state) } : {}),
+      ...(camera.degraded ? { degraded: viewerDegradation(camera.degraded)! } : {}),
     };
   }
 
@@ -437,13 +443,13 @@ export class ViewerSession {
    * viewings (all their consumers) until the subject is within the new limit
    * or this session holds none (`consumerClosed: scope_changed`).
    */
-  #closeOverQuota(): void {
+  async #closeOverQuota(): Promise<void> {
     const max = this.#grant!.maxStreams;
     if (max === undefined) return;
     const subject = this.#grant!.subject;
     const open = [...this.#viewings.entries()].filter(([, v]) => v.open > 0).reverse();
     for (const [cameraId] of open) {
-      if (this.#o.access.streams.count(subject) <= max) return;
+      if ((await this.#o.access.streams.count(subject)) <= max) return;
       for (const consumer of [...this.#consumers.values()]) {
         if (consumer.cameraId !== cameraId) continue;
         this.#closeReasons.set(consumer.id, 'scope_changed');
