@@ -20,4 +20,6 @@ export { WorkerPool, workerCount, type WorkerSlot } from './workers/worker-pool.
 export { testPatternArgs, rtpOutputUrl, type RtpTarget } from './ingest/test-pattern.ts';
 export * from './ingest/rtsp.ts';
 export { producerRtpParameters, ROUTER_MEDIA_CODECS, H264_PROFILE_LEVEL_IDS } from './ingest/codecs.ts';
+export { claimOrigin, planOrphans, readOrigins, releaseOrigin, type ReadOrigin } from './cluster/camera-assignment.ts';
+export type { NodeRecord, NodeLoad, OriginRecord } from './cluster/cluster-types.ts';
 export * from './index.ts';

@@ -35,6 +35,12 @@ export const ErrorCode = {
    * the SDK, which learns it from the signaling URL's CORS answer; not retried.
    */
   OriginNotAllowed: 'origin_not_allowed',
+  /**
+   * A cluster node cannot serve the camera now because the cluster's registry
+   * (Redis) is unreachable: it neither ingests the camera nor pulls it already,
+   * and cannot find its origin. Retry later; cameras it serves keep playing.
+   */
+  ClusterUnavailable: 'cluster_unavailable',
   /** Something failed on the server; details are in the server log, not here. */
   Internal: 'internal',
 } as const;

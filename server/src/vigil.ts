@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import fastify, { type FastifyInstance } from 'fastify';
-import { LocalMedia, type MediaApi, type ReconcileResult } from '@vigil/gateway';
+import { ClusterMedia, LocalMedia, type MediaApi, type ReconcileResult } from '@vigil/gateway';
 import { SIGNALING_PATH } from '@vigil/protocol';
 import { loadConfig } from './config/load.ts';
 import { TokenVerifier } from './auth/tokens.ts';
@@ -109,7 +109,7 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
     // Session facts (joins, viewings, refusals): the audit trail, oversight and metrics listen.
     const observer = new SessionObserver();
     const { audit, recorder } = await startAudit(config, observer, logger, life);
-    const media = life.own('media', await LocalMedia.start({ config, logger }), (m) => m.close());
+    const media = life.own('media', await startMedia(config, logger, redis), (m) => m.close());
     // Who watches what: this node's viewers, or every node's open audit rows when the audit trail is shared.
     const local = new LocalWatch(observer);
     const watch =
@@ -247,6 +247,19 @@ export async function startVigil(config: VigilConfig, logger: Logger, opts: Star
       },
     };
   });
+}
+
+/**
+ * The media implementation: this node's alone ({@link LocalMedia}), or with
+ * `cluster` set the cluster's ({@link ClusterMedia}: cameras ingested on other
+ * nodes piped here, coordinated through the shared Redis connection).
+ * Signaling cannot tell them apart.
+ */
+async function startMedia(config: VigilConfig, logger: Logger, redis: ClusterRedis | undefined): Promise<MediaApi> {
+  const { cluster } = config;
+  if (!cluster || !redis) return LocalMedia.start({ config, logger });
+  const { nodeId, announcedAddress, heartbeatMs, nodeTimeoutMs, pipe } = cluster;
+  return ClusterMedia.start({ config, logger, redis, cluster: { nodeId, announcedAddress, heartbeatMs, nodeTimeoutMs, pipe } });
 }
 
 /**

@@ -124,6 +124,26 @@ describe('deny list shared through redis', () => {
     expect(again.match({ subject: 'trudy', tokenIds: [] })).toBeUndefined();
     expect(again.match({ subject: 'mallory', tokenIds: [] })).toBeDefined();
   });
+
+  it('a Redis that comes back empty (lost data, FLUSHALL, a new Redis) lifts nothing: the nodes write their copies back', async () => {
+    expect(b.match({ subject: 'mallory', tokenIds: [] })).toBeDefined();
+    const probe = await connect();
+    await probe.command.flushall();
+    // Every node reconnects its subscriber and catches up with the empty store.
+    await probe.command.client('KILL', 'TYPE', 'pubsub');
+    await until(async () => (await probe.command.hget(DENY_KEY, 'subject:mallory')) !== null, 5000, 'mallory written back');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(b.match({ subject: 'mallory', tokenIds: [] })).toBeDefined();
+    expect(b.match({ subject: 'oscar', tokenIds: [] })).toBeDefined();
+    expect(await probe.command.hget(DENY_KEY, 'subject:oscar')).not.toBeNull();
+    // A node that starts now, with no file of its own, learns them from the store.
+    const fresh = await DenyList.open(join(dir, 'fresh.json'), quiet);
+    await RedisDenyList.start(await connect(), fresh, quiet);
+    expect(fresh.match({ subject: 'mallory', tokenIds: [] })).toBeDefined();
+    // And a lift by an operator still lifts everywhere.
+    expect(await fresh.remove('subject', 'oscar')).toBe(true);
+    await until(() => b.match({ subject: 'oscar', tokenIds: [] }) === undefined, 1000, 'oscar lifted on b');
+  });
 });
 
 describe('rate limits shared through redis', () => {

@@ -32,6 +32,7 @@ describe('config', () => {
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtp-push', port: 5004 } }] })).toEqual(['cameras[0].source.ssrc: is required']);
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'onvif' } }] })).toEqual(['cameras[0].source.kind: is not one of the known kinds']);
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtsp' } }] })).toEqual(['cameras[0].source.url: is required']);
+    expect(issues({ webrtc: { listenIp: 'localhost' } })).toEqual(['webrtc.listenIp: must be an IPv4 or IPv6 address']);
     // A pattern failure says what the key must be, not the regular expression.
     expect(issues({ cameras: [{ id: 'a', source: { kind: 'rtsp', url: 'rtsp://admin:pw@10.0.0.9/stream' } }] })).toEqual([
       'cameras[0].source.url: must be an rtsp:// URL without credentials (put them in username/password)',
@@ -131,7 +132,17 @@ describe('config: security bounds', () => {
   it('cluster: absent by default; redis URL, announced IP and heartbeat bound checked', () => {
     expect(parseConfig({}).cluster).toBeUndefined();
     const ok = parseConfig({ cluster: { redisUrl: 'redis://10.0.0.5:6379/0', nodeId: 'node-a', announcedAddress: '10.0.0.7' } }).cluster;
-    expect(ok).toEqual({ redisUrl: 'redis://10.0.0.5:6379/0', nodeId: 'node-a', announcedAddress: '10.0.0.7', heartbeatMs: 1000, nodeTimeoutMs: 3000 });
+    expect(ok).toEqual({
+      redisUrl: 'redis://10.0.0.5:6379/0',
+      nodeId: 'node-a',
+      announcedAddress: '10.0.0.7',
+      heartbeatMs: 1000,
+      nodeTimeoutMs: 3000,
+      pipe: { listenIp: '0.0.0.0', portMin: 50000, portMax: 50999, requestTimeoutMs: 2000 },
+    });
+    expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: '::1', pipe: { portMin: 50010, portMax: 50000 } } })).toEqual([
+      'cluster.pipe.portMax: must be at least cluster.pipe.portMin',
+    ]);
     expect(issues({ cluster: { redisUrl: 'http://x:1', announcedAddress: '10.0.0.7' } })).toEqual(['cluster.redisUrl: must be a redis:// or rediss:// URL']);
     expect(issues({ cluster: { redisUrl: 'redis://r:6379', announcedAddress: 'node-a.local' } })).toEqual([
       'cluster.announcedAddress: must be an IPv4 or IPv6 address',

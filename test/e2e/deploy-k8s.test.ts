@@ -97,6 +97,13 @@ describe('Kubernetes manifests (strict decoding with k8s.io/api)', () => {
     const config = parseConfig(resolved.value, 'vigil-config');
     expect(config.cluster?.announcedAddress).toBe('10.0.3.7');
     expect(config.cluster?.nodeId).toBe('vigil-0');
+    // Redis takes a password (whoever reaches it could lift revocations) and Vigil's URL carries the same one.
+    const redisPod = find('StatefulSet', 'vigil-redis').spec!.template.spec!;
+    const redisArgs = redisPod.containers[0]!.args!.join(' ');
+    expect(redisArgs).toContain('--requirepass $(REDIS_PASSWORD)');
+    expect(redisArgs).not.toContain('protected-mode');
+    const redisPassword = secret.stringData!['redis-password']!;
+    expect(new URL(config.cluster!.redisUrl).password).toBe(redisPassword);
 
     // Drain fits: Kubernetes waits longer than Vigil's own shutdown bound before SIGKILL.
     expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.shutdown.timeoutMs);

@@ -43,11 +43,16 @@ export interface VigilProcess {
 }
 
 /**
- * Spawns Vigil with `configPath` and resolves once it logs `vigil started`.
+ * Spawns Vigil with `configPath` (inside network namespace `opts.netns` when
+ * given) and resolves once it logs `vigil started`.
  * @throws Error when it exits first or does not start within `timeoutMs`
  */
-export async function spawnVigil(configPath: string, timeoutMs = 20_000): Promise<VigilProcess> {
-  const child = spawn(process.execPath, [MAIN, '--config', configPath], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+export async function spawnVigil(configPath: string, timeoutMs = 20_000, opts: { netns?: string } = {}): Promise<VigilProcess> {
+  // `ip netns exec` enters the namespace and execs node: the child's pid is Vigil's own (kill -9 reaches it).
+  const [cmd, args] = opts.netns
+    ? ['ip', ['netns', 'exec', opts.netns, process.execPath, MAIN, '--config', configPath]]
+    : [process.execPath, [MAIN, '--config', configPath]];
+  const child = spawn(cmd as string, args as string[], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d) => (out += d));

@@ -8,7 +8,7 @@ import { RtspSourceSchema } from './rtsp-source.ts';
 
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 /** An IPv4 or IPv6 literal. */
-const Ip = (defaultIp: string) => Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$', default: defaultIp });
+const Ip = (defaultIp: string) => Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$', description: 'an IPv4 or IPv6 address', default: defaultIp });
 
 /**
  * Camera pushes RTP (RFC 3550) itself to Vigil's ingest port, where a push
@@ -29,7 +29,7 @@ export const RtpPushSourceSchema = Type.Object(
      * and counted (any source port: a restarted camera may use a new one).
      * Required unless `ingest.listenIp` is a loopback address.
      */
-    sourceIp: Type.Optional(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$' })),
+    sourceIp: Type.Optional(Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Fa-f.:]+$', description: 'an IPv4 or IPv6 address' })),
     /**
      * `h264`: decode the camera's H.264 and re-encode it (libx264 constrained
      * baseline, no B-frames, 1 s GOP at 25 fps) for cameras that send B-frames;
@@ -193,6 +193,26 @@ export const GatewayConfigSchema = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/**
+ * Pipes between cluster nodes (`cluster.pipe`): where this node's mediasoup
+ * PipeTransports listen when another node pulls a camera from it or it pulls
+ * one (UDP, SRTP; mediasoup docs: Router.createPipeTransport). Their address
+ * as other nodes see it is `cluster.announcedAddress`.
+ */
+export const ClusterPipeConfigSchema = Type.Object(
+  {
+    /** Local IP pipe transports bind (the interface other nodes reach). */
+    listenIp: Ip('0.0.0.0'),
+    /** UDP port range for pipe transports (one port per camera pulled or served per peer node). */
+    portMin: Type.Integer({ minimum: 1024, maximum: 65535, default: 50000 }),
+    portMax: Type.Integer({ minimum: 1024, maximum: 65535, default: 50999 }),
+    /** How long a request to another node (open a pipe) may take, ms. */
+    requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 2000 }),
+  },
+  { additionalProperties: false, default: {} },
+);
+export type ClusterPipeConfig = Static<typeof ClusterPipeConfigSchema>;
 
 export type RtpPushSource = Static<typeof RtpPushSourceSchema>;
 export type TestPatternSource = Static<typeof TestPatternSourceSchema>;

@@ -145,9 +145,27 @@ export class Fanout {
     const stream = camera.stream(quality);
     const producer = stream.producer;
     if (producer.closed) throw new ProtocolError(ErrorCode.CameraOffline, 'camera stream is restarting');
+    return this.consumeProducer(transport, producer, stream.router, rtpCapabilities, { ...appData, quality: stream.quality }, camera.config.codec);
+  }
+
+  /**
+   * Creates a paused consumer of `producer` (living on `producerRouter`, one
+   * of this node's routers: a camera's ingest or a pipe from another node) on
+   * `transport`, piping the producer to the transport's router first.
+   * @param codec named in the `unsupported_codec` message
+   * @throws ProtocolError as {@link consume}
+   */
+  async consumeProducer(
+    transport: types.WebRtcTransport,
+    producer: types.Producer,
+    producerRouter: types.Router,
+    rtpCapabilities: types.RtpCapabilities,
+    appData: Record<string, unknown>,
+    codec: string,
+  ): Promise<types.Consumer> {
     const slot = this.#pool.slotOfRouter(String(transport.appData.routerId));
     if (!slot) throw new ProtocolError(ErrorCode.NotFound, 'transport is gone');
-    await this.#ensurePiped(producer, stream.router, slot.router);
+    await this.#ensurePiped(producer, producerRouter, slot.router);
     let canConsume: boolean;
     try {
       canConsume = slot.router.canConsume({ producerId: producer.id, rtpCapabilities });
@@ -155,14 +173,9 @@ export class Fanout {
       throw new ProtocolError(ErrorCode.BadRequest, 'rtpCapabilities are malformed');
     }
     if (!canConsume) {
-      throw new ProtocolError(ErrorCode.UnsupportedCodec, `this browser cannot receive ${camera.config.codec}`);
+      throw new ProtocolError(ErrorCode.UnsupportedCodec, `this browser cannot receive ${codec}`);
     }
-    return transport.consume({
-      producerId: producer.id,
-      rtpCapabilities,
-      paused: true,
-      appData: { ...appData, quality: stream.quality },
-    });
+    return transport.consume({ producerId: producer.id, rtpCapabilities, paused: true, appData });
   }
 
   /**

@@ -60,6 +60,11 @@ export class LocalViewerTransport extends EventEmitter<ViewerTransportEvents> im
     return this.#transport.closed;
   }
 
+  /** The mediasoup transport, for another implementation inside the gateway that consumes other producers on it (the cluster's piped cameras). */
+  get webRtcTransport(): types.WebRtcTransport {
+    return this.#transport;
+  }
+
   async connect(dtlsParameters: MediaJson): Promise<void> {
     try {
       await this.#transport.connect({ dtlsParameters: dtlsParameters as unknown as types.DtlsParameters });

@@ -87,6 +87,7 @@ export class DenyList extends EventEmitter<DenyListEvents> {
   readonly #log: Logger;
   #writes: Promise<void> = Promise.resolve();
   #share: DenyListShare | undefined;
+  #storeId: string | undefined;
 
   private constructor(file: string, logger: Logger) {
     super();
@@ -110,7 +111,7 @@ export class DenyList extends EventEmitter<DenyListEvents> {
       }
     }
     if (text !== undefined) {
-      let doc: { version?: unknown; entries?: unknown };
+      let doc: { version?: unknown; entries?: unknown; storeId?: unknown };
       try {
         doc = JSON.parse(text) as typeof doc;
       } catch {
@@ -118,6 +119,7 @@ export class DenyList extends EventEmitter<DenyListEvents> {
       }
       if (doc?.version !== 1 || !Array.isArray(doc.entries)) throw new DenyListError(`deny list ${list.file} has an unknown format`);
       for (const e of doc.entries as unknown[]) if (isDenyEntry(e)) list.#entries.set(key(e.kind, e.value), e);
+      if (typeof doc.storeId === 'string') list.#storeId = doc.storeId;
     }
     list.#log.info({ file: list.file, entries: list.#entries.size }, 'deny list loaded');
     return list;
@@ -129,6 +131,15 @@ export class DenyList extends EventEmitter<DenyListEvents> {
    */
   shareWith(share: DenyListShare): void {
     this.#share = share;
+  }
+
+  /**
+   * The identity of the shared store this list last caught up with (cluster
+   * mode; kept in the file): only a catch-up with that same store may drop
+   * entries. Undefined for a list that never caught up.
+   */
+  get storeId(): string | undefined {
+    return this.#storeId;
   }
 
   /** Live entries (lapsed ones are left out). */
@@ -205,10 +216,15 @@ export class DenyList extends EventEmitter<DenyListEvents> {
    * Catch-up with the shared store (at start and when it is reachable again):
    * `entries` becomes the list. Entries new here are enforced (`added`); entries
    * the store no longer holds were lifted elsewhere meanwhile and are dropped.
+   * The caller merges first when the store is not the one this list last
+   * caught up with (see RedisDenyList), so an emptied store never lifts anything.
+   * @param storeId the store's identity, remembered (and persisted) as {@link storeId}
    * @returns how many entries were new here and how many were dropped
    */
-  replaceShared(entries: readonly DenyEntry[]): { added: number; dropped: number } {
+  replaceShared(entries: readonly DenyEntry[], storeId?: string): { added: number; dropped: number } {
     const wanted = new Map(entries.map((e) => [key(e.kind, e.value), e]));
+    const newStore = storeId !== undefined && storeId !== this.#storeId;
+    if (storeId !== undefined) this.#storeId = storeId;
     let dropped = 0;
     for (const k of [...this.#entries.keys()]) {
       if (!wanted.has(k)) {
@@ -218,7 +234,7 @@ export class DenyList extends EventEmitter<DenyListEvents> {
     }
     let added = 0;
     for (const e of wanted.values()) if (this.#set(e)) added++;
-    if (added > 0 || dropped > 0) this.#persist().catch(() => {});
+    if (added > 0 || dropped > 0 || newStore) this.#persist().catch(() => {});
     return { added, dropped };
   }
 
@@ -248,7 +264,7 @@ export class DenyList extends EventEmitter<DenyListEvents> {
     const dir = dirname(this.file);
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const tmp = `${this.file}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
-    const body = JSON.stringify({ version: 1, entries: [...this.#entries.values()] });
+    const body = JSON.stringify({ version: 1, entries: [...this.#entries.values()], ...(this.#storeId ? { storeId: this.#storeId } : {}) });
     try {
       const fh = await open(tmp, 'wx', 0o600);
       try {

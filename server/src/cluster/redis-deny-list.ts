@@ -17,21 +17,32 @@
  *             ▼                                     │ 'up' (Redis back)
  *          keep the node's file copy ───────────────┘
  * ```
+ * - `vigil:deny:store`: the store's identity, a random id set once (SET NX)
+ *   by the first node that writes an empty store. Each node keeps the id it
+ *   last caught up with in its deny list file.
+ *
  * Pub/sub is fire-and-forget (a message published while a node is cut off is
  * never delivered to it), so every return of Redis is followed by a full
  * catch-up: entries added elsewhere meanwhile are enforced, entries lifted
- * meanwhile are dropped. While Redis is down the node keeps refusing what it
+ * meanwhile are dropped. Dropping is allowed only when the store is the one
+ * this node last caught up with: a Redis that comes back empty (no AOF, a lost
+ * volume, FLUSHALL, a new Redis) has no or another identity, and the node then
+ * MERGES instead: it writes back every entry of its own copy that the store
+ * lacks (HSETNX, announced to the others) and lifts nothing. A revocation is
+ * only ever lifted by an operator, never by a data loss. While Redis is down the node keeps refusing what it
  * knows, and `add`/`remove` throw ClusterUnavailableError: the admin API
  * answers 503 `cluster_unavailable` and the operator retries. A revocation is
  * never queued: it would be in force on one node of N while the API said it
  * was done, and the queue would die with that node.
  */
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ClusterUnavailableError, type ClusterRedis } from './redis.ts';
 import { isDenyEntry, type DenyEntry, type DenyKind, type DenyList, type DenyListShare } from '../auth/deny-list.ts';
 
 export const DENY_KEY = 'vigil:deny';
 export const DENY_CHANNEL = 'vigil:deny:events';
+export const DENY_STORE_KEY = 'vigil:deny:store';
 
 type DenyEvent = { op: 'add'; entry: DenyEntry } | { op: 'remove'; kind: DenyKind; value: string };
 
@@ -131,6 +142,39 @@ export class RedisDenyList implements DenyListShare {
     else if (ev.op === 'remove' && (ev.kind === 'jti' || ev.kind === 'subject') && typeof ev.value === 'string') this.#list.forgetShared(ev.kind, ev.value);
   }
 
+  /** The store's identity and every stored entry, read at one instant (MULTI). */
+  async #read(): Promise<[string | null, Record<string, string>]> {
+    const res = await this.#exec(this.#redis.command.multi().get(DENY_STORE_KEY).hgetall(DENY_KEY));
+    return [res[0]![1] as string | null, (res[1]![1] ?? {}) as Record<string, string>];
+  }
+
+  /**
+   * The store is not the one this node last caught up with (a new or emptied
+   * Redis, or this node's first catch-up): write back what this node holds and
+   * the store lacks, announce it, give the store an identity if it has none.
+   * @returns the store's identity and entries after the merge
+   */
+  async #merge(storeId: string | null, stored: Record<string, string>): Promise<[string, Record<string, string>]> {
+    const missing = this.#list.list().filter((e) => stored[field(e.kind, e.value)] === undefined);
+    const multi = this.#redis.command.multi();
+    for (const e of missing) multi.hsetnx(DENY_KEY, field(e.kind, e.value), JSON.stringify(e));
+    multi.set(DENY_STORE_KEY, randomUUID(), 'NX').get(DENY_STORE_KEY).hgetall(DENY_KEY);
+    const res = await this.#exec(multi);
+    const written = missing.filter((_, i) => res[i]![1] === 1);
+    for (const entry of written) await this.#redis.command.publish(DENY_CHANNEL, JSON.stringify({ op: 'add', entry } satisfies DenyEvent));
+    const id = res[missing.length + 1]![1] as string;
+    const after = (res[missing.length + 2]![1] ?? {}) as Record<string, string>;
+    if (storeId === null || written.length > 0) {
+      this.#log.warn(
+        { storeWasEmpty: storeId === null, writtenBack: written.length },
+        storeId === null
+          ? "redis holds no deny list (a new Redis, or it lost its data): this node's copy was written back, nothing was lifted"
+          : "the shared deny list is not the one this node last saw: this node's entries it lacked were written back, nothing was lifted",
+      );
+    }
+    return [id, after];
+  }
+
   /** SUBSCRIBE (idempotent), then read the whole stored list: nothing published in between is missed. */
   async #catchUp(): Promise<void> {
     if (this.#closed) return;
@@ -138,7 +182,8 @@ export class RedisDenyList implements DenyListShare {
     this.#buffered = buffered;
     try {
       await this.#redis.subscriber.subscribe(DENY_CHANNEL);
-      const stored = await this.#redis.command.hgetall(DENY_KEY);
+      let [storeId, stored] = await this.#read();
+      if (storeId === null || storeId !== this.#list.storeId) [storeId, stored] = await this.#merge(storeId, stored);
       const now = Date.now();
       const entries: DenyEntry[] = [];
       const lapsed: string[] = [];
@@ -154,7 +199,7 @@ export class RedisDenyList implements DenyListShare {
         else entries.push(e);
       }
       if (lapsed.length > 0) await this.#redis.command.hdel(DENY_KEY, ...lapsed);
-      const { added, dropped } = this.#list.replaceShared(entries);
+      const { added, dropped } = this.#list.replaceShared(entries, storeId);
       // What arrived while reading is newer than the read.
       for (const ev of buffered) this.#apply(ev);
       this.#log.info({ entries: entries.length, added, dropped }, 'deny list caught up with redis');

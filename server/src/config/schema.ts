@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { Type, type Static } from '@sinclair/typebox';
-import { GatewayConfigSchema } from '@vigil/gateway';
+import { ClusterPipeConfigSchema, GatewayConfigSchema } from '@vigil/gateway';
 import { AuditConfigSchema, MetricsConfigSchema, ShutdownConfigSchema } from './observability.ts';
 
 export const HttpConfigSchema = Type.Object(
@@ -216,6 +216,8 @@ export const ClusterConfigSchema = Type.Object(
     heartbeatMs: Type.Integer({ minimum: 100, maximum: 60_000, default: 1000 }),
     /** A node whose heartbeat is older than this is dead, ms (> heartbeatMs). */
     nodeTimeoutMs: Type.Integer({ minimum: 300, maximum: 300_000, default: 3000 }),
+    /** Pipe transports between nodes (cameras pulled from their origin): listen IP, UDP port range. */
+    pipe: ClusterPipeConfigSchema,
   },
   { additionalProperties: false },
 );
