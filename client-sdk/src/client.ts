@@ -280,6 +280,23 @@ export class VigilClient extends Emitter<ClientEvents> implements FeedHost {
       const paired = audio;
       consumer.observer.on('close', () => paired.close());
     }
+    if (res.primer) {
+      // Instant start: the server replays the camera's picture since its last keyframe on this
+      // consumer; the feed shows it until the live consumer decodes (feed.ts). The server closes
+      // it, so a failure here just means waiting for the live keyframe.
+      const primer = await transport
+        .consume({
+          id: res.primer.consumerId,
+          producerId: res.primer.producerId,
+          kind: 'video',
+          rtpParameters: res.primer.rtpParameters as unknown as types.RtpParameters,
+        })
+        .catch(() => undefined);
+      if (primer) {
+        (consumer.appData as { primer?: types.Consumer }).primer = primer;
+        consumer.observer.on('close', () => primer.close());
+      }
+    }
     this.#consumerFeeds.set(consumer.id, feed);
     consumer.observer.on('close', () => this.#consumerFeeds.delete(consumer.id));
     if (resume) await channel.request({ type: 'resumeConsumer', consumerId: consumer.id });

@@ -22,7 +22,7 @@ import type { types } from 'mediasoup-client';
 import type { CameraDegradedInfo, CameraDegradedReason, CameraLiveState, Quality } from '@vigil/protocol';
 import { Emitter } from './emitter.ts';
 import { AutoQualityPolicy, initialAutoQuality, type AutoQualityOptions } from './auto-quality.ts';
-import { between, readCounters, type ReceiverCounters } from './stats.ts';
+import { between, combineCounters, readCounters, type ReceiverCounters } from './stats.ts';
 
 export type FeedState = 'connecting' | 'playing' | 'paused' | 'stalled' | 'reconnecting' | 'offline' | 'forbidden' | 'stopped';
 
@@ -101,6 +101,23 @@ function tracksOf(consumer: types.Consumer): MediaStreamTrack[] {
   return audio && !audio.closed ? [consumer.track, audio.track] : [consumer.track];
 }
 
+/**
+ * Instant start: the consumer's primer (the camera's picture since its last
+ * keyframe, then live until the live consumer's first frame), while it is open.
+ */
+function primerOf(consumer: types.Consumer): types.Consumer | undefined {
+  const primer = (consumer.appData as { primer?: types.Consumer }).primer;
+  return primer && !primer.closed ? primer : undefined;
+}
+
+/** The tracks to show first: the primer's video (when there is one) with the consumer's audio. */
+function firstTracksOf(consumer: types.Consumer): MediaStreamTrack[] {
+  const primer = primerOf(consumer);
+  if (!primer) return tracksOf(consumer);
+  const audio = (consumer.appData as { audio?: types.Consumer }).audio;
+  return audio && !audio.closed ? [primer.track, audio.track] : [primer.track];
+}
+
 /** Internal hooks the client gives a feed. */
 export interface FeedHost {
   /** Consumes the feed's camera at `feed.quality`; resumes it unless `feed.paused`. */
@@ -120,12 +137,19 @@ const SWITCH_TIMEOUT_MS = 10_000;
 /** Poll period of the first-frame fallback (when requestVideoFrameCallback does not run), ms. */
 const FRAME_POLL_MS = 500;
 
-/** Resolves when the consumer's receiver has decoded a frame; rejects on timeout or when `cancelled()`. */
-async function waitForDecodedFrame(consumer: types.Consumer, timeoutMs: number, cancelled: () => boolean): Promise<void> {
+/**
+ * Resolves with the first of `consumers` whose receiver has decoded a frame
+ * (checked every 50 ms); rejects on timeout, when all are closed, or when `cancelled()`.
+ */
+async function waitForDecodedFrame(consumers: types.Consumer | types.Consumer[], timeoutMs: number, cancelled: () => boolean): Promise<types.Consumer> {
+  const list = Array.isArray(consumers) ? consumers : [consumers];
   const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline && !consumer.closed && !cancelled()) {
-    const c = await readCounters(consumer).catch(() => undefined);
-    if (c && c.framesDecoded > 0) return;
+  while (Date.now() < deadline && list.some((c) => !c.closed) && !cancelled()) {
+    for (const consumer of list) {
+      if (consumer.closed) continue;
+      const c = await readCounters(consumer).catch(() => undefined);
+      if (c && c.framesDecoded > 0) return consumer;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error('no frame from the new stream in time');
@@ -160,6 +184,8 @@ export class Feed extends Emitter<FeedEvents> {
   #ttffMs: number | undefined;
   #frameWatch = 0;
   #statsPrev: { consumerId: string; counters: ReceiverCounters } | undefined;
+  /** The last counters of the current consumer's primer once it closed (instant start). */
+  #primerFinal: { consumerId: string; counters: ReceiverCounters } | undefined;
   #consumerSince = 0;
 
   readonly #autoOptions: Partial<AutoQualityOptions>;
@@ -236,7 +262,8 @@ export class Feed extends Emitter<FeedEvents> {
    * them from the link's loss, frame rate, jitter buffer and bandwidth
    * estimate). A switch never reconnects and never shows black: the new
    * stream is received in the background and shown once it decoded a frame
-   * (at most one GOP later), then the old consumer closes.
+   * (at once from the server's GOP cache with instant start, else at most one
+   * GOP later), then the old consumer closes.
    * @throws ProtocolError if the server refuses; Error if the new stream sends no frame within 10 s (the old one stays)
    */
   async setQuality(mode: QualityMode): Promise<void> {
@@ -264,7 +291,10 @@ export class Feed extends Emitter<FeedEvents> {
     });
   }
 
-  /** Resumes a paused feed (the server asks the camera for a keyframe; the picture moves again within one GOP). */
+  /**
+   * Resumes a paused feed (the server asks the camera for a keyframe; the picture moves again within one GOP).
+   * A feed started paused (`play(..., { paused: true })`) and resumed within a minute is primed from the GOP cache.
+   */
   resume(): Promise<void> {
     return this.#serial(async () => {
       if (!this.#paused || this.#stopped) return;
@@ -276,6 +306,7 @@ export class Feed extends Emitter<FeedEvents> {
         this.#auto?.reset(performance.now());
         await this.#host.resumeConsumer(c).catch(() => {});
         this.#watchFrame();
+        this.#watchHandover(c);
       }
     });
   }
@@ -303,7 +334,7 @@ export class Feed extends Emitter<FeedEvents> {
     };
     const consumer = this.#consumer;
     if (!consumer || consumer.closed) return out;
-    const c = await readCounters(consumer).catch(() => undefined);
+    const c = await this.#counters(consumer);
     if (!c) return out;
     const prev = this.#statsPrev?.consumerId === consumer.id && c.at - this.#statsPrev.counters.at >= 200 ? this.#statsPrev.counters : undefined;
     const since = prev ?? { ...c, at: this.#consumerSince, bytesReceived: 0, framesDecoded: 0 };
@@ -465,9 +496,56 @@ export class Feed extends Emitter<FeedEvents> {
   #show(consumer: types.Consumer): void {
     this.#consumer = consumer;
     this.#consumerSince = performance.now();
-    this.video.srcObject = new MediaStream(tracksOf(consumer));
+    this.video.srcObject = new MediaStream(firstTracksOf(consumer));
     this.#playVideo();
-    if (!this.#paused) this.#watchFrame();
+    if (!this.#paused) {
+      this.#watchFrame();
+      this.#watchHandover(consumer);
+    }
+  }
+
+  /**
+   * The feed's receive counters on `consumer`: with instant start, its
+   * primer's added (the primer is what shows until the hand-over).
+   */
+  async #counters(consumer: types.Consumer): Promise<ReceiverCounters | undefined> {
+    const primer = primerOf(consumer);
+    const [live, early] = await Promise.all([
+      readCounters(consumer).catch(() => undefined),
+      primer ? readCounters(primer).catch(() => undefined) : this.#primerFinal?.consumerId === consumer.id ? this.#primerFinal.counters : undefined,
+    ]);
+    if (!early) return live;
+    if (!live) return primer ? early : undefined;
+    return primer ? combineCounters(early, live) : combineCounters(live, early);
+  }
+
+  /**
+   * Instant start: while the element shows `consumer`'s primer, decodes the
+   * live consumer in a hidden element and, at its first frame, shows it
+   * instead and drops the primer (the quality switch's seamless swap). Gives
+   * up waiting after SWITCH_TIMEOUT_MS and shows the live consumer anyway.
+   */
+  #watchHandover(consumer: types.Consumer): void {
+    const primer = primerOf(consumer);
+    if (!primer) return;
+    const probe = document.createElement('video');
+    probe.muted = true;
+    probe.playsInline = true;
+    probe.srcObject = new MediaStream([consumer.track]);
+    void probe.play().catch(() => {});
+    const gone = (): boolean => this.#stopped || consumer.closed || consumer !== this.#consumer;
+    void waitForDecodedFrame(consumer, SWITCH_TIMEOUT_MS, gone)
+      .catch(() => {})
+      .then(async () => {
+        probe.srcObject = null;
+        if (gone() || primer.closed) return;
+        const last = await readCounters(primer).catch(() => undefined);
+        if (gone() || primer.closed) return;
+        if (last) this.#primerFinal = { consumerId: consumer.id, counters: last };
+        this.video.srcObject = new MediaStream(tracksOf(consumer));
+        this.#playVideo();
+        primer.close();
+      });
   }
 
   #playVideo(): void {
@@ -515,7 +593,7 @@ export class Feed extends Emitter<FeedEvents> {
       while (watch === this.#frameWatch && !this.#stopped && !consumer.closed) {
         await new Promise((r) => setTimeout(r, FRAME_POLL_MS));
         if (watch !== this.#frameWatch) return;
-        const c = await readCounters(consumer).catch(() => undefined);
+        const c = await this.#counters(consumer);
         if (!c) continue;
         if (baseline === undefined) baseline = c.framesDecoded;
         else if (c.framesDecoded > baseline) return onFrame();
@@ -558,20 +636,27 @@ export class Feed extends Emitter<FeedEvents> {
           if (pauseOld && !old.closed) await this.#host.resumeConsumer(old).catch(() => {});
           throw err;
         }
-        const probe = document.createElement('video');
-        probe.muted = true;
-        probe.playsInline = true;
-        probe.srcObject = new MediaStream([next.track]);
-        void probe.play().catch(() => {});
+        // With a primer (instant start) whichever decodes first is enough: the live stream takes over later.
+        const candidates = [next, primerOf(next)].filter((c): c is types.Consumer => c !== undefined);
+        const probes = candidates.map((c) => {
+          const probe = document.createElement('video');
+          probe.muted = true;
+          probe.playsInline = true;
+          probe.srcObject = new MediaStream([c.track]);
+          void probe.play().catch(() => {});
+          return probe;
+        });
+        let first: types.Consumer;
         try {
-          await waitForDecodedFrame(next, SWITCH_TIMEOUT_MS, () => this.#stopped || old.closed);
+          first = await waitForDecodedFrame(candidates, SWITCH_TIMEOUT_MS, () => this.#stopped || old.closed);
         } catch (err) {
           this.#host.closeConsumer(next);
           if (pauseOld && !old.closed) await this.#host.resumeConsumer(old).catch(() => {});
           throw err;
         } finally {
-          probe.srcObject = null;
+          for (const probe of probes) probe.srcObject = null;
         }
+        if (first === next) primerOf(next)?.close();
         if (this.#stopped || old.closed || this.#consumer !== old) {
           this.#host.closeConsumer(next);
           return;
@@ -579,9 +664,10 @@ export class Feed extends Emitter<FeedEvents> {
         this.#consumer = next;
         this.#consumerSince = performance.now();
         this.#quality = quality;
-        this.video.srcObject = new MediaStream(tracksOf(next));
+        this.video.srcObject = new MediaStream(firstTracksOf(next));
         this.#playVideo();
         this.#host.closeConsumer(old);
+        this.#watchHandover(next);
         this.emit('quality', quality);
       } finally {
         this.#switching = false;
@@ -610,7 +696,7 @@ export class Feed extends Emitter<FeedEvents> {
       this.#autoPrev = undefined;
       return;
     }
-    const c = await readCounters(consumer).catch(() => undefined);
+    const c = await this.#counters(consumer);
     if (!c) return;
     const prev = this.#autoPrev?.consumerId === consumer.id ? this.#autoPrev.counters : undefined;
     this.#autoPrev = { consumerId: consumer.id, counters: c };

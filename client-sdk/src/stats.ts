@@ -102,6 +102,27 @@ export async function readCounters(consumer: { getStats(): Promise<StatsLike> })
 }
 
 /**
+ * One feed's counters over two receivers that carried it one after the other
+ * (instant start: the primer, then the live consumer): cumulative counts
+ * summed, so they only grow across the hand-over; the instantaneous figures
+ * (frame size, fps, jitter, bandwidth estimate) from `shown`, the receiver on screen.
+ */
+export function combineCounters(shown: ReceiverCounters, other: ReceiverCounters): ReceiverCounters {
+  return {
+    ...shown,
+    at: Math.max(shown.at, other.at),
+    bytesReceived: shown.bytesReceived + other.bytesReceived,
+    packetsReceived: shown.packetsReceived + other.packetsReceived,
+    packetsLost: shown.packetsLost + other.packetsLost,
+    framesDecoded: shown.framesDecoded + other.framesDecoded,
+    framesDropped: shown.framesDropped + other.framesDropped,
+    freezeCount: shown.freezeCount + other.freezeCount,
+    jitterBufferDelay: shown.jitterBufferDelay + other.jitterBufferDelay,
+    jitterBufferEmittedCount: shown.jitterBufferEmittedCount + other.jitterBufferEmittedCount,
+  };
+}
+
+/**
  * Rates between two readings `a` (earlier) and `b` of the same receiver.
  * Counters that went backwards (a new receiver) count as zero.
  */

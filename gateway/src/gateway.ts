@@ -44,7 +44,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private constructor(pool: WorkerPool, opts: GatewayOptions, logger: Logger) {
     super();
     this.#pool = pool;
-    this.#fanout = new Fanout(pool);
+    this.#fanout = new Fanout(pool, opts.config.fanout.instantStart, logger);
+    this.on('cameraopen', (camera) => this.#fanout.cacheCamera(camera));
     this.#config = opts.config;
     this.#driverFactory = opts.driverFactory;
     this.#logger = logger;

@@ -254,6 +254,14 @@ export interface ConsumeData {
    * with the video consumer).
    */
   audio?: { consumerId: string; producerId: string; rtpParameters: RtpParametersJson };
+  /**
+   * Instant start: a second video consumer, resumed with this one, that
+   * replays the camera's picture since its last keyframe and then the live
+   * stream until this consumer's first frame (about one GOP); show it until
+   * then. The server closes it (the client just drops it); never paused,
+   * resumed or closed by the client.
+   */
+  primer?: { consumerId: string; producerId: string; rtpParameters: RtpParametersJson };
   /** The camera's state when the consumer was created; later changes come as `cameraState` notifications. */
   cameraState?: CameraLiveState;
   /** Present while the camera plays badly when the consumer was created; later changes come as `cameraDegraded` notifications. */

@@ -7,8 +7,10 @@ import type { types } from 'mediasoup';
 import type { Gateway } from '@vigil/gateway/internals';
 
 export interface ConsumerTracker {
-  /** Open consumers of viewer transports, oldest first. */
+  /** Open consumers of viewer transports, oldest first (instant-start primers left out: see primers()). */
   live(): types.Consumer[];
+  /** Open instant-start primer consumers (gateway/src/fanout/primer.ts), oldest first. */
+  primers(): types.Consumer[];
   /** Open viewer transports (WebRtcTransports), oldest first. */
   transports(): types.WebRtcTransport[];
 }
@@ -28,5 +30,10 @@ export function trackConsumers(gateway: Gateway): ConsumerTracker {
       });
     });
   }
-  return { live: () => [...consumers], transports: () => [...transports] };
+  const isPrimer = (c: types.Consumer): boolean => c.appData['primer'] === true;
+  return {
+    live: () => [...consumers].filter((c) => !isPrimer(c)),
+    primers: () => [...consumers].filter(isPrimer),
+    transports: () => [...transports],
+  };
 }

@@ -132,6 +132,9 @@ class DirectoryConsumer extends EventEmitter<ViewerConsumerEvents> implements Vi
   get audio(): ViewerConsumer['audio'] {
     return this.#inner.audio;
   }
+  get primer(): ViewerConsumer['primer'] {
+    return this.#inner.primer;
+  }
   get closed(): boolean {
     return this.#inner.closed;
   }
@@ -214,6 +217,10 @@ export class PipedViewerConsumer extends EventEmitter<ViewerConsumerEvents> impl
   get audio(): ViewerConsumer['audio'] {
     const a = this.#audio;
     return a ? { id: a.id, producerId: a.producerId, rtpParameters: a.rtpParameters as unknown as MediaJson } : undefined;
+  }
+  /** No instant start through a pipe yet: the GOP cache is on the camera's origin node. */
+  get primer(): ViewerConsumer['primer'] {
+    return undefined;
   }
   get closed(): boolean {
     return this.#video.closed;

@@ -165,6 +165,27 @@ export const GatewayConfigSchema = Type.Object(
          * by consumers and worker CPU), and the camera is piped there.
          */
         maxConsumersPerRouter: Type.Integer({ minimum: 1, maximum: 100_000, default: 500 }),
+        /**
+         * Instant start (fanout/gop-cache.ts, fanout/primer.ts): each camera
+         * stream keeps its packets since the last keyframe, and a new viewer
+         * is sent them first (paced, timestamps rewritten), then live packets,
+         * until the camera's next keyframe reaches its live consumer.
+         */
+        instantStart: Type.Object(
+          {
+            enabled: Type.Boolean({ default: true }),
+            /**
+             * Cap per camera stream, bytes of RTP; a GOP that grows past it is not cached (viewers then wait
+             * for a keyframe). With replayBps it bounds the fast-forward: 4 MiB at 40 Mbps replays in <= 0.84 s.
+             */
+            maxBytes: Type.Integer({ minimum: 65_536, maximum: 67_108_864, default: 4_194_304 }),
+            /** Cap per camera stream, ms of media since the keyframe (RTP timestamps); a longer GOP is not cached past it. */
+            maxAgeMs: Type.Integer({ minimum: 500, maximum: 60_000, default: 11_000 }),
+            /** Pace of the replayed burst to one viewer, bps (the catch-up lasts cached bytes * 8 / replayBps). */
+            replayBps: Type.Integer({ minimum: 1_000_000, maximum: 1_000_000_000, default: 40_000_000 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
       },
       { additionalProperties: false, default: {} },
     ),
@@ -199,3 +220,4 @@ export type CameraConfig = Static<typeof CameraConfigSchema>;
 export type GatewayConfig = Static<typeof GatewayConfigSchema>;
 export type SourceConfig = Static<typeof SourceSchema>;
 export type IngestConfig = GatewayConfig['ingest'];
+export type InstantStartConfig = GatewayConfig['fanout']['instantStart'];

@@ -16,11 +16,20 @@
  * (`preferredPayloadType`), and the camera's producer is piped into it. The
  * router closes with its transport. RTX is left out there: the router picks
  * its own RTX payload type; NACKed packets are resent as they are (RFC 4585).
+ *
+ * Instant start: every video stream of a camera is tapped into a
+ * {@link GopCache} when its producer opens (at camera open and after every
+ * re-ingest), and {@link Fanout.prime} opens a {@link Primer} for a new
+ * viewer from it (see primer.ts).
  */
 import type { types } from 'mediasoup';
+import type { Logger } from 'pino';
 import { ErrorCode, ProtocolError, type Quality } from '@vigil/protocol';
 import type { Camera } from '../cameras/camera.ts';
+import type { InstantStartConfig } from '../config/schema.ts';
 import type { WorkerPool } from '../workers/worker-pool.ts';
+import { GopCache, type GopCacheStats } from './gop-cache.ts';
+import { Primer, type PrimerStats } from './primer.ts';
 
 /** Initial send-side bandwidth estimate for a viewer transport, bps (enough for one 720p feed). */
 const INITIAL_OUTGOING_BITRATE_BPS = 2_000_000;
@@ -31,9 +40,79 @@ export class Fanout {
   readonly #ownRouters = new Map<string, types.Router>();
   /** Per producer id: routers it has been piped to (router id -> pipe in progress/done). */
   readonly #piped = new Map<string, Map<string, Promise<string>>>();
+  readonly #instant: InstantStartConfig;
+  readonly #log: Logger;
+  /** GOP caches by the id of the producer they tap. */
+  readonly #caches = new Map<string, GopCache>();
+  /** The latest primer per camera id (tests, benchmark). */
+  readonly #lastPrimer = new Map<string, Primer>();
 
-  constructor(pool: WorkerPool) {
+  constructor(pool: WorkerPool, instantStart: InstantStartConfig, logger: Logger) {
     this.#pool = pool;
+    this.#instant = instantStart;
+    this.#log = logger.child({ component: 'fanout' });
+  }
+
+  /**
+   * Keeps a GOP cache of each of the camera's video streams, now and after
+   * every re-ingest (`producerchange`); nothing when instant start is off.
+   * A cache that cannot open is logged: the camera then plays as without it.
+   */
+  cacheCamera(camera: Camera): void {
+    if (!this.#instant.enabled) return;
+    for (const stream of camera.streams()) void this.#cache(stream.router, stream.producer, camera.id);
+    camera.on('producerchange', (quality) => {
+      const stream = camera.stream(quality);
+      void this.#cache(stream.router, stream.producer, camera.id);
+    });
+  }
+
+  async #cache(router: types.Router, producer: types.Producer, cameraId: string): Promise<void> {
+    if (producer.closed || this.#caches.has(producer.id)) return;
+    try {
+      const cache = await GopCache.open(router, producer, this.#instant, this.#log.child({ cameraId }));
+      if (!cache) return;
+      if (producer.closed) return cache.close();
+      this.#caches.set(producer.id, cache);
+      cache.once('close', () => this.#caches.delete(producer.id));
+    } catch (err) {
+      if (!producer.closed) this.#log.warn({ cameraId, err: (err as Error).message }, 'GOP cache failed to open; viewers wait for a keyframe');
+    }
+  }
+
+  /** What the GOP cache of a camera stream holds (undefined: none). */
+  cacheStats(camera: Camera, quality: Quality): GopCacheStats | undefined {
+    if (camera.state === 'closed') return undefined;
+    return this.#caches.get(camera.stream(quality).producer.id)?.stats;
+  }
+
+  /**
+   * Opens a primer for a viewer about to consume `camera` at `quality` on
+   * `transport` (see primer.ts); the caller starts it when the viewer resumes.
+   * @returns undefined when instant start is off, the stream has no cached GOP start, or the browser cannot receive it
+   * @throws Error when mediasoup refuses (transport or router closed)
+   */
+  async prime(transport: types.WebRtcTransport, camera: Camera, quality: Quality, rtpCapabilities: types.RtpCapabilities): Promise<Primer | undefined> {
+    if (!this.#instant.enabled || camera.state === 'closed') return undefined;
+    const cache = this.#caches.get(camera.stream(quality).producer.id);
+    const at = this.#routerOf(transport);
+    // A router of its own (WHEP) has the player's payload types, not the cache's: no primer there.
+    if (!cache || cache.closed || !at || at.own) return undefined;
+    const primer = await Primer.open({
+      cache,
+      router: at.router,
+      transport,
+      rtpCapabilities,
+      replayBps: this.#instant.replayBps,
+      log: this.#log.child({ cameraId: camera.id, transportId: transport.id }),
+    });
+    if (primer) this.#lastPrimer.set(camera.id, primer);
+    return primer;
+  }
+
+  /** What the latest primer of a camera did (tests, benchmark); undefined if none was opened. */
+  lastPrimerStats(cameraId: string): PrimerStats | undefined {
+    return this.#lastPrimer.get(cameraId)?.stats;
   }
 
   /**

@@ -201,6 +201,15 @@ export interface ViewerConsumer extends TypedEvents<ViewerConsumerEvents> {
   readonly rtpParameters: MediaJson;
   /** The paired audio consumer (paused, resumed and closed with the video). */
   readonly audio: { id: string; producerId: string; rtpParameters: MediaJson } | undefined;
+  /**
+   * Instant start: a second video consumer (paused; resumed with this one)
+   * that replays the camera's packets since its last keyframe, then relays
+   * live packets until the camera's next keyframe reaches this consumer; the
+   * client shows it until this consumer decodes a frame. Closed by the server
+   * (about one GOP later, on pause, or with this consumer). Undefined when
+   * instant start is off or nothing is cached.
+   */
+  readonly primer: { id: string; producerId: string; rtpParameters: MediaJson } | undefined;
   readonly closed: boolean;
   readonly paused: boolean;
   pause(): Promise<void>;

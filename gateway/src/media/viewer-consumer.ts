@@ -8,16 +8,21 @@
  * the producer closed and the camera was removed -> `camera_gone`; closed but
  * the camera id still has an incarnation (restart, worker replaced, config
  * update) -> `resubscribe`; its transport closed -> `transport_closed`.
+ *
+ * Instant start: an optional {@link Primer} (fanout/primer.ts) rides along;
+ * it starts when the viewing is resumed and is closed on pause and close.
  */
 import { EventEmitter } from 'node:events';
 import type { types } from 'mediasoup';
 import type { Quality } from '@vigil/protocol';
 import type { Camera } from '../cameras/camera.ts';
+import type { Primer } from '../fanout/primer.ts';
 import type { MediaJson, ViewerConsumer, ViewerConsumerCloseReason, ViewerConsumerEvents } from './media-types.ts';
 
 export class LocalViewerConsumer extends EventEmitter<ViewerConsumerEvents> implements ViewerConsumer {
   readonly #video: types.Consumer;
   #audio: types.Consumer | undefined;
+  #primer: Primer | undefined;
   readonly #camera: Camera;
   readonly quality: Quality;
   readonly transportId: string;
@@ -44,6 +49,7 @@ export class LocalViewerConsumer extends EventEmitter<ViewerConsumerEvents> impl
     });
     video.observer.once('close', () => {
       this.#audio?.close();
+      this.#primer?.close();
       this.emit('close', this.#reason ?? 'closed');
     });
   }
@@ -55,6 +61,28 @@ export class LocalViewerConsumer extends EventEmitter<ViewerConsumerEvents> impl
       return;
     }
     this.#audio = audio;
+  }
+
+  /** Attaches the instant-start primer (closed at once if the video already is). */
+  attachPrimer(primer: Primer): void {
+    if (this.#video.closed) {
+      primer.close();
+      return;
+    }
+    this.#primer = primer;
+  }
+
+  /** The primer's server-side state (tests, benchmark); undefined without one. */
+  get primerState(): { closed: boolean; stats: Primer['stats'] } | undefined {
+    const p = this.#primer;
+    return p ? { closed: p.closed, stats: p.stats } : undefined;
+  }
+
+  get primer(): ViewerConsumer['primer'] {
+    const p = this.#primer;
+    if (!p || p.closed) return undefined;
+    const c = p.consumer;
+    return { id: c.id, producerId: c.producerId, rtpParameters: c.rtpParameters as unknown as MediaJson };
   }
 
   get id(): string {
@@ -95,11 +123,15 @@ export class LocalViewerConsumer extends EventEmitter<ViewerConsumerEvents> impl
   }
 
   async pause(): Promise<void> {
+    // A primer is for the start only: a resumed viewing waits for a keyframe.
+    this.#primer?.close();
     await Promise.all([this.#video.pause(), this.#audio?.pause()]);
   }
 
   async resume(): Promise<void> {
     await Promise.all([this.#video.resume(), this.#audio?.resume()]);
+    // Not awaited: the replay waits for DTLS, which may come after this answer.
+    void this.#primer?.start();
   }
 
   async requestKeyFrame(): Promise<void> {

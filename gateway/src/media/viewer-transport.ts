@@ -96,6 +96,11 @@ export class LocalViewerTransport extends EventEmitter<ViewerTransportEvents> im
         return undefined;
       });
     if (audio) consumer.pairAudio(audio);
+    const primer = await this.#fanout.prime(this.#transport, camera, quality, caps).catch((err: unknown) => {
+      this.#log.warn({ cameraId: camera.id, err: (err as Error).message }, 'primer failed; the viewer waits for a keyframe');
+      return undefined;
+    });
+    if (primer) consumer.attachPrimer(primer);
     return consumer;
   }
 

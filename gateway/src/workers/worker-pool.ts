@@ -30,7 +30,7 @@ export interface WorkerSlot {
   webRtcTransports: number;
   /** Open pipe transports on this slot's router (pipeToRouter). */
   pipeTransports: number;
-  /** Open consumers on this slot's router (viewers' and pipes'). */
+  /** Open consumers on this slot's router (viewers' and pipes'; not GOP-cache taps or instant-start primers). */
   consumers: number;
   /** Worker CPU over the last sample, as a fraction of one core (0..1+). */
   cpu: number;
@@ -114,6 +114,9 @@ export class WorkerPool extends EventEmitter<WorkerPoolEvents> {
       const key = transport.type === 'webrtc' ? 'webRtcTransports' : transport.type === 'pipe' ? 'pipeTransports' : undefined;
       if (key) slot[key]++;
       transport.observer.on('newconsumer', (consumer) => {
+        // A GOP cache's tap and an instant-start primer (fanout/gop-cache.ts, primer.ts; gone within
+        // about one GOP) are no viewings: neither counts against the budget nor in the metrics.
+        if (transport.type === 'direct' || consumer.appData['primer'] === true) return;
         slot.consumers++;
         consumer.observer.once('close', () => {
           if (slot.worker === worker) slot.consumers--;

@@ -391,6 +391,7 @@ export class ViewerSession {
       qualities: camera.qualities,
       ...camera.frameSize(consumer.quality),
       ...(consumer.audio ? { audio: { consumerId: consumer.audio.id, producerId: consumer.audio.producerId, rtpParameters: consumer.audio.rtpParameters } } : {}),
+      ...(consumer.primer ? { primer: { consumerId: consumer.primer.id, producerId: consumer.primer.producerId, rtpParameters: consumer.primer.rtpParameters } } : {}),
       ...(liveState(camera.state) ? { cameraState: liveState(camera.state) } : {}),
       ...(camera.degraded ? { degraded: viewerDegradation(camera.degraded)! } : {}),
     };
