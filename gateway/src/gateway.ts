@@ -7,7 +7,7 @@
  * transports, workers).
  */
 import { EventEmitter } from 'node:events';
-import { isDeepStrictEqual } from 'node:util';
+import { reconcileCameras } from './cameras/reconcile.ts';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import { Camera } from './cameras/camera.ts';
@@ -166,30 +166,16 @@ export class Gateway extends EventEmitter<GatewayEvents> {
    * their viewers untouched.
    */
   async reconcile(wanted: CameraConfig[]): Promise<ReconcileResult> {
-    const result: ReconcileResult = { added: [], removed: [], updated: [], unchanged: [], failed: [] };
-    const wantedIds = new Set(wanted.map((c) => c.id));
-    for (const id of [...this.#cameras.keys()]) {
-      if (!wantedIds.has(id)) {
-        await this.removeCamera(id);
-        result.removed.push(id);
-      }
-    }
-    for (const config of wanted) {
-      const current = this.#cameras.get(config.id);
-      try {
-        if (!current) {
-          await this.addCamera(config);
-          result.added.push(config.id);
-        } else if (!isDeepStrictEqual(current.config, config)) {
-          await this.updateCamera(config);
-          result.updated.push(config.id);
-        } else {
-          result.unchanged.push(config.id);
-        }
-      } catch (err) {
-        result.failed.push({ id: config.id, error: (err as Error).message });
-      }
-    }
+    const result = await reconcileCameras(
+      {
+        current: (id) => this.#cameras.get(id),
+        ids: () => this.#cameras.keys(),
+        addCamera: (c) => this.addCamera(c),
+        updateCamera: (c) => this.updateCamera(c),
+        removeCamera: (id) => this.removeCamera(id),
+      },
+      wanted,
+    );
     this.#logger.info({ ...result, failed: result.failed.map((f) => f.id) }, 'cameras reconciled');
     return result;
   }

@@ -21,6 +21,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
+import { reconcileCameras } from '../cameras/reconcile.ts';
 import type { types } from 'mediasoup';
 import type { Logger } from 'pino';
 import { ErrorCode, ProtocolError, type Quality } from '@vigil/protocol';
@@ -536,29 +537,16 @@ export class ClusterMedia extends EventEmitter<MediaEvents> implements MediaApi,
   }
 
   async reconcile(wanted: CameraConfig[]): Promise<ReconcileResult> {
-    const result: ReconcileResult = { added: [], removed: [], updated: [], unchanged: [], failed: [] };
-    const wantedIds = new Set(wanted.map((c) => c.id));
-    for (const id of [...this.#views.keys()]) {
-      if (wantedIds.has(id)) continue;
-      await this.removeCamera(id);
-      result.removed.push(id);
-    }
-    for (const config of wanted) {
-      const current = this.#views.get(config.id);
-      try {
-        if (!current) {
-          await this.addCamera(config);
-          result.added.push(config.id);
-        } else if (!isDeepStrictEqual(current.config, config)) {
-          await this.updateCamera(config);
-          result.updated.push(config.id);
-        } else {
-          result.unchanged.push(config.id);
-        }
-      } catch (err) {
-        result.failed.push({ id: config.id, error: (err as Error).message });
-      }
-    }
+    const result = await reconcileCameras(
+      {
+        current: (id) => this.#views.get(id),
+        ids: () => this.#views.keys(),
+        addCamera: (c) => this.addCamera(c),
+        updateCamera: (c) => this.updateCamera(c),
+        removeCamera: (id) => this.removeCamera(id),
+      },
+      wanted,
+    );
     this.#log.info({ ...result, failed: result.failed.map((f) => f.id) }, 'cameras reconciled');
     return result;
   }
