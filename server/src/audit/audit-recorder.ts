@@ -97,11 +97,13 @@ export class AuditRecorder {
   readonly #queue: WriteQueue;
   #writeErrors = 0;
   #lastWriteOk = true;
-  #leader = true;
+  /** Oversight leader: a node alone always is; a node of a shared store only once a heartbeat said so (else every starting node would export the cluster's gauges until its first heartbeat). */
+  #leader: boolean;
   #lastSize = 0;
 
   constructor(o: AuditRecorderOptions) {
     this.#o = o;
+    this.#leader = !o.store.shared;
     this.#log = o.logger.child({ component: 'audit' });
     this.#queue = new WriteQueue({
       max: o.queueMax ?? 10_000,
@@ -147,6 +149,8 @@ export class AuditRecorder {
       o.observer.off('consume', onConsume);
       o.observer.off('consumerclose', onConsumerClose);
     };
+    // The first heartbeat now, not one period from now: it decides leadership.
+    void this.#heartbeat();
     const hb = setInterval(() => void this.#heartbeat(), o.heartbeatMs);
     hb.unref();
     this.#timers.push(hb);
