@@ -13,10 +13,10 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './vigil.ts';
+import { freePort } from './ports.ts';
 
 /** The newest installed server's bin dir, e.g. /usr/lib/postgresql/15/bin. */
 export function postgresBinDir(): string {
@@ -26,16 +26,6 @@ export function postgresBinDir(): string {
   return join(root, majors.sort((a, b) => Number(b) - Number(a))[0]!, 'bin');
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export interface TestPostgres {
   /** Connection URI for the `postgres` database as the superuser over TCP loopback. */

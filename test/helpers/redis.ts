@@ -7,9 +7,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './ports.ts';
 
 export interface TestRedis {
   /** `redis://host:port`. */
@@ -31,17 +32,6 @@ process.once('exit', () => {
   for (const c of running) c.kill('SIGKILL');
 });
 
-/** A TCP port free on `host` now (the kernel's choice). */
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Resolves once something accepts TCP connections on host:port. */
 async function waitListening(host: string, port: number, timeoutMs: number): Promise<void> {
