@@ -233,12 +233,13 @@ describe('cameras as they really are', () => {
     // One viewer arrives before the camera sends (told by a `cameraDegraded` notification),
     // one after it was marked degraded (told in the consume answer), as an element.
     await play(page, 'b', 'bframes-v', vigil.token(['bframes-v']));
-    start('bframes-v', clips['bframes']!);
+    // Listen before the camera sends: the notification may come at once.
     await page.evaluate(() => {
       const f = (window as unknown as { feeds: Record<string, { feed: any; heard?: unknown[] }> }).feeds['b']!;
       f.heard = [];
       f.feed.on('degraded', (d: unknown) => f.heard!.push(d));
     });
+    start('bframes-v', clips['bframes']!);
     await waitFor(() => cam.degraded !== undefined, 10_000);
     const token = vigil.token(['bframes-v']);
     await page.evaluate(
