@@ -5,7 +5,7 @@
  */
 import { spawn, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Netns } from './netns.ts';
 
@@ -21,6 +21,29 @@ export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/**
+ * pids of the running children of `parentPid` whose command name is `comm`
+ * (proc(5): field 4 ppid and the `(comm)` field of /proc/<pid>/stat; comm is
+ * the executable's name, at most 15 characters), e.g. the ffmpeg relays a
+ * Vigil process spawned (through setpriv, which execs ffmpeg in place).
+ */
+export function childPids(parentPid: number, comm: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const close = stat.lastIndexOf(')');
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    if (ppid === parentPid && stat.slice(stat.indexOf('(') + 1, close) === comm) out.push(Number(entry));
+  }
+  return out;
 }
 
 /** Resident set size of a process, bytes (VmRSS of /proc/<pid>/status); 0 when gone. */

@@ -1,8 +1,10 @@
 /**
  * A Vigil for load tests: `node server/src/main.ts --config <generated>`
- * as its own process (what `npm start` runs), one mediasoup worker, rtp-push
- * cameras fed by ./feed.ts or ./rtp-replay.ts, rate limits lifted so the load generator's
- * single address is not throttled, a fresh secret and admin key per run.
+ * as its own process (what `npm start` runs), one mediasoup worker, rate
+ * limits lifted so the load generator's single address is not throttled, a
+ * fresh secret and admin key per run. Its cameras are rtp-push cameras fed by
+ * ./feed.ts or ./rtp-replay.ts ({@link startVigilServer}), or RTSP cameras
+ * Vigil pulls itself with its relays ({@link startVigilRtspServer}).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -14,43 +16,91 @@ import { freeTcpPort, freeUdpPair, pinToCore, waitForOutput, type ProcessSet } f
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-export interface VigilServer {
+/** The running Vigil process, whatever its cameras. */
+export interface VigilProcess {
   /** Base URL (http://127.0.0.1:port). */
   url: string;
   /** HS256 viewer-token secret of this run (`auth.secret`). */
   secret: string;
+  /** Admin API credential (`admin.apiKey`) of this run. */
+  adminKey: string;
+  /** The Node.js process (signaling; the parent of every relay process). */
+  pid: number;
+  /** The mediasoup worker process. */
+  workerPid: number;
+  /** Every camera's id. */
+  cameras: { id: string }[];
+}
+
+/** A Vigil with rtp-push cameras. */
+export interface VigilServer extends VigilProcess {
   /** The first camera's id and RTP port (RTCP: port + 1). */
   camera: string;
   rtpPort: number;
   /** Every camera: id and RTP port. */
   cameras: { id: string; rtpPort: number }[];
-  /** Admin API credential (`admin.apiKey`) of this run. */
-  adminKey: string;
-  /** The Node.js process (signaling). */
-  pid: number;
-  /** The mediasoup worker process. */
-  workerPid: number;
 }
 
-export interface VigilServerOptions {
+/** A Vigil with RTSP cameras (source kind `rtsp`, RTP interleaved over TCP). */
+export interface VigilRtspServer extends VigilProcess {
+  /** Every camera: id and the URL its relay pulls. */
+  cameras: { id: string; url: string }[];
+}
+
+/** Where Vigil's processes run. */
+export interface VigilCores {
   /** Pin the mediasoup worker to this core. */
   workerCore?: number;
-  /** Pin the Node.js process (and the worker until re-pinned) to this core. */
+  /** Pin the Node.js process (and the worker until re-pinned, and every relay it spawns) to this core. */
   nodeCore?: number;
+}
+
+export interface VigilServerOptions extends VigilCores {
   /** rtp-push cameras (default 1), ids `loadtest-cam`, `loadtest-cam-2`, ... */
   cameras?: number;
 }
 
 /**
- * Starts Vigil and waits for `vigil started` and its worker's pid.
+ * Starts Vigil with rtp-push cameras (SSRC and payload type of ./feed.ts) and
+ * waits for `vigil started` and its worker's pid.
  * @throws Error when it exits or does not start within 30 s
  */
 export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptions = {}): Promise<VigilServer> {
+  const cameras: { id: string; rtpPort: number }[] = [];
+  for (let i = 0; i < (opts.cameras ?? 1); i++) cameras.push({ id: i === 0 ? 'loadtest-cam' : `loadtest-cam-${i + 1}`, rtpPort: await freeUdpPair() });
+  const vigil = await startVigil(procs, opts, cameras.map((c) => ({
+    id: c.id,
+    codec: 'H264',
+    h264Profile: 'baseline',
+    source: { kind: 'rtp-push', port: c.rtpPort, ssrc: FEED_SSRC, payloadType: FEED_PAYLOAD_TYPE },
+  })));
+  return { ...vigil, camera: cameras[0]!.id, rtpPort: cameras[0]!.rtpPort, cameras };
+}
+
+/**
+ * Starts Vigil with one RTSP camera per URL (ids `loadtest-rtsp-1`, ...; H.264
+ * constrained baseline, as ./feed.ts's clip; RTP interleaved in the RTSP TCP
+ * connection, RFC 2326 §10.12) and waits for `vigil started` and its worker's
+ * pid. Vigil probes each camera and starts its relay (ffmpeg `-c copy`, a child
+ * of the Node.js process) after that.
+ * @throws Error when it exits or does not start within 30 s
+ */
+export async function startVigilRtspServer(procs: ProcessSet, urls: string[], cores: VigilCores = {}): Promise<VigilRtspServer> {
+  const cameras = urls.map((url, i) => ({ id: `loadtest-rtsp-${i + 1}`, url }));
+  const vigil = await startVigil(procs, cores, cameras.map((c) => ({
+    id: c.id,
+    codec: 'H264',
+    h264Profile: 'baseline',
+    source: { kind: 'rtsp', url: c.url, transport: 'tcp' },
+  })));
+  return { ...vigil, cameras };
+}
+
+/** Writes the config with these camera entries, starts Vigil, waits for it and pins its worker. */
+async function startVigil(procs: ProcessSet, opts: VigilCores, cameras: object[]): Promise<Omit<VigilProcess, 'cameras'>> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-loadtest-'));
   const secret = randomBytes(24).toString('hex');
   const adminKey = randomBytes(24).toString('hex');
-  const cameras: { id: string; rtpPort: number }[] = [];
-  for (let i = 0; i < (opts.cameras ?? 1); i++) cameras.push({ id: i === 0 ? 'loadtest-cam' : `loadtest-cam-${i + 1}`, rtpPort: await freeUdpPair() });
   const unlimited = { burst: 100_000, perSec: 100_000 };
   const config = {
     http: { host: '127.0.0.1', port: await freeTcpPort() },
@@ -64,12 +114,7 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
     audit: { path: join(dir, 'audit.sqlite') },
     revocations: { file: join(dir, 'revocations.json') },
     admin: { apiKey: adminKey },
-    cameras: cameras.map((c) => ({
-      id: c.id,
-      codec: 'H264',
-      h264Profile: 'baseline',
-      source: { kind: 'rtp-push', port: c.rtpPort, ssrc: FEED_SSRC, payloadType: FEED_PAYLOAD_TYPE },
-    })),
+    cameras,
   };
   const configPath = join(dir, 'vigil.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -85,5 +130,5 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
   child.stdout?.resume();
   child.stderr?.resume();
   if (opts.workerCore !== undefined) pinToCore(workerPid, opts.workerCore);
-  return { url: started[1] ?? started[2]!, secret, camera: cameras[0]!.id, rtpPort: cameras[0]!.rtpPort, cameras, adminKey, pid: child.pid!, workerPid };
+  return { url: started[1] ?? started[2]!, secret, adminKey, pid: child.pid!, workerPid };
 }
