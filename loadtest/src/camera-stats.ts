@@ -58,6 +58,17 @@ export async function liveCameras(vigil: VigilProcess): Promise<number> {
 }
 
 /**
+ * The cameras not live now, with their state and the reason of their last
+ * transition (e.g. `RTSP timeout: ...`, from the admin list), for the run's log.
+ * @throws Error (fetch) when Vigil does not answer
+ */
+export async function camerasNotLive(vigil: VigilProcess): Promise<{ id: string; state: string; reason: string | null }[]> {
+  const res = await fetch(`${vigil.url}/admin/v1/cameras`, { headers: { authorization: `Bearer ${vigil.adminKey}` } });
+  const body = (await res.json()) as { cameras: { id: string; state: string; reason: string | null }[] };
+  return body.cameras.filter((c) => c.state !== 'live').map(({ id, state, reason }) => ({ id, state, reason }));
+}
+
+/**
  * Polls until every camera is live or `timeoutMs` passed, calling `onPoll`
  * each round (every 500 ms; e.g. to pin processes that appeared).
  * @returns cameras live at the end

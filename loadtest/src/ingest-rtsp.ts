@@ -17,7 +17,7 @@
  * window), Node.js, and the RTSP server (the load generator). Cameras per core
  * = 100 % / (worker + relay CPU % per camera), for a loss-free step.
  */
-import { cameraTotals, waitForLive } from './camera-stats.ts';
+import { cameraTotals, camerasNotLive, waitForLive } from './camera-stats.ts';
 import { loopedClipMkv } from './feed.ts';
 import type { IngestRunner, IngestRunOptions } from './ingest-runner.ts';
 import { fixed } from './machine.ts';
@@ -110,6 +110,7 @@ export function rtspIngest(o: IngestRunOptions): IngestRunner {
         const relaysPct = (100 * relaySecs) / secs;
         const nodePct = (100 * (n1 - n0)) / secs;
         const clean = s1.live === n && relays === n && lossPct < 0.1;
+        for (const c of s1.live === n ? [] : await camerasNotLive(vigil)) console.error(`[loadtest:ingest] ${c.id} is ${c.state}: ${c.reason ?? 'no reason given'}`);
         console.error(`[loadtest:ingest] ${n} RTSP cameras: ${s1.live} live (${live} before the window), ${relays} relays, worker ${workerPct.toFixed(1)} %, relays ${relaysPct.toFixed(1)} %, loss ${lossPct.toFixed(3)} %`);
         return {
           clean,
