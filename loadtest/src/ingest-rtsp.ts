@@ -25,9 +25,9 @@ import { childPids, cpuSeconds, pinToCore, ProcessSet } from './processes.ts';
 import { launchRtspServer, type RtspMount, type RtspServer } from './rtsp-server.ts';
 import { startVigilRtspServer } from './vigil-server.ts';
 
-/** Bound on every camera being probed and live, ms (probes take 1.5-2.5 s each, all at once). */
-const LIVE_TIMEOUT_MS = 60_000;
-/** Length of the served file, s: each client plays it once from its start, so it outlasts live wait + settle + a 60 s window. */
+/** Bound on every camera being probed and live after Vigil started, ms (probes take 1.5-2.5 s each, all at once). */
+const LIVE_TIMEOUT_MS = 90_000;
+/** Length of the served file, s: each client plays it once from its start, so it outlasts live wait + 2 s settle + a 60 s window. */
 const SERVED_SECONDS = 180;
 
 /** CPU seconds of each pid now; pids that are gone are left out. */

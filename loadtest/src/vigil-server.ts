@@ -83,7 +83,8 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
  * connection, RFC 2326 §10.12) and waits for `vigil started` and its worker's
  * pid. Vigil probes each camera and starts its relay (ffmpeg `-c copy`, a child
  * of the Node.js process) after that.
- * @throws Error when it exits or does not start within 30 s
+ * @throws Error when it exits or does not start within 30 s + 1 s per camera
+ *   (the cameras open one after the other while the first ones' probes run)
  */
 export async function startVigilRtspServer(procs: ProcessSet, urls: string[], cores: VigilCores = {}): Promise<VigilRtspServer> {
   const cameras = urls.map((url, i) => ({ id: `loadtest-rtsp-${i + 1}`, url }));
@@ -92,12 +93,15 @@ export async function startVigilRtspServer(procs: ProcessSet, urls: string[], co
     codec: 'H264',
     h264Profile: 'baseline',
     source: { kind: 'rtsp', url: c.url, transport: 'tcp' },
-  })));
+  })), 30_000 + 1000 * cameras.length);
   return { ...vigil, cameras };
 }
 
-/** Writes the config with these camera entries, starts Vigil, waits for it and pins its worker. */
-async function startVigil(procs: ProcessSet, opts: VigilCores, cameras: object[]): Promise<Omit<VigilProcess, 'cameras'>> {
+/**
+ * Writes the config with these camera entries, starts Vigil, waits for it (at
+ * most `startTimeoutMs`) and pins its worker.
+ */
+async function startVigil(procs: ProcessSet, opts: VigilCores, cameras: object[], startTimeoutMs = 30_000): Promise<Omit<VigilProcess, 'cameras'>> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-loadtest-'));
   const secret = randomBytes(24).toString('hex');
   const adminKey = randomBytes(24).toString('hex');
@@ -124,8 +128,8 @@ async function startVigil(procs: ProcessSet, opts: VigilCores, cameras: object[]
     env: process.env,
     ...(opts.nodeCore === undefined ? {} : { core: opts.nodeCore }),
   });
-  const worker = waitForOutput(child, /"workerPid":(\d+)/, 30_000);
-  const started = await waitForOutput(child, /"msg":"vigil started".*?"url":"([^"]+)"|"url":"([^"]+)".*?"msg":"vigil started"/, 30_000);
+  const worker = waitForOutput(child, /"workerPid":(\d+)/, startTimeoutMs);
+  const started = await waitForOutput(child, /"msg":"vigil started".*?"url":"([^"]+)"|"url":"([^"]+)".*?"msg":"vigil started"/, startTimeoutMs);
   const workerPid = Number((await worker)[1]);
   child.stdout?.resume();
   child.stderr?.resume();
