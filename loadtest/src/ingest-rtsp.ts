@@ -9,19 +9,20 @@
  * /cam1 ... /camN, over RTP interleaved in the RTSP TCP connection (RFC 2326
  * §10.12); a fresh Vigil with one camera per mount.
  *
- * Where things run (2 cores): the mediasoup worker and every relay on core 0
- * (the relays are part of Vigil's ingest cost; Vigil spawns them from Node.js,
- * so each is re-pinned with taskset as it appears); the RTSP server and
- * Node.js on core 1. CPU over the window from /proc/<pid>/stat: the worker,
- * the relays (the sum over Node's `ffmpeg` children that ran through the
- * window), Node.js, and the RTSP server (the load generator). Cameras per core
- * = 100 % / (worker + relay CPU % per camera), for a loss-free step.
+ * Where things run (2 cores): the mediasoup worker and every relay (and
+ * probe) on core 0 (the relays are part of Vigil's ingest cost; Vigil spawns
+ * them from Node.js, so each is re-pinned with taskset as it appears, see
+ * ./vigil-server.ts `relayCore`); the RTSP server and Node.js on core 1.
+ * CPU over the window from /proc/<pid>/stat: the worker, the relays (the sum
+ * over Node's `ffmpeg` children that ran through the window), Node.js, and
+ * the RTSP server (the load generator). Cameras per core = 100 % / (worker +
+ * relay CPU % per camera), for a loss-free step.
  */
 import { cameraTotals, camerasNotLive, waitForLive } from './camera-stats.ts';
 import { loopedClipMkv } from './feed.ts';
 import type { IngestRunner, IngestRunOptions } from './ingest-runner.ts';
 import { fixed } from './machine.ts';
-import { childPids, cpuSeconds, pinToCore, ProcessSet } from './processes.ts';
+import { childPids, cpuSeconds, ProcessSet } from './processes.ts';
 import { launchRtspServer, type RtspMount, type RtspServer } from './rtsp-server.ts';
 import { startVigilRtspServer } from './vigil-server.ts';
 
@@ -67,23 +68,11 @@ export function rtspIngest(o: IngestRunOptions): IngestRunner {
         server = await launchRtspServer({
           mounts, protocols: ['tcp'], startTimeoutMs: 30_000, ...(o.cores.nodeCore === undefined ? {} : { core: o.cores.nodeCore }),
         });
-        const vigil = await startVigilRtspServer(procs, Object.keys(mounts).map((m) => server!.url(m)), o.cores);
-        const pinned = new Set<number>();
-        const pinRelays = (): void => {
-          if (o.cores.workerCore === undefined) return;
-          for (const pid of childPids(vigil.pid, 'ffmpeg')) {
-            if (pinned.has(pid)) continue;
-            try {
-              pinToCore(pid, o.cores.workerCore);
-              pinned.add(pid);
-            } catch {
-              // exited before taskset reached it: a restarted relay is pinned next round
-            }
-          }
-        };
-        const live = await waitForLive(vigil, LIVE_TIMEOUT_MS, pinRelays);
+        const vigil = await startVigilRtspServer(procs, Object.keys(mounts).map((m) => server!.url(m)), {
+          ...o.cores, ...(o.cores.workerCore === undefined ? {} : { relayCore: o.cores.workerCore }),
+        });
+        const live = await waitForLive(vigil, LIVE_TIMEOUT_MS);
         await new Promise((r) => setTimeout(r, 2000));
-        pinRelays();
         const ts0 = performance.now();
         const s0 = await cameraTotals(vigil);
         const r0 = cpuOf(childPids(vigil.pid, 'ffmpeg'));

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FEED_PAYLOAD_TYPE, FEED_SSRC } from './feed.ts';
-import { freeTcpPort, freeUdpPair, pinToCore, waitForOutput, type ProcessSet } from './processes.ts';
+import { childPids, freeTcpPort, freeUdpPair, pinToCore, waitForOutput, type ProcessSet } from './processes.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -51,8 +51,14 @@ export interface VigilRtspServer extends VigilProcess {
 export interface VigilCores {
   /** Pin the mediasoup worker to this core. */
   workerCore?: number;
-  /** Pin the Node.js process (and the worker until re-pinned, and every relay it spawns) to this core. */
+  /** Pin the Node.js process (and the worker until re-pinned) to this core. */
   nodeCore?: number;
+  /**
+   * Pin what Node.js spawns for ingest (RTSP probes: `ffprobe`; relays:
+   * `ffmpeg`) to this core, from Vigil's spawn on: they inherit Node's core
+   * otherwise. Each is re-pinned (taskset) within 500 ms of appearing.
+   */
+  relayCore?: number;
 }
 
 export interface VigilServerOptions extends VigilCores {
@@ -128,6 +134,7 @@ async function startVigil(procs: ProcessSet, opts: VigilCores, cameras: object[]
     env: process.env,
     ...(opts.nodeCore === undefined ? {} : { core: opts.nodeCore }),
   });
+  if (opts.relayCore !== undefined) pinChildren(procs, child.pid!, opts.relayCore);
   const worker = waitForOutput(child, /"workerPid":(\d+)/, startTimeoutMs);
   const started = await waitForOutput(child, /"msg":"vigil started".*?"url":"([^"]+)"|"url":"([^"]+)".*?"msg":"vigil started"/, startTimeoutMs);
   const workerPid = Number((await worker)[1]);
@@ -135,4 +142,21 @@ async function startVigil(procs: ProcessSet, opts: VigilCores, cameras: object[]
   child.stderr?.resume();
   if (opts.workerCore !== undefined) pinToCore(workerPid, opts.workerCore);
   return { url: started[1] ?? started[2]!, secret, adminKey, pid: child.pid!, workerPid };
+}
+
+/** Every 500 ms until the run stops, pins `parentPid`'s new ffmpeg and ffprobe children to `core`. */
+function pinChildren(procs: ProcessSet, parentPid: number, core: number): void {
+  const seen = new Set<number>();
+  const timer = setInterval(() => {
+    for (const pid of [...childPids(parentPid, 'ffmpeg'), ...childPids(parentPid, 'ffprobe')]) {
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      try {
+        pinToCore(pid, core);
+      } catch {
+        // exited before taskset reached it
+      }
+    }
+  }, 500);
+  procs.onStop(() => clearInterval(timer));
 }
