@@ -39,6 +39,8 @@ export interface VigilServerOptions {
   nodeCore?: number;
   /** rtp-push cameras (default 1), ids `loadtest-cam`, `loadtest-cam-2`, ... */
   cameras?: number;
+  /** Address viewers reach Vigil on: HTTP/WebSocket and WebRTC (default 127.0.0.1; cameras always push to 127.0.0.1). */
+  viewerAddress?: string;
 }
 
 /**
@@ -53,8 +55,8 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
   for (let i = 0; i < (opts.cameras ?? 1); i++) cameras.push({ id: i === 0 ? 'loadtest-cam' : `loadtest-cam-${i + 1}`, rtpPort: await freeUdpPair() });
   const unlimited = { burst: 100_000, perSec: 100_000 };
   const config = {
-    http: { host: '127.0.0.1', port: await freeTcpPort() },
-    webrtc: { listenIp: '127.0.0.1', port: await freeTcpPort() },
+    http: { host: opts.viewerAddress ?? '127.0.0.1', port: await freeTcpPort() },
+    webrtc: { listenIp: opts.viewerAddress ?? '127.0.0.1', port: await freeTcpPort() },
     workers: { count: 1, logLevel: 'error' },
     auth: { secret },
     demo: { enabled: false },
