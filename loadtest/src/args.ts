@@ -27,12 +27,17 @@ export interface FanoutArgs {
   viewers: ('loopback' | 'veth')[];
   /** Whether the bots offer a browser's RTP header extensions (transport-wide-cc, abs-send-time, mid, ...) or none; one or more to compare. */
   headerExtensions: boolean[];
+  /** Rounds over the set-ups (1..5; loadtest:media alternates them). */
+  rounds: number;
+  /** Sample the server with perf during the last step (see profile.ts). */
+  profile: boolean;
 }
 
 /**
  * Parses `[--steps 25,50,100,200] [--window 10] [--mbps 1,3] [--rate 20]
  * [--viewers loopback,veth] [--header-extensions browser,none]` from process.argv
- * (the last two: one value, or a comma-separated list of set-ups to compare).
+ * (the last two: one value, or a comma-separated list of set-ups to compare)
+ * [--rounds 1] [--profile].
  * @throws Error naming a bad list entry or option value
  */
 export function fanoutArgs(): FanoutArgs {
@@ -44,6 +49,8 @@ export function fanoutArgs(): FanoutArgs {
       rate: { type: 'string', default: '20' },
       viewers: { type: 'string', default: 'loopback' },
       'header-extensions': { type: 'string', default: 'browser' },
+      rounds: { type: 'string', default: '1' },
+      profile: { type: 'boolean', default: false },
     },
   });
   const viewers = values.viewers.split(',').map((v) => {
@@ -61,5 +68,7 @@ export function fanoutArgs(): FanoutArgs {
     rate: Number(values.rate),
     viewers,
     headerExtensions,
+    rounds: Math.min(5, Math.max(1, Math.trunc(Number(values.rounds)) || 1)),
+    profile: values.profile,
   };
 }

@@ -13,6 +13,7 @@ import { fixed, markdownTable } from './machine.ts';
 import { startJanus } from './janus-server.ts';
 import { createViewerLink, NETNS_CIDR } from './netns.ts';
 import { ProcessSet } from './processes.ts';
+import { recordProfile, summarizeProfile, type ProfileSummary } from './profile.ts';
 import { startVigilServer } from './vigil-server.ts';
 
 export type ServerKind = 'vigil' | 'janus';
@@ -42,6 +43,11 @@ export interface FanoutOptions {
   viewers?: ViewerPlacement;
   /** Vigil's bots offer a browser's RTP header extensions (default true); false: none (no transport-cc, so no send-side BWE). */
   headerExtensions?: boolean;
+  /**
+   * Sample the server's stacks with perf into this file during the last
+   * step's measured window (~1k samples/s: well under 1 % of a core).
+   */
+  profileFile?: string;
 }
 
 export type ViewerPlacement = 'loopback' | 'veth';
@@ -52,6 +58,8 @@ export interface FanoutResult {
   steps: BotStep[];
   /** A label for the set-up when a run compares several (printed in the table's first column). */
   setup?: string | undefined;
+  /** The last step's profile, with {@link FanoutOptions.profileFile}. */
+  profile?: ProfileSummary;
 }
 
 /** Cores to pin to: 0 and 1 when the machine has two or more, none otherwise. */
@@ -71,6 +79,15 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     '--max-duration', `${Math.ceil(60 + o.steps.length * (o.windowSec + 5) + o.steps.at(-1)! / (o.rate ?? 20))}s`,
   ];
   const other = o.otherCore === undefined ? {} : { core: o.otherCore };
+  let profiling: Promise<void> | undefined;
+  const profileLastStep = (pid: number) => (step: number): void => {
+    if (o.profileFile && step === o.steps.at(-1)) profiling = recordProfile(pid, Math.max(1, o.windowSec - 1), o.profileFile);
+  };
+  const withProfile = async (r: FanoutResult): Promise<FanoutResult> => {
+    if (!profiling || !o.profileFile) return r;
+    await profiling;
+    return { ...r, profile: summarizeProfile(o.profileFile) };
+  };
   const apart = o.viewers === 'veth';
   if (apart && o.otherCore === undefined) throw new Error('viewers: veth needs two cores (the viewers\' receive path runs on the other core)');
   try {
@@ -86,10 +103,11 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
         ...(link ? { netns: link.netns } : {}),
         env: { VIGIL_SECRET: vigil.secret },
         serverPid: vigil.workerPid,
+        onWindow: profileLastStep(vigil.workerPid),
         ...other,
         ...(o.onStep ? { onStep: o.onStep } : {}),
       });
-      return { server: 'vigil', stream: o.stream, steps };
+      return await withProfile({ server: 'vigil', stream: o.stream, steps });
     }
     const janus = await startJanus(procs, o.serverCore, apart ? { rpsCore: o.otherCore! } : undefined);
     startFeed(procs, clipPath, [{ port: janus.rtpPort }], o.otherCore, janus.netns);
@@ -97,11 +115,12 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     const steps = await runBots(procs, {
       args: ['--mode', 'janus', '--url', janus.apiUrl, '--mountpoint', String(janus.mountpoint), '--allow-net', janus.viewerLink?.cidr ?? NETNS_CIDR, ...common],
       serverPid: janus.pid,
+      onWindow: profileLastStep(janus.pid),
       netns: janus.viewerLink?.netns ?? janus.netns,
       ...other,
       ...(o.onStep ? { onStep: o.onStep } : {}),
     });
-    return { server: 'janus', stream: o.stream, steps };
+    return await withProfile({ server: 'janus', stream: o.stream, steps });
   } finally {
     await procs.stopAll();
   }

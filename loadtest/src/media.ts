@@ -6,7 +6,7 @@
  * stream bitrate and per set-up. Prints the machine, then a markdown table.
  *
  *   npm run loadtest:media -- [--steps 25,50,100,200] [--window 10] [--mbps 1,3] [--rate 20]
- *     [--viewers loopback,veth] [--header-extensions browser,none] [--rounds 1]
+ *     [--viewers loopback,veth] [--header-extensions browser,none] [--rounds 1] [--profile]
  *
  * Set-ups (each list is compared in one run, rounds alternate them):
  * `--viewers loopback` bots on 127.0.0.1, whose receive path the kernel runs
@@ -16,15 +16,20 @@
  * offers (transport-wide-cc: the worker runs send-side bandwidth estimation
  * for them, as for a browser); `none` no header extensions.
  *
+ * `--profile`: perf samples the worker during the last step's window (first
+ * round) and prints its top entries and the share of the receive softirq.
+ *
  * Bounded: at most 2000 viewers per step, 60 s per window, 5 rounds.
  */
-import { parseArgs } from 'node:util';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { defaultCores, fanoutTable, runFanout, type FanoutResult } from './fanout.ts';
 import { machineInfo, machineLine } from './machine.ts';
 import { fanoutArgs } from './args.ts';
 
-const { steps, windowSec, mbps: bitrates, rate, viewers, headerExtensions } = fanoutArgs();
-const rounds = Math.min(5, Math.max(1, Number(parseArgs({ options: { rounds: { type: 'string', default: '1' } }, strict: false }).values.rounds)));
+const { steps, windowSec, mbps: bitrates, rate, viewers, headerExtensions, rounds, profile } = fanoutArgs();
+const profileDir = profile ? mkdtempSync(join(tmpdir(), 'vigil-media-perf-')) : undefined;
 const machine = machineInfo();
 const results: FanoutResult[] = [];
 const setups = viewers.flatMap((v) => headerExtensions.map((h) => ({ viewers: v, headerExtensions: h })));
@@ -41,6 +46,7 @@ for (let round = 1; round <= rounds; round++) {
         windowSec,
         rate,
         ...setup,
+        ...(profileDir && round === 1 ? { profileFile: join(profileDir, `${results.length}.perf.data`) } : {}),
         ...defaultCores(machine.cores),
         onStep: (s) => console.error(`[loadtest:media]   ${s.bots} viewers: worker ${s.serverCpuPct?.toFixed(1)} % CPU, ${s.botsWithFrames} receiving, loss ${s.lossPct.toFixed(2)} %`),
       });
@@ -51,3 +57,9 @@ for (let round = 1; round <= rounds; round++) {
 console.log(fanoutTable(results));
 console.log(`\nWorker pinned to core 0, bots to core 1 (taskset); ${windowSec} s window per step; 1280x720 30 fps H.264 (1 s GOP); viewers: ${setups.map(label).join(' / ')}.`);
 console.log('µs per packet per viewer = worker CPU over the window / RTP packets the bots received in it.');
+for (const r of results) {
+  if (!r.profile) continue;
+  console.log(`\nperf profile of the worker, ${r.setup ?? 'vigil'}, ${(r.stream.bitrate / 1e6).toFixed(1)} Mbps, ${r.steps.at(-1)?.bots} viewers (self time, top entries):\n${r.profile.top.join('\n')}`);
+  console.log(`receive softirq (the viewers' receive path run inside the worker's sends): ${(100 * r.profile.receiveSoftirqShare).toFixed(1)} % of its samples`);
+}
+if (profileDir) rmSync(profileDir, { recursive: true, force: true });
