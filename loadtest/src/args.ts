@@ -27,6 +27,8 @@ export interface FanoutArgs {
   viewers: ('loopback' | 'veth')[];
   /** Whether the bots offer a browser's RTP header extensions (transport-wide-cc, abs-send-time, mid, ...) or none; one or more to compare. */
   headerExtensions: boolean[];
+  /** mediasoup-worker builds to compare (`name=/path`; empty: the set-up's). */
+  workers: { name: string; bin: string }[];
   /** Rounds over the set-ups (1..5; loadtest:media alternates them). */
   rounds: number;
   /** Sample the server with perf during the last step (see profile.ts). */
@@ -37,7 +39,7 @@ export interface FanoutArgs {
  * Parses `[--steps 25,50,100,200] [--window 10] [--mbps 1,3] [--rate 20]
  * [--viewers loopback,veth] [--header-extensions browser,none]` from process.argv
  * (the last two: one value, or a comma-separated list of set-ups to compare)
- * [--rounds 1] [--profile].
+ * [--workers name=/path,...] [--rounds 1] [--profile].
  * @throws Error naming a bad list entry or option value
  */
 export function fanoutArgs(): FanoutArgs {
@@ -50,6 +52,7 @@ export function fanoutArgs(): FanoutArgs {
       viewers: { type: 'string', default: 'loopback' },
       'header-extensions': { type: 'string', default: 'browser' },
       rounds: { type: 'string', default: '1' },
+      workers: { type: 'string', default: '' },
       profile: { type: 'boolean', default: false },
     },
   });
@@ -68,6 +71,13 @@ export function fanoutArgs(): FanoutArgs {
     rate: Number(values.rate),
     viewers,
     headerExtensions,
+    workers: values.workers
+      ? values.workers.split(',').map((w) => {
+          const at = w.indexOf('=');
+          if (at < 1 || at === w.length - 1) throw new Error(`--workers: expected name=/path/to/mediasoup-worker, got "${w}"`);
+          return { name: w.slice(0, at), bin: w.slice(at + 1) };
+        })
+      : [],
     rounds: Math.min(5, Math.max(1, Math.trunc(Number(values.rounds)) || 1)),
     profile: values.profile,
   };

@@ -48,6 +48,8 @@ export interface FanoutOptions {
    * step's measured window (~1k samples/s: well under 1 % of a core).
    */
   profileFile?: string;
+  /** Vigil only: run this mediasoup-worker binary instead of the set-up's (compare builds in one run). */
+  workerBin?: string;
 }
 
 export type ViewerPlacement = 'loopback' | 'veth';
@@ -95,7 +97,7 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     if (o.server === 'vigil') {
       const link = apart ? createViewerLink({ rpsCore: o.otherCore! }) : undefined;
       if (link) procs.onStop(link.netns.destroy);
-      const vigil = await startVigilServer(procs, { workerCore: o.serverCore, nodeCore: o.otherCore, ...(link ? { viewerAddress: link.serverAddress } : {}) });
+      const vigil = await startVigilServer(procs, { workerCore: o.serverCore, nodeCore: o.otherCore, ...(o.workerBin ? { workerBin: o.workerBin } : {}), ...(link ? { viewerAddress: link.serverAddress } : {}) });
       startFeed(procs, clipPath, [{ port: vigil.rtpPort }], o.otherCore);
       await waitLive(vigil.url);
       const steps = await runBots(procs, {

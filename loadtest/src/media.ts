@@ -6,7 +6,7 @@
  * stream bitrate and per set-up. Prints the machine, then a markdown table.
  *
  *   npm run loadtest:media -- [--steps 25,50,100,200] [--window 10] [--mbps 1,3] [--rate 20]
- *     [--viewers loopback,veth] [--header-extensions browser,none] [--rounds 1] [--profile]
+ *     [--viewers loopback,veth] [--header-extensions browser,none] [--workers a=/bin1,b=/bin2] [--rounds 1] [--profile]
  *
  * Set-ups (each list is compared in one run, rounds alternate them):
  * `--viewers loopback` bots on 127.0.0.1, whose receive path the kernel runs
@@ -14,7 +14,8 @@
  * network namespace behind a veth pair with RPS to core 1 (charged there, as
  * behind a NIC). `--header-extensions browser` bots offer what Chromium
  * offers (transport-wide-cc: the worker runs send-side bandwidth estimation
- * for them, as for a browser); `none` no header extensions.
+ * for them, as for a browser); `none` no header extensions. `--workers`
+ * compares mediasoup-worker builds (name=path each).
  *
  * `--profile`: perf samples the worker during the last step's window (first
  * round) and prints its top entries and the share of the receive softirq.
@@ -28,12 +29,14 @@ import { defaultCores, fanoutTable, runFanout, type FanoutResult } from './fanou
 import { machineInfo, machineLine } from './machine.ts';
 import { fanoutArgs } from './args.ts';
 
-const { steps, windowSec, mbps: bitrates, rate, viewers, headerExtensions, rounds, profile } = fanoutArgs();
+const { steps, windowSec, mbps: bitrates, rate, viewers, headerExtensions, workers, rounds, profile } = fanoutArgs();
 const profileDir = profile ? mkdtempSync(join(tmpdir(), 'vigil-media-perf-')) : undefined;
 const machine = machineInfo();
 const results: FanoutResult[] = [];
-const setups = viewers.flatMap((v) => headerExtensions.map((h) => ({ viewers: v, headerExtensions: h })));
-const label = (s: (typeof setups)[number]): string => `${s.viewers}, ${s.headerExtensions ? 'browser extensions' : 'no extensions'}`;
+const builds: ({ name: string; bin: string } | undefined)[] = workers.length ? workers : [undefined];
+const setups = builds.flatMap((w) => viewers.flatMap((v) => headerExtensions.map((h) => ({ viewers: v, headerExtensions: h, ...(w ? { workerBin: w.bin, worker: w.name } : {}) }))));
+const label = (s: (typeof setups)[number]): string =>
+  `${'worker' in s ? `${s.worker}, ` : ''}${s.viewers}, ${s.headerExtensions ? 'browser extensions' : 'no extensions'}`;
 console.log(`## Vigil fan-out, real WebRTC viewers (Pion bots)\n\n${machineLine(machine)}\n`);
 for (let round = 1; round <= rounds; round++) {
   for (const mbps of bitrates) {
@@ -45,7 +48,9 @@ for (let round = 1; round <= rounds; round++) {
         steps,
         windowSec,
         rate,
-        ...setup,
+        viewers: setup.viewers,
+        headerExtensions: setup.headerExtensions,
+        ...('workerBin' in setup ? { workerBin: setup.workerBin } : {}),
         ...(profileDir && round === 1 ? { profileFile: join(profileDir, `${results.length}.perf.data`) } : {}),
         ...defaultCores(machine.cores),
         onStep: (s) => console.error(`[loadtest:media]   ${s.bots} viewers: worker ${s.serverCpuPct?.toFixed(1)} % CPU, ${s.botsWithFrames} receiving, loss ${s.lossPct.toFixed(2)} %`),

@@ -39,6 +39,8 @@ export interface VigilServerOptions {
   nodeCore?: number;
   /** rtp-push cameras (default 1), ids `loadtest-cam`, `loadtest-cam-2`, ... */
   cameras?: number;
+  /** The mediasoup-worker binary to run (default: `$MEDIASOUP_WORKER_BIN`, the one the set-up built). */
+  workerBin?: string;
   /** Address viewers reach Vigil on: HTTP/WebSocket and WebRTC (default 127.0.0.1; cameras always push to 127.0.0.1). */
   viewerAddress?: string;
 }
@@ -78,7 +80,7 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
   const child = procs.spawn(process.execPath, [join(ROOT, 'server/src/main.ts'), '--config', configPath], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
+    env: opts.workerBin ? { ...process.env, MEDIASOUP_WORKER_BIN: opts.workerBin } : process.env,
     ...(opts.nodeCore === undefined ? {} : { core: opts.nodeCore }),
   });
   const worker = waitForOutput(child, /"workerPid":(\d+)/, 30_000);
