@@ -64,6 +64,10 @@ export interface VigilCores {
 export interface VigilServerOptions extends VigilCores {
   /** rtp-push cameras (default 1), ids `loadtest-cam`, `loadtest-cam-2`, ... */
   cameras?: number;
+  /** The mediasoup-worker binary to run (default: `$MEDIASOUP_WORKER_BIN`, the one the set-up built). */
+  workerBin?: string;
+  /** Address viewers reach Vigil on: HTTP/WebSocket and WebRTC (default 127.0.0.1; cameras always push to 127.0.0.1). */
+  viewerAddress?: string;
 }
 
 /**
@@ -113,8 +117,8 @@ async function startVigil(procs: ProcessSet, opts: VigilCores, cameras: object[]
   const adminKey = randomBytes(24).toString('hex');
   const unlimited = { burst: 100_000, perSec: 100_000 };
   const config = {
-    http: { host: '127.0.0.1', port: await freeTcpPort() },
-    webrtc: { listenIp: '127.0.0.1', port: await freeTcpPort() },
+    http: { host: opts.viewerAddress ?? '127.0.0.1', port: await freeTcpPort() },
+    webrtc: { listenIp: opts.viewerAddress ?? '127.0.0.1', port: await freeTcpPort() },
     workers: { count: 1, logLevel: 'error' },
     auth: { secret },
     demo: { enabled: false },
@@ -131,7 +135,7 @@ async function startVigil(procs: ProcessSet, opts: VigilCores, cameras: object[]
   const child = procs.spawn(process.execPath, [join(ROOT, 'server/src/main.ts'), '--config', configPath], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
+    env: opts.workerBin ? { ...process.env, MEDIASOUP_WORKER_BIN: opts.workerBin } : process.env,
     ...(opts.nodeCore === undefined ? {} : { core: opts.nodeCore }),
   });
   if (opts.relayCore !== undefined) pinChildren(procs, child.pid!, opts.relayCore);
