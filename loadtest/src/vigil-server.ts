@@ -61,13 +61,17 @@ export interface VigilCores {
   relayCore?: number;
 }
 
-export interface VigilServerOptions extends VigilCores {
-  /** rtp-push cameras (default 1), ids `loadtest-cam`, `loadtest-cam-2`, ... */
-  cameras?: number;
+/** How the Vigil process runs, whatever its cameras. */
+export interface VigilProcessOptions extends VigilCores {
   /** The mediasoup-worker binary to run (default: `$MEDIASOUP_WORKER_BIN`, the one the set-up built). */
   workerBin?: string;
   /** Address viewers reach Vigil on: HTTP/WebSocket and WebRTC (default 127.0.0.1; cameras always push to 127.0.0.1). */
   viewerAddress?: string;
+}
+
+export interface VigilServerOptions extends VigilProcessOptions {
+  /** rtp-push cameras (default 1), ids `loadtest-cam`, `loadtest-cam-2`, ... */
+  cameras?: number;
 }
 
 /**
@@ -96,9 +100,9 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
  * @throws Error when it exits or does not start within 30 s + 1 s per camera
  *   (the cameras open one after the other while the first ones' probes run)
  */
-export async function startVigilRtspServer(procs: ProcessSet, urls: string[], cores: VigilCores = {}): Promise<VigilRtspServer> {
+export async function startVigilRtspServer(procs: ProcessSet, urls: string[], opts: VigilProcessOptions = {}): Promise<VigilRtspServer> {
   const cameras = urls.map((url, i) => ({ id: `loadtest-rtsp-${i + 1}`, url }));
-  const vigil = await startVigil(procs, cores, cameras.map((c) => ({
+  const vigil = await startVigil(procs, opts, cameras.map((c) => ({
     id: c.id,
     codec: 'H264',
     h264Profile: 'baseline',
@@ -111,7 +115,7 @@ export async function startVigilRtspServer(procs: ProcessSet, urls: string[], co
  * Writes the config with these camera entries, starts Vigil, waits for it (at
  * most `startTimeoutMs`) and pins its worker.
  */
-async function startVigil(procs: ProcessSet, opts: VigilCores, cameras: object[], startTimeoutMs = 30_000): Promise<Omit<VigilProcess, 'cameras'>> {
+async function startVigil(procs: ProcessSet, opts: VigilProcessOptions, cameras: object[], startTimeoutMs = 30_000): Promise<Omit<VigilProcess, 'cameras'>> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-loadtest-'));
   const secret = randomBytes(24).toString('hex');
   const adminKey = randomBytes(24).toString('hex');
