@@ -6,7 +6,7 @@
  * and every camera's producer counters (./camera-stats.ts).
  */
 import { fileURLToPath } from 'node:url';
-import { cameraTotals, waitForLive } from './camera-stats.ts';
+import { cameraTotals, camerasNotLive, waitForLive } from './camera-stats.ts';
 import type { IngestRunner, IngestRunOptions } from './ingest-runner.ts';
 import { fixed } from './machine.ts';
 import { cpuSeconds, ProcessSet, waitForOutput } from './processes.ts';
@@ -49,6 +49,7 @@ export function pushIngest(o: IngestRunOptions): IngestRunner {
         const lossPct = (100 * lost) / Math.max(1, packets + lost);
         const workerPct = (100 * (w1 - w0)) / secs;
         const clean = s1.live === n && lossPct < 0.1;
+        for (const c of s1.live === n ? [] : await camerasNotLive(vigil)) console.error(`[loadtest:ingest] ${c.id} is ${c.state}: ${c.reason ?? 'no reason given'}`);
         console.error(`[loadtest:ingest] ${n} cameras: ${s1.live} live (${live} before the window), worker ${workerPct.toFixed(1)} %, loss ${lossPct.toFixed(3)} %`);
         return {
           clean,

@@ -44,9 +44,15 @@ const rows: (string | number)[][] = [];
 let lastClean: number | undefined;
 console.log(`## ${runner.title}\n\n${machineLine(machine)}\n`);
 for (const n of steps) {
-  const step = await runner.step(n);
-  if (step.clean) lastClean = n;
-  rows.push(step.row);
+  try {
+    const step = await runner.step(n);
+    if (step.clean) lastClean = n;
+    rows.push(step.row);
+  } catch (err) {
+    // A step that could not start (e.g. Vigil not up in time on a busy machine) is a row of '-'; the others still print.
+    console.error(`[loadtest:ingest] ${n} cameras: step failed: ${(err as Error).message.split('\n')[0]}`);
+    rows.push([n, ...runner.headers.slice(1).map(() => 'did not start')]);
+  }
 }
 console.log(markdownTable(runner.headers, rows));
 console.log(`\n${runner.footer(lastClean)}`);

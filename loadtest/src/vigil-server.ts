@@ -81,7 +81,7 @@ export interface VigilServerOptions extends VigilProcessOptions {
  */
 export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptions = {}): Promise<VigilServer> {
   const cameras: { id: string; rtpPort: number }[] = [];
-  for (let i = 0; i < (opts.cameras ?? 1); i++) cameras.push({ id: i === 0 ? 'loadtest-cam' : `loadtest-cam-${i + 1}`, rtpPort: await freeUdpPair() });
+  for (let i = 0; i < (opts.cameras ?? 1); i++) cameras.push({ id: i === 0 ? 'loadtest-cam' : `loadtest-cam-${i + 1}`, rtpPort: await freeUdpPair(true) });
   const vigil = await startVigil(procs, opts, cameras.map((c) => ({
     id: c.id,
     codec: 'H264',
@@ -97,8 +97,9 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
  * connection, RFC 2326 §10.12) and waits for `vigil started` and its worker's
  * pid. Vigil probes each camera and starts its relay (ffmpeg `-c copy`, a child
  * of the Node.js process) after that.
- * @throws Error when it exits or does not start within 30 s + 1 s per camera
- *   (the cameras open one after the other while the first ones' probes run)
+ * @throws Error when it exits or does not start within 30 s + 2 s per camera
+ *   (the cameras open one after the other while the first ones' probes and
+ *   relays run: 100 cameras took over 130 s on the busy 2-core VM)
  */
 export async function startVigilRtspServer(procs: ProcessSet, urls: string[], opts: VigilProcessOptions = {}): Promise<VigilRtspServer> {
   const cameras = urls.map((url, i) => ({ id: `loadtest-rtsp-${i + 1}`, url }));
@@ -107,7 +108,7 @@ export async function startVigilRtspServer(procs: ProcessSet, urls: string[], op
     codec: 'H264',
     h264Profile: 'baseline',
     source: { kind: 'rtsp', url: c.url, transport: 'tcp' },
-  })), 30_000 + 1000 * cameras.length);
+  })), 30_000 + 2000 * cameras.length);
   return { ...vigil, cameras };
 }
 
@@ -143,12 +144,16 @@ async function startVigil(procs: ProcessSet, opts: VigilProcessOptions, cameras:
     ...(opts.nodeCore === undefined ? {} : { core: opts.nodeCore }),
   });
   if (opts.relayCore !== undefined) pinChildren(procs, child.pid!, opts.relayCore);
-  const worker = waitForOutput(child, /"workerPid":(\d+)/, startTimeoutMs);
+  // The worker is pinned as soon as its pid is logged: cameras open (one worker round trip after another) before `vigil started`.
+  const worker = waitForOutput(child, /"workerPid":(\d+)/, startTimeoutMs).then((m) => {
+    const pid = Number(m[1]);
+    if (opts.workerCore !== undefined) pinToCore(pid, opts.workerCore);
+    return pid;
+  });
   const started = await waitForOutput(child, /"msg":"vigil started".*?"url":"([^"]+)"|"url":"([^"]+)".*?"msg":"vigil started"/, startTimeoutMs);
-  const workerPid = Number((await worker)[1]);
+  const workerPid = await worker;
   child.stdout?.resume();
   child.stderr?.resume();
-  if (opts.workerCore !== undefined) pinToCore(workerPid, opts.workerCore);
   return { url: started[1] ?? started[2]!, secret, adminKey, pid: child.pid!, workerPid };
 }
 
