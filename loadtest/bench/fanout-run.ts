@@ -36,6 +36,7 @@ import { pino } from 'pino';
 import { Gateway, withoutBandwidthEstimation, withoutTransportCc } from '@vigil/gateway/internals';
 import { parseConfig } from '@vigil/server';
 import type { types } from 'mediasoup';
+import { recordProfile } from '../src/profile.ts';
 
 /** What one step measured. */
 export interface StepResult {
@@ -187,9 +188,7 @@ for (const target of steps) {
 }
 if (values.perf) {
   // After the last step, outside its measured window: sample the worker's stacks (Debian linux-perf, cpu-clock works in VMs).
-  execFileSync('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '999', '-g', '-o', values.perf, '-p', String(slot.worker.pid), '--', 'sleep', String(seconds)], {
-    stdio: 'ignore',
-  });
+  await recordProfile(slot.worker.pid, seconds, values.perf);
 }
 for (const b of bots) b.socket.close();
 await gateway.close();

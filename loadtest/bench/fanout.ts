@@ -33,7 +33,7 @@
  *   transport-cc; `:sndbuf=BYTES`: each bot transport's socket send buffer.
  * Bounded: at most 6 rounds, 2000 bots and 60 s per step.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -41,6 +41,7 @@ import { availableParallelism, cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { StepResult } from './fanout-run.ts';
+import { summarizeProfile } from '../src/profile.ts';
 
 const { values } = parseArgs({
   options: {
@@ -175,17 +176,9 @@ for (let i = 0; i < steps; i++) {
 console.log(lines.join('\n'));
 if (values.profile) {
   for (const v of variants) {
-    // Self time per function, top entries (perf report, children not folded in).
-    const report = execFileSync('perf', ['report', '--stdio', '--no-children', '--sort', 'dso,symbol', '-g', 'none', '--percent-limit', '1.5', '-i', join(profileDir, `${v.name}.perf.data`)], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-    });
-    const top = report
-      .split('\n')
-      .filter((l) => /^\s+\d/.test(l))
-      .slice(0, 15)
-      .map((l) => l.replace(/(\s+-)+\s*$/, '').replace(/\s{2,}/g, '  '));
+    const { top, receiveSoftirqShare } = summarizeProfile(join(profileDir, `${v.name}.perf.data`));
     console.log(`\nperf profile of the worker, ${v.name}, ${steps ? all.get(base)![steps - 1]![0]!.consumers : 0} consumers (self time, top entries):\n${top.join('\n')}`);
+    console.log(`receive softirq (the bots' loopback receive path, charged to the worker): ${(100 * receiveSoftirqShare).toFixed(1)} % of its samples`);
   }
 }
 rmSync(profileDir, { recursive: true, force: true });

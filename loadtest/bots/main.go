@@ -58,6 +58,7 @@ func main() {
 	freezeMs := flag.Int("freeze-ms", 500, "a gap between frames longer than this is a freeze (ms)")
 	timeout := flag.Duration("timeout", 15*time.Second, "per-bot connection timeout")
 	maxDuration := flag.Duration("max-duration", 10*time.Minute, "hard limit on the whole run")
+	headerExtensions := flag.Bool("header-extensions", true, "offer the RTP header extensions a browser offers (transport-wide-cc, abs-send-time, mid, ...), so the server runs its bandwidth estimation as for a browser (vigil); false: none")
 	allowNet := flag.String("allow-net", "", "CIDR whose local addresses ICE may use besides loopback (a network namespace's own network)")
 	flag.Parse()
 
@@ -86,7 +87,7 @@ func main() {
 			fatal(fmt.Errorf("--camera is required with --mode vigil"))
 		}
 		o := vigilOptions{url: *url, camera: *camera, quality: *quality, token: os.Getenv("VIGIL_TOKEN"), secret: os.Getenv("VIGIL_SECRET"),
-			issuer: *issuer, audience: *audience, ttl: *maxDuration + time.Minute}
+			issuer: *issuer, audience: *audience, ttl: *maxDuration + time.Minute, headerExtensions: *headerExtensions}
 		if o.token == "" && o.secret == "" {
 			fatal(fmt.Errorf("set VIGIL_TOKEN (one viewer token for all bots) or VIGIL_SECRET (HS256 secret, a token per bot)"))
 		}

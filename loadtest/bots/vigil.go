@@ -40,6 +40,23 @@ type vigilOptions struct {
 	issuer   string
 	audience string
 	ttl      time.Duration
+	// headerExtensions: offer the RTP header extensions Chromium receives
+	// video with (mid, abs-send-time, transport-wide-cc, toffset,
+	// video-orientation), so the server runs what it runs for a browser
+	// (mediasoup: transport-cc feedback and its send-side bandwidth
+	// estimation); false: none (media only).
+	headerExtensions bool
+}
+
+// browserVideoExtensions are the RTP header extension URIs Chromium offers
+// for a received video track that mediasoup's router also supports (see
+// mediasoup's supportedRtpCapabilities and RFC 8285 for the mechanism).
+var browserVideoExtensions = map[string]bool{
+	"urn:ietf:params:rtp-hdrext:sdes:mid":                                       true, // RFC 8843
+	"http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time":                true,
+	"http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01": true,
+	"urn:ietf:params:rtp-hdrext:toffset":                                        true, // RFC 5450
+	"urn:3gpp:video-orientation":                                                true, // 3GPP TS 26.114
 }
 
 // rpc is one WebSocket connection with request/response matching by id.
@@ -181,8 +198,12 @@ type msTransport struct {
 type msConsumer struct {
 	ConsumerID    string `json:"consumerId"`
 	RtpParameters struct {
-		Mid       string    `json:"mid"`
-		Codecs    []msCodec `json:"codecs"`
+		Mid              string    `json:"mid"`
+		Codecs           []msCodec `json:"codecs"`
+		HeaderExtensions []struct {
+			URI string `json:"uri"`
+			ID  int    `json:"id"`
+		} `json:"headerExtensions"`
 		Encodings []struct {
 			SSRC uint32 `json:"ssrc"`
 		} `json:"encodings"`
@@ -230,7 +251,8 @@ func runVigilBot(ctx context.Context, o vigilOptions, n int, c *counters, vo vie
 	}
 	var caps struct {
 		RtpCapabilities struct {
-			Codecs []msCodec `json:"codecs"`
+			Codecs           []msCodec        `json:"codecs"`
+			HeaderExtensions []map[string]any `json:"headerExtensions"`
 		} `json:"rtpCapabilities"`
 	}
 	if err := conn.call("getRouterRtpCapabilities", nil, &caps, timeout); err != nil {
@@ -241,14 +263,22 @@ func runVigilBot(ctx context.Context, o vigilOptions, n int, c *counters, vo vie
 		return fail(err)
 	}
 	// The bot's capabilities: the router's video codecs without retransmission
-	// formats and without header extensions (counted media only, no BWE).
+	// formats, and the header extensions a browser offers (or none).
 	var mine []msCodec
 	for _, codec := range caps.RtpCapabilities.Codecs {
 		if codec.Kind == "video" && !strings.HasSuffix(strings.ToLower(codec.MimeType), "/rtx") {
 			mine = append(mine, codec)
 		}
 	}
-	rtpCaps := map[string]any{"codecs": mine, "headerExtensions": []any{}}
+	exts := []map[string]any{}
+	if o.headerExtensions {
+		for _, ext := range caps.RtpCapabilities.HeaderExtensions {
+			if uri, _ := ext["uri"].(string); ext["kind"] == "video" && browserVideoExtensions[uri] {
+				exts = append(exts, ext)
+			}
+		}
+	}
+	rtpCaps := map[string]any{"codecs": mine, "headerExtensions": exts}
 	var consumer msConsumer
 	if err := conn.call("consume", map[string]any{"transportId": transport.ID, "cameraId": o.camera, "rtpCapabilities": rtpCaps, "quality": o.quality}, &consumer, timeout); err != nil {
 		return fail(err)
@@ -358,6 +388,9 @@ func mediasoupOffer(t msTransport, c msConsumer) (string, error) {
 		line("a=candidate:%s 1 udp %d %s %d typ %s", cand.Foundation, cand.Priority, addr, cand.Port, cand.Type)
 	}
 	line("a=end-of-candidates")
+	for _, ext := range c.RtpParameters.HeaderExtensions {
+		line("a=extmap:%d %s", ext.ID, ext.URI) // RFC 8285 §8
+	}
 	line("a=rtcp-mux")
 	line("a=rtcp-rsize")
 	for _, codec := range codecs {

@@ -23,11 +23,24 @@ export interface FanoutArgs {
   mbps: number[];
   /** Bots started per second. */
   rate: number;
+  /** Where the viewers receive, one or more set-ups to compare (see FanoutOptions.viewers). */
+  viewers: ('loopback' | 'veth')[];
+  /** Whether the bots offer a browser's RTP header extensions (transport-wide-cc, abs-send-time, mid, ...) or none; one or more to compare. */
+  headerExtensions: boolean[];
+  /** mediasoup-worker builds to compare (`name=/path`; empty: the set-up's). */
+  workers: { name: string; bin: string }[];
+  /** Rounds over the set-ups (1..5; loadtest:media alternates them). */
+  rounds: number;
+  /** Sample the server with perf during the last step (see profile.ts). */
+  profile: boolean;
 }
 
 /**
- * Parses `[--steps 25,50,100,200] [--window 10] [--mbps 1,3] [--rate 20]` from process.argv.
- * @throws Error naming a bad list entry
+ * Parses `[--steps 25,50,100,200] [--window 10] [--mbps 1,3] [--rate 20]
+ * [--viewers loopback,veth] [--header-extensions browser,none]` from process.argv
+ * (the last two: one value, or a comma-separated list of set-ups to compare)
+ * [--workers name=/path,...] [--rounds 1] [--profile].
+ * @throws Error naming a bad list entry or option value
  */
 export function fanoutArgs(): FanoutArgs {
   const { values } = parseArgs({
@@ -36,12 +49,36 @@ export function fanoutArgs(): FanoutArgs {
       window: { type: 'string', default: '10' },
       mbps: { type: 'string', default: '1,3' },
       rate: { type: 'string', default: '20' },
+      viewers: { type: 'string', default: 'loopback' },
+      'header-extensions': { type: 'string', default: 'browser' },
+      rounds: { type: 'string', default: '1' },
+      workers: { type: 'string', default: '' },
+      profile: { type: 'boolean', default: false },
     },
+  });
+  const viewers = values.viewers.split(',').map((v) => {
+    if (v !== 'loopback' && v !== 'veth') throw new Error(`--viewers: each must be loopback or veth, got "${v}"`);
+    return v;
+  });
+  const headerExtensions = values['header-extensions'].split(',').map((v) => {
+    if (v !== 'browser' && v !== 'none') throw new Error(`--header-extensions: each must be browser or none, got "${v}"`);
+    return v === 'browser';
   });
   return {
     steps: parseList(values.steps, 1, 2000),
     windowSec: Math.min(60, Math.max(2, Number(values.window))),
     mbps: parseList(values.mbps, 0.1, 50),
     rate: Number(values.rate),
+    viewers,
+    headerExtensions,
+    workers: values.workers
+      ? values.workers.split(',').map((w) => {
+          const at = w.indexOf('=');
+          if (at < 1 || at === w.length - 1) throw new Error(`--workers: expected name=/path/to/mediasoup-worker, got "${w}"`);
+          return { name: w.slice(0, at), bin: w.slice(at + 1) };
+        })
+      : [],
+    rounds: Math.min(5, Math.max(1, Math.trunc(Number(values.rounds)) || 1)),
+    profile: values.profile,
   };
 }

@@ -47,6 +47,8 @@ export interface BotRun {
   netns?: Netns;
   /** Called with each step as it completes. */
   onStep?: (s: BotStep) => void;
+  /** Called when a step's measurement window starts, with that step's bot count. */
+  onWindow?: (step: number) => void;
 }
 
 /** The bots binary set-up built (scripts/setup.sh exports VIGIL_BOTS_BIN). */
@@ -83,7 +85,10 @@ export async function runBots(procs: ProcessSet, run: BotRun): Promise<BotStep[]
   for await (const line of createInterface({ input: child.stdout! })) {
     if (!line.startsWith('{')) continue;
     const msg = JSON.parse(line) as { event: string } & BotStep;
-    if (msg.event === 'window') cpuAt = sample();
+    if (msg.event === 'window') {
+      cpuAt = sample();
+      run.onWindow?.(msg.step);
+    }
     else if (msg.event === 'step') {
       const end = sample();
       if (cpuAt) {

@@ -12,7 +12,7 @@ import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FEED_PAYLOAD_TYPE, FEED_PROFILE_LEVEL_ID } from './feed.ts';
-import { createNetns, type Netns } from './netns.ts';
+import { createNetns, createViewerLink, type Netns, type ViewerLink } from './netns.ts';
 import { freeTcpPort, freeUdpPair, waitForOutput, type ProcessSet } from './processes.ts';
 
 /** Where Debian installs Janus's modules (multiarch). */
@@ -26,8 +26,10 @@ export interface JanusServer {
   /** UDP port the mountpoint receives RTP on. */
   rtpPort: number;
   pid: number;
-  /** The namespace Janus runs in; run the bots and the feed in it. */
+  /** The namespace Janus runs in; run the feed in it, and the bots unless {@link viewerLink}. */
   netns: Netns;
+  /** With `viewersApart`: the bots' own namespace and its link to Janus's. */
+  viewerLink?: ViewerLink;
 }
 
 /** Every module in `folder` except `keep`, as Janus's `disable` list. */
@@ -38,11 +40,17 @@ function disableAllBut(folder: string, keep: string): string {
 /**
  * Writes the config and starts `janus`, resolved once its HTTP API answers.
  * @param core pin Janus (all threads) to this core
+ * @param viewersApart put the viewers in a namespace of their own, linked to
+ *   Janus's by a veth pair whose receive side runs on core `viewersApart.rpsCore`
+ *   (see {@link createViewerLink}); Janus's ICE and HTTP API then use that link
  * @throws Error when Janus exits or its API does not answer within 20 s
  */
-export async function startJanus(procs: ProcessSet, core?: number): Promise<JanusServer> {
+export async function startJanus(procs: ProcessSet, core?: number, viewersApart?: { rpsCore: number }): Promise<JanusServer> {
   const netns = createNetns();
   procs.onStop(netns.destroy);
+  const viewerLink = viewersApart ? createViewerLink({ serverNetns: netns, rpsCore: viewersApart.rpsCore }) : undefined;
+  if (viewerLink) procs.onStop(viewerLink.netns.destroy);
+  const apiIp = viewerLink?.serverAddress ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'vigil-janus-'));
   const httpPort = await freeTcpPort();
   const rtpPort = await freeUdpPair();
@@ -62,7 +70,7 @@ media: {
 	rtp_port_range = "30000-39999"
 }
 nat: {
-	ice_enforce_list = "v0"
+	ice_enforce_list = "${viewerLink?.serverDevice ?? 'v0'}"
 	ignore_mdns = true
 }
 plugins: {
@@ -87,7 +95,7 @@ loggers: {
 	base_path = "/janus"
 	http = true
 	port = ${httpPort}
-	ip = "127.0.0.1"
+	ip = "${apiIp}"
 	https = false
 }
 admin: {
@@ -125,5 +133,5 @@ vigil-loadtest: {
   await waitForOutput(child, /HTTP webserver started/, 20_000);
   child.stdout?.resume();
   child.stderr?.resume();
-  return { apiUrl: `http://127.0.0.1:${httpPort}/janus`, mountpoint, rtpPort, pid: child.pid!, netns };
+  return { apiUrl: `http://${apiIp}:${httpPort}/janus`, mountpoint, rtpPort, pid: child.pid!, netns, ...(viewerLink ? { viewerLink } : {}) };
 }

@@ -7,6 +7,7 @@
  * delivered, and viewers per core where both delivered cleanly.
  *
  *   npm run loadtest:janus-vs-vigil -- [--steps 25,50,100,200] [--window 10] [--mbps 1,3] [--rate 20]
+ *     [--viewers loopback|veth] [--header-extensions browser|none]   (see media.ts; the first of a list is used)
  *
  * Bounded: at most 2000 viewers per step, 60 s per window. Needs root (Janus
  * runs in a network namespace, see netns.ts).
@@ -15,7 +16,7 @@ import { fanoutArgs } from './args.ts';
 import { cpuMsPerViewer, defaultCores, fanoutTable, runFanout, viewersPerCore, type FanoutResult, type ServerKind } from './fanout.ts';
 import { fixed, machineInfo, machineLine, markdownTable } from './machine.ts';
 
-const { steps, windowSec, mbps: bitrates, rate } = fanoutArgs();
+const { steps, windowSec, mbps: bitrates, rate, viewers, headerExtensions } = fanoutArgs();
 const machine = machineInfo();
 const results: FanoutResult[] = [];
 const summary: (string | number)[][] = [];
@@ -30,6 +31,8 @@ for (const mbps of bitrates) {
       steps,
       windowSec,
       rate,
+      viewers: viewers[0],
+      headerExtensions: headerExtensions[0],
       ...defaultCores(machine.cores),
       onStep: (s) => console.error(`[loadtest:janus-vs-vigil]   ${s.bots} viewers: ${server} ${s.serverCpuPct?.toFixed(1)} % CPU, ${s.botsWithFrames} receiving, loss ${s.lossPct.toFixed(2)} %`),
     });
@@ -63,5 +66,5 @@ console.log(
       summary,
     ),
 );
-console.log(`\nServer pinned to core 0, bots to core 1 (taskset); ${windowSec} s window per step; 1280x720 30 fps H.264 (1 s GOP), the same clip replayed to both.`);
+console.log(`\nServer pinned to core 0, bots to core 1 (taskset); ${windowSec} s window per step; 1280x720 30 fps H.264 (1 s GOP), the same clip replayed to both; viewers: ${viewers[0]}, ${headerExtensions[0] ? 'browser header extensions' : 'no header extensions'} (Vigil).`);
 console.log('"Clean": every viewer received frames, loss <= 1 %, none frozen at the window end. Viewers per core = 100 % / (CPU % per viewer), extrapolated linearly.');

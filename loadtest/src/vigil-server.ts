@@ -39,6 +39,10 @@ export interface VigilServerOptions {
   nodeCore?: number;
   /** rtp-push cameras (default 1), ids `loadtest-cam`, `loadtest-cam-2`, ... */
   cameras?: number;
+  /** The mediasoup-worker binary to run (default: `$MEDIASOUP_WORKER_BIN`, the one the set-up built). */
+  workerBin?: string;
+  /** Address viewers reach Vigil on: HTTP/WebSocket and WebRTC (default 127.0.0.1; cameras always push to 127.0.0.1). */
+  viewerAddress?: string;
 }
 
 /**
@@ -53,8 +57,8 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
   for (let i = 0; i < (opts.cameras ?? 1); i++) cameras.push({ id: i === 0 ? 'loadtest-cam' : `loadtest-cam-${i + 1}`, rtpPort: await freeUdpPair() });
   const unlimited = { burst: 100_000, perSec: 100_000 };
   const config = {
-    http: { host: '127.0.0.1', port: await freeTcpPort() },
-    webrtc: { listenIp: '127.0.0.1', port: await freeTcpPort() },
+    http: { host: opts.viewerAddress ?? '127.0.0.1', port: await freeTcpPort() },
+    webrtc: { listenIp: opts.viewerAddress ?? '127.0.0.1', port: await freeTcpPort() },
     workers: { count: 1, logLevel: 'error' },
     auth: { secret },
     demo: { enabled: false },
@@ -76,7 +80,7 @@ export async function startVigilServer(procs: ProcessSet, opts: VigilServerOptio
   const child = procs.spawn(process.execPath, [join(ROOT, 'server/src/main.ts'), '--config', configPath], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
+    env: opts.workerBin ? { ...process.env, MEDIASOUP_WORKER_BIN: opts.workerBin } : process.env,
     ...(opts.nodeCore === undefined ? {} : { core: opts.nodeCore }),
   });
   const worker = waitForOutput(child, /"workerPid":(\d+)/, 30_000);

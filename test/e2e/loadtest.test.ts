@@ -40,6 +40,24 @@ describe('media bots (Pion)', () => {
       expect(steps[0]!.ttffMs.count).toBe(2);
     }, 90_000);
   }
+
+  it('receive from Vigil across a veth pair (their own namespace, receive path on the other core), and the worker profile names the receive softirq', async () => {
+    const profileFile = join(mkdtempSync(join(tmpdir(), 'vigil-lt-perf-')), 'worker.perf.data');
+    const looped = await runFanout({ server: 'vigil', stream: small, steps: [3], windowSec: 3, rate: 10, serverCore: 0, otherCore: 1, profileFile });
+    const apart = await runFanout({ server: 'vigil', stream: small, steps: [3], windowSec: 3, rate: 10, serverCore: 0, otherCore: 1, viewers: 'veth' });
+    for (const s of [looped.steps[0]!, apart.steps[0]!]) {
+      expect(s.connected).toBe(3);
+      expect(s.botsWithFrames).toBe(3);
+      expect(s.fpsPerBot).toBeGreaterThan(10);
+      expect(s.serverCpuPct).toBeGreaterThan(0);
+    }
+    // perf sampled the worker during the measured window: its own code and,
+    // over loopback, the bots' receive path run inside its sends.
+    const profile = looped.profile!;
+    expect(profile.top.some((l) => l.includes('mediasoup-worker'))).toBe(true);
+    expect(profile.receiveSoftirqShare).toBeGreaterThan(0);
+    expect(profile.receiveSoftirqShare).toBeLessThan(1);
+  }, 120_000);
 });
 
 describe('signaling load (Locust, distributed)', () => {
