@@ -8,8 +8,9 @@
  * usual peak, the jitter buffer over `maxJitterBufferMs` or growing three
  * intervals in a row, or a receive-side bandwidth estimate
  * (availableIncomingBitrate, where the browser gives one) under the bitrate
- * `high` needs and not climbing. Frame rate and jitter-buffer growth move seconds before the
- * renderer counts a freeze, which is what lets it step down before video freezes.
+ * `high` needs and not climbing. Frame rate and jitter-buffer growth move
+ * seconds before the renderer counts a freeze, which is what lets it step
+ * down before video freezes.
  *
  * Step UP (low -> high) only after `upAfterMs` of good intervals at `low`
  * (and, when the browser gives an estimate that could show it, 1.2x the
