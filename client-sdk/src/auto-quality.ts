@@ -8,11 +8,25 @@
  * usual peak, the jitter buffer over `maxJitterBufferMs` or growing three
  * intervals in a row, or a receive-side bandwidth estimate
  * (availableIncomingBitrate, where the browser gives one) under the bitrate
- * `high` needs. Frame rate and jitter-buffer growth move seconds before the
- * renderer counts a freeze, which is what lets it step down before video freezes.
+ * `high` needs and not climbing. Frame rate and jitter-buffer growth move
+ * seconds before the renderer counts a freeze, which is what lets it step
+ * down before video freezes.
  *
  * Step UP (low -> high) only after `upAfterMs` of good intervals at `low`
- * (and, when the browser gives an estimate, 1.2x the bitrate `high` needed).
+ * (and, when the browser gives an estimate that could show it, 1.2x the
+ * bitrate `high` needed).
+ *
+ * What the browser's estimate can say: Chromium reports
+ * availableIncomingBitrate only from its receive-side estimator (viewer
+ * consumers negotiate no transport-cc, gateway/src/fanout/viewer-capabilities.ts;
+ * with transport-cc it reports none). libwebrtc's rate control
+ * (AimdRateControl) lowers that estimate on overuse and raises it step by step
+ * after, never above 1.5x the received bitrate + 10 kbit/s. So while `low`
+ * plays it cannot show room for `high` (it is then ignored for stepping up),
+ * and after a switch to `high` it climbs for tens of seconds from where `low`
+ * left it (a climbing estimate counts as no shortage). Measured in Chromium
+ * 156 (test/e2e/sdk-auto-quality.test.ts): ~80-250 kbit/s while `low`
+ * received ~110 kbit/s; +8 %/s after the switch to `high`.
  * A try at `high` that goes bad within `probeWindowMs` doubles the wait (up to
  * `maxUpAfterMs`); staying good that long resets it. Intervals within
  * `settleMs` of a switch, resume or re-subscribe are ignored (the new stream
@@ -56,6 +70,19 @@ export const DEFAULT_AUTO_QUALITY: Readonly<AutoQualityOptions> = {
   maxJitterBufferMs: 400,
 };
 
+/**
+ * Whether a receive-side bandwidth estimate can reach `bar` (bps) while
+ * `received` bps arrive. Browsers report only a receive-side estimate as
+ * availableIncomingBitrate (libwebrtc's RemoteBitrateEstimator, which also
+ * drives REMB), and its rate control never raises it above 1.5x the received
+ * bitrate + 10 kbit/s (libwebrtc AimdRateControl::ClampBitrate): while the
+ * small `low` stream plays, an estimate that could show room for `high`
+ * cannot occur, so it says nothing about that room.
+ */
+function canShowRoom(received: number, bar: number): boolean {
+  return received * 1.5 + 10_000 >= bar;
+}
+
 /** Below this peak frame rate the frame-rate rule is off (slideshow cameras). */
 const MIN_PEAK_FPS = 5;
 /** Jitter-buffer delay that must be exceeded for growth to count, ms. */
@@ -72,6 +99,8 @@ export class AutoQualityPolicy {
   #highBitrate: number | undefined;
   #jb: number[] = [];
   #lastQuality: Quality | undefined;
+  /** The previous interval's availableIncomingBitrate, bps. */
+  #prevAib: number | undefined;
 
   constructor(options: Partial<AutoQualityOptions> = {}) {
     this.options = { ...DEFAULT_AUTO_QUALITY, ...options };
@@ -108,6 +137,9 @@ export class AutoQualityPolicy {
       this.#goodSince = undefined;
       this.#jb = [];
     }
+    const aib = s.availableIncomingBitrate;
+    const climbing = aib !== undefined && this.#prevAib !== undefined && aib > this.#prevAib;
+    this.#prevAib = aib;
     if (now < this.#settleUntil) return undefined;
     const o = this.options;
     const prevPeak = this.#peakFps.get(quality) ?? 0;
@@ -120,8 +152,8 @@ export class AutoQualityPolicy {
     if (this.#jb.length > 4) this.#jb.shift();
     const growing = this.#jb.length === 4 && this.#jb.every((v, i, a) => i === 0 || v > a[i - 1]!) && jb > JB_GROWTH_FLOOR_MS;
     const fpsLow = peak >= MIN_PEAK_FPS && s.fps < peak * o.minFpsRatio;
-    const aib = s.availableIncomingBitrate;
-    const short = aib !== undefined && this.#highBitrate !== undefined && aib < this.#highBitrate;
+    // A climbing estimate is catching up (after a switch to high or an opened link), not a shortage.
+    const short = aib !== undefined && this.#highBitrate !== undefined && aib < this.#highBitrate && !climbing;
     const bad = s.lossRate > o.maxLossRate || s.freezes > 0 || fpsLow || jb > o.maxJitterBufferMs || growing || (quality === 'high' && short);
     const good = !bad && s.lossRate <= 0.01 && jb <= JB_GROWTH_FLOOR_MS && !(peak >= MIN_PEAK_FPS && s.fps < peak * 0.85);
 
@@ -147,7 +179,7 @@ export class AutoQualityPolicy {
       return undefined;
     }
     this.#goodSince ??= now - s.durationMs;
-    const roomForHigh = aib === undefined || this.#highBitrate === undefined || aib >= this.#highBitrate * 1.2;
+    const roomForHigh = aib === undefined || this.#highBitrate === undefined || aib >= this.#highBitrate * 1.2 || !canShowRoom(s.bitrate, this.#highBitrate * 1.2);
     if (now - this.#goodSince >= this.#upAfterMs && roomForHigh) {
       this.#upAt = now;
       return 'high';

@@ -110,6 +110,26 @@ describe('AutoQualityPolicy', () => {
     expect(run(p, 'low', 20, good({ availableIncomingBitrate: 1_100_000 }), 7000).decision).toBeUndefined();
     expect(run(p, 'low', 20, good({ availableIncomingBitrate: 3_000_000 }), 27_000).decision).toBe('high');
   });
+
+  it('steps up when the estimate cannot show room for high: a receive-side estimate stays under 1.5x what low brings + 10 kbit/s', () => {
+    const p = new AutoQualityPolicy({ upAfterMs: 5000, settleMs: 0 });
+    p.reset(0);
+    run(p, 'high', 5, good({ bitrate: 900_000 }), 0);
+    run(p, 'high', 2, good({ freezes: 1 }), 5000);
+    // As Chromium showed without transport-cc: ~80 kbit/s estimated while low brought ~110 kbit/s.
+    const low = good({ bitrate: 110_000, fps: 15, availableIncomingBitrate: 80_000 });
+    expect(run(p, 'low', 4, low, 7000).decision).toBeUndefined();
+    expect(run(p, 'low', 2, low, 11_000)).toEqual({ decision: 'high', at: 12_000 });
+  });
+
+  it('counts an estimate under what high needed as no shortage while it climbs, as a shortage once it stops', () => {
+    const p = new AutoQualityPolicy({ settleMs: 0 });
+    p.reset(0);
+    run(p, 'high', 5, good({ bitrate: 900_000 }), 0);
+    // After a switch to high the receive-side estimate climbs ~8 %/s from where low left it.
+    expect(run(p, 'high', 20, (i) => good({ availableIncomingBitrate: Math.round(80_000 * 1.08 ** i) }), 5000).decision).toBeUndefined();
+    expect(run(p, 'high', 3, good({ availableIncomingBitrate: 300_000 }), 25_000)).toEqual({ decision: 'low', at: 27_000 });
+  });
 });
 
 describe('initialAutoQuality', () => {

@@ -16,6 +16,7 @@ export { RelayProcess } from './ingest/relay-process.ts';
 export { allocateUdpPortPair } from './ingest/udp-ports.ts';
 export { openPlainIngest, type PlainIngest } from './ingest/plain-ingest.ts';
 export { Fanout } from './fanout/fanout.ts';
+export { withoutBandwidthEstimation, withoutTransportCc } from './fanout/viewer-capabilities.ts';
 export { WorkerPool, workerCount, type WorkerSlot } from './workers/worker-pool.ts';
 export { testPatternArgs, rtpOutputUrl, type RtpTarget } from './ingest/test-pattern.ts';
 export * from './ingest/rtsp.ts';

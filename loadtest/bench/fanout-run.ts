@@ -12,10 +12,13 @@
  * With `--worker-cpu N` the worker (all its threads) is moved to CPU N with
  * `taskset -a -p -c N <pid>` (util-linux); this process is pinned by its parent.
  *
- * Consumers negotiate what a browser's do (transport-cc and REMB: the worker
- * runs its send-side bandwidth estimation per transport); `--no-bwe` leaves
- * those out (see {@link withoutBandwidthEstimation}). `--sndbuf BYTES` sets
- * each bot transport's socket send buffer (listenInfo.sendBufferSize).
+ * Consumers negotiate what Vigil's viewer consumers do (no bandwidth
+ * estimation: gateway/src/fanout/viewer-capabilities.ts); `--bwe transport-cc`
+ * gives them everything a browser offers (the worker runs its send-side
+ * bandwidth estimation per transport, as Vigil did before), `--bwe remb` all
+ * but transport-cc (abs-send-time and REMB: the worker's congestion-control
+ * client in REMB mode). `--sndbuf BYTES` sets each bot transport's socket
+ * send buffer (listenInfo.sendBufferSize).
  *
  * With `--perf FILE`, after the last step the worker is sampled with `perf
  * record -e cpu-clock -g` for another window (not part of any measurement).
@@ -23,14 +26,14 @@
  * Prints one line per step to stdout: `STEP {json}` with the {@link StepResult} fields.
  * Usage (normally through fanout.ts):
  *   node loadtest/bench/fanout-run.ts --steps 100,400 --seconds 10 --bitrate 1000000 --srtp AEAD_AES_256_GCM
- *     [--worker-cpu 0] [--no-bwe] [--sndbuf 1048576] [--perf FILE]
+ *     [--worker-cpu 0] [--bwe none|remb|transport-cc] [--sndbuf 1048576] [--perf FILE]
  * Bounded: at most 2000 bots, at most 60 s per step.
  */
 import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { Gateway } from '@vigil/gateway/internals';
+import { Gateway, withoutBandwidthEstimation, withoutTransportCc } from '@vigil/gateway/internals';
 import { parseConfig } from '@vigil/server';
 import type { types } from 'mediasoup';
 import { recordProfile } from '../src/profile.ts';
@@ -69,7 +72,7 @@ const { values } = parseArgs({
     srtp: { type: 'string', default: 'AEAD_AES_256_GCM' },
     'worker-cpu': { type: 'string' },
     perf: { type: 'string' },
-    'no-bwe': { type: 'boolean', default: false },
+    bwe: { type: 'string', default: 'none' },
     sndbuf: { type: 'string' },
   },
 });
@@ -89,8 +92,11 @@ const gateway = await Gateway.start({ config, logger: pino({ level: 'warn' }) })
 const camera = gateway.camera('bench')!;
 const slot = gateway.workers.slots[0]!;
 const router = slot.router;
-// As Vigil's Fanout consumes for a viewer (the browser offers transport-cc and REMB), unless --no-bwe.
-const consumerCaps = values['no-bwe'] ? withoutBandwidthEstimation(router.rtpCapabilities) : router.rtpCapabilities;
+// As Vigil's Fanout consumes for a viewer (no bandwidth estimation), unless --bwe says otherwise.
+const BWE_CAPS = { none: withoutBandwidthEstimation, remb: withoutTransportCc, 'transport-cc': (c: types.RtpCapabilities) => c } as const;
+const makeCaps = BWE_CAPS[values.bwe as keyof typeof BWE_CAPS];
+if (!makeCaps) throw new Error(`--bwe must be one of ${Object.keys(BWE_CAPS).join(', ')}`);
+const consumerCaps = makeCaps(router.rtpCapabilities);
 if (values['worker-cpu'] !== undefined) {
   execFileSync('taskset', ['-a', '-p', '-c', String(Number(values['worker-cpu'])), String(slot.worker.pid)], { stdio: 'ignore' });
 }
@@ -149,24 +155,6 @@ async function addBot(): Promise<void> {
   await consumer.requestKeyFrame();
   bot.transport = transport;
   bots.push(bot);
-}
-
-/**
- * RTP capabilities without send-side bandwidth estimation: no transport-cc /
- * abs-send-time header extensions, no `transport-cc` / `goog-remb` feedback.
- * mediasoup then creates no congestion-control client for the transport
- * (worker/src/RTC/Transport.cpp, CONSUME): no send history per packet, no
- * probation padding. A lever measured here, not applied in Vigil: with it,
- * Chromium's `auto` quality did not step back up after a throttled link
- * opened (test/e2e/sdk-auto-quality.test.ts failed twice; passes with BWE).
- */
-function withoutBandwidthEstimation(caps: types.RtpCapabilities): types.RtpCapabilities {
-  const uris = /transport-wide-cc|abs-send-time/;
-  return {
-    ...caps,
-    codecs: caps.codecs?.map((c) => ({ ...c, rtcpFeedback: c.rtcpFeedback?.filter((fb) => fb.type !== 'transport-cc' && fb.type !== 'goog-remb') })),
-    headerExtensions: caps.headerExtensions?.filter((h) => !uris.test(h.uri)),
-  };
 }
 
 const producerBytes = async (): Promise<number> => (await camera.producer.getStats())[0]?.byteCount ?? 0;

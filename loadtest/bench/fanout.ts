@@ -23,11 +23,14 @@
  * the first round also samples each worker with perf (Debian linux-perf)
  * after its last step and prints the top functions by self time.
  *
- * Usage: npm run bench:fanout -- [--variants name=/path/worker[:no-bwe][:sndbuf=BYTES],...] [--rounds 2]
+ * Usage: npm run bench:fanout -- [--variants name=/path/worker[:bwe|:remb|:no-bwe][:sndbuf=BYTES],...] [--rounds 2]
  *          [--steps 200,500] [--seconds 10] [--bitrate 1000000] [--srtp AEAD_AES_256_GCM] [--profile]
  *   Without --variants: one variant, the worker of this checkout (MEDIASOUP_WORKER_BIN).
- *   `:no-bwe`: the bots' consumers negotiate no transport-cc/REMB (a lever,
- *   not what Vigil does); `:sndbuf=BYTES`: each bot transport's socket send buffer.
+ *   The bots' consumers negotiate what Vigil's viewer consumers do (no
+ *   bandwidth estimation; `:no-bwe` says so explicitly); `:bwe`: transport-cc,
+ *   abs-send-time and REMB as a browser offers them (the worker's send-side
+ *   BWE, what Vigil did before); `:remb`: abs-send-time and REMB without
+ *   transport-cc; `:sndbuf=BYTES`: each bot transport's socket send buffer.
  * Bounded: at most 6 rounds, 2000 bots and 60 s per step.
  */
 import { spawn } from 'node:child_process';
@@ -52,16 +55,18 @@ const { values } = parseArgs({
   },
 });
 const rounds = Math.min(6, Math.max(1, Number(values.rounds)));
-/** A worker binary and the bot options it runs with (`name=/path/worker[:no-bwe][:sndbuf=BYTES]`). */
+/** A worker binary and the bot options it runs with (`name=/path/worker[:bwe|:remb|:no-bwe][:sndbuf=BYTES]`). */
 const variants = (values.variants ?? `current=${process.env['MEDIASOUP_WORKER_BIN'] ?? ''}`).split(',').map((v) => {
   const at = v.indexOf('=');
-  if (at < 1 || at === v.length - 1) throw new Error(`--variants: expected name=/path/to/mediasoup-worker[:no-bwe][:sndbuf=BYTES], got "${v}"`);
+  if (at < 1 || at === v.length - 1) throw new Error(`--variants: expected name=/path/to/mediasoup-worker[:bwe|:remb|:no-bwe][:sndbuf=BYTES], got "${v}"`);
   const [bin, ...opts] = v.slice(at + 1).split(':');
   const args: string[] = [];
   for (const o of opts) {
-    if (o === 'no-bwe') args.push('--no-bwe');
+    if (o === 'no-bwe') args.push('--bwe', 'none');
+    else if (o === 'bwe') args.push('--bwe', 'transport-cc');
+    else if (o === 'remb') args.push('--bwe', 'remb');
     else if (o.startsWith('sndbuf=')) args.push('--sndbuf', o.slice(7));
-    else throw new Error(`--variants: unknown option "${o}" (no-bwe, sndbuf=BYTES)`);
+    else throw new Error(`--variants: unknown option "${o}" (bwe, remb, no-bwe, sndbuf=BYTES)`);
   }
   return { name: v.slice(0, at), bin: bin!, args };
 });

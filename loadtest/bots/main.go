@@ -58,7 +58,7 @@ func main() {
 	freezeMs := flag.Int("freeze-ms", 500, "a gap between frames longer than this is a freeze (ms)")
 	timeout := flag.Duration("timeout", 15*time.Second, "per-bot connection timeout")
 	maxDuration := flag.Duration("max-duration", 10*time.Minute, "hard limit on the whole run")
-	headerExtensions := flag.Bool("header-extensions", true, "offer the RTP header extensions a browser offers (transport-wide-cc, abs-send-time, mid, ...), so the server runs its bandwidth estimation as for a browser (vigil); false: none")
+	headerExtensions := flag.Bool("header-extensions", true, "offer the RTP header extensions a browser offers (transport-wide-cc, abs-send-time, mid, ...), so the server negotiates what it would for a browser (vigil); false: none")
 	allowNet := flag.String("allow-net", "", "CIDR whose local addresses ICE may use besides loopback (a network namespace's own network)")
 	flag.Parse()
 

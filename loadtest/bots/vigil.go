@@ -42,9 +42,9 @@ type vigilOptions struct {
 	ttl      time.Duration
 	// headerExtensions: offer the RTP header extensions Chromium receives
 	// video with (mid, abs-send-time, transport-wide-cc, toffset,
-	// video-orientation), so the server runs what it runs for a browser
-	// (mediasoup: transport-cc feedback and its send-side bandwidth
-	// estimation); false: none (media only).
+	// video-orientation), so the server negotiates and runs per viewer what
+	// it would for a browser (e.g. transport-cc feedback and send-side
+	// bandwidth estimation, if it keeps them); false: none (media only).
 	headerExtensions bool
 }
 

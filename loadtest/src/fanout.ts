@@ -41,7 +41,12 @@ export interface FanoutOptions {
    * `otherCore` by RPS, as a NIC would hand it off; see createViewerLink).
    */
   viewers?: ViewerPlacement;
-  /** Vigil's bots offer a browser's RTP header extensions (default true); false: none (no transport-cc, so no send-side BWE). */
+  /**
+   * Vigil's bots offer a browser's RTP header extensions (default true), and
+   * the gateway keeps what it keeps for a browser (since issue 12: mid,
+   * toffset, video-orientation; no transport-cc or abs-send-time, so no
+   * send-side BWE); false: none.
+   */
   headerExtensions?: boolean;
   /**
    * Sample the server's stacks with perf into this file during the last

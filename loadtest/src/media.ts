@@ -13,8 +13,8 @@
  * inside the worker's send (charged to the worker); `veth` bots in their own
  * network namespace behind a veth pair with RPS to core 1 (charged there, as
  * behind a NIC). `--header-extensions browser` bots offer what Chromium
- * offers (transport-wide-cc: the worker runs send-side bandwidth estimation
- * for them, as for a browser); `none` no header extensions. `--workers`
+ * offers and Vigil keeps what it keeps for a browser (since issue 12 no
+ * transport-cc, so no send-side BWE); `none` no header extensions. `--workers`
  * compares mediasoup-worker builds (name=path each).
  *
  * `--profile`: perf samples the worker during the last step's window (first

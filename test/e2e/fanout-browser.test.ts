@@ -7,17 +7,23 @@
  *   Chromium and Firefox ESR (the two-stream camera is VP8: offline Firefox
  *   has no H.264);
  * - a worker that dies is replaced, its camera re-ingested, and the viewer
- *   resumes by itself.
+ *   resumes by itself;
+ * - a viewer's consumers (the live one and the instant-start primer)
+ *   negotiate no bandwidth estimation (no transport-cc, abs-send-time, REMB):
+ *   its transport runs no congestion-control client and sends no probation
+ *   padding; NACK and PLI stay.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { launchChromium } from '../helpers/browser.ts';
+import { trackConsumers, type ConsumerTracker } from '../helpers/consumers.ts';
 import { ENGINES, useEngine } from '../helpers/engines.ts';
 import { play, probe, resetGap, sdkPage, type AnyPage } from '../helpers/sdk-page.ts';
 import { startTestVigil, waitFor, type TestVigil } from '../helpers/vigil.ts';
 
 let vigil: TestVigil;
 let browser: Browser;
+let tracker: ConsumerTracker;
 const pattern = (width: number, height: number) => ({ kind: 'test-pattern', width, height, fps: 30, gopFrames: 30, bitrate: 500_000 });
 
 beforeAll(async () => {
@@ -30,6 +36,7 @@ beforeAll(async () => {
     ],
   });
   await waitFor(() => vigil.media.cameras().every((c) => c.state === 'live'), 15_000);
+  tracker = trackConsumers(vigil.gateway);
   browser = await launchChromium();
 });
 
@@ -70,6 +77,33 @@ describe('fan-out across workers', () => {
     expect(other.consumers).toBeGreaterThanOrEqual(1);
     await a.close();
     await b.close();
+  });
+});
+
+describe('viewer transports', () => {
+  it('play without bandwidth estimation: no transport-cc, abs-send-time or REMB, no congestion-control client, no probation padding; NACK and PLI stay', async () => {
+    const before = new Set(tracker.transports());
+    const page = await sdkPage(browser, vigil.url);
+    await play(page, 'bwe', 'single', vigil.token(['single']));
+    await playing(page, 'bwe', 480);
+    await framesGrow(page, 'bwe', 30);
+    const transport = tracker.transports().find((t) => !before.has(t))!;
+    const consumers = tracker.consumersOf(transport);
+    expect(consumers.map((c) => c.kind)).toContain('video');
+    expect(consumers.filter((c) => c.appData['primer'] === true)).toHaveLength(1);
+    const [stats] = await transport.getStats();
+    // mediasoup reports availableOutgoingBitrate only when the transport runs a congestion-control client.
+    expect(stats!.availableOutgoingBitrate).toBeUndefined();
+    expect(stats!.probationBytesSent).toBe(0);
+    for (const c of consumers) {
+      const uris = (c.rtpParameters.headerExtensions ?? []).map((h) => h.uri);
+      expect(uris.filter((u) => /transport-wide-cc|abs-send-time/.test(u))).toEqual([]);
+      const feedback = c.rtpParameters.codecs.flatMap((k) => (k.rtcpFeedback ?? []).map((fb) => `${fb.type} ${fb.parameter ?? ''}`.trim()));
+      expect(feedback).not.toContain('transport-cc');
+      expect(feedback).not.toContain('goog-remb');
+      if (c.kind === 'video') expect(feedback).toEqual(expect.arrayContaining(['nack', 'nack pli', 'ccm fir']));
+    }
+    await page.close();
   });
 });
 

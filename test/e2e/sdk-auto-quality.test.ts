@@ -12,7 +12,11 @@
  *
  * Asserts: plays `high` on the open link; steps down to `low` under a
  * 320 kbit/s downlink and keeps playing it; steps back up once the link is
- * open again (after the configured `upAfterMs` of clean `low`).
+ * open again (after the configured `upAfterMs` of clean `low`) and stays
+ * there. Viewer consumers negotiate no transport-cc, so Chromium reports its
+ * receive-side estimate (availableIncomingBitrate): it stays near what `low`
+ * brings and, after the switch, climbs slowly towards `high`
+ * (client-sdk/src/auto-quality.ts); the test logs it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, CDPSession, Page } from 'playwright-core';
@@ -56,6 +60,8 @@ interface AutoProbe {
   highFreezes: number;
   fps: number;
   bitrate: number;
+  /** The browser's receive-side bandwidth estimate, bps. */
+  estimate: number | undefined;
   switches: string[];
 }
 
@@ -72,6 +78,7 @@ function probe(page: Page): Promise<AutoProbe> {
       highFreezes: w.highFreezes,
       fps: s.fps,
       bitrate: s.bitrate,
+      estimate: s.availableIncomingBitrate,
       switches: w.switches,
     };
   });
@@ -115,7 +122,7 @@ describe('auto quality', () => {
     const before = (await probe(page)).framesDecoded;
     await waitFor(async () => (await probe(page)).framesDecoded > before + 20, 15_000);
     const low = await probe(page);
-    console.log(`[auto] throttled to 320 kbit/s: showing low ${steppedDownIn} ms later (freezes counted on high until then: ${down.highFreezes})`);
+    console.log(`[auto] throttled to 320 kbit/s: showing low ${steppedDownIn} ms later (freezes counted on high until then: ${down.highFreezes}); estimate at low ${low.estimate} bps`);
     expect(low.state).toBe('playing');
 
     // The link opens again: after upAfterMs of clean `low`, `auto` tries `high` and keeps it.
@@ -128,6 +135,12 @@ describe('auto quality', () => {
     const up = await probe(page);
     console.log(`[auto] link open again: back to high after ${Date.now() - openedAt} ms; switches ${up.switches.join(' ')}`);
     expect(up.switches.map((s) => s.split('@')[0])).toEqual(['low', 'high']);
+    // And keeps it past the settle period and the two bad intervals a step down needs.
+    await page.waitForTimeout(8000);
+    const kept = await probe(page);
+    console.log(`[auto] 8 s later: ${kept.quality}, estimate ${up.estimate} -> ${kept.estimate} bps`);
+    expect(kept.switches.map((s) => s.split('@')[0])).toEqual(['low', 'high']);
+    expect(kept.state).toBe('playing');
     await page.close();
   });
 });

@@ -13,18 +13,23 @@ export interface ConsumerTracker {
   primers(): types.Consumer[];
   /** Open viewer transports (WebRtcTransports), oldest first. */
   transports(): types.WebRtcTransport[];
+  /** Every consumer created on one viewer transport (primers and closed ones too), oldest first. */
+  consumersOf(transport: types.WebRtcTransport): types.Consumer[];
 }
 
 /** Starts tracking consumers created from now on, on every worker's router. */
 export function trackConsumers(gateway: Gateway): ConsumerTracker {
   const consumers = new Set<types.Consumer>();
   const transports = new Set<types.WebRtcTransport>();
+  const created = new WeakMap<types.Transport, types.Consumer[]>();
   for (const slot of gateway.workers.slots) {
     slot.router.observer.on('newtransport', (t) => {
       if (t.type !== 'webrtc') return;
       transports.add(t as types.WebRtcTransport);
       t.observer.once('close', () => transports.delete(t as types.WebRtcTransport));
+      created.set(t, []);
       t.observer.on('newconsumer', (c) => {
+        created.get(t)!.push(c);
         consumers.add(c);
         c.observer.once('close', () => consumers.delete(c));
       });
@@ -35,5 +40,6 @@ export function trackConsumers(gateway: Gateway): ConsumerTracker {
     live: () => [...consumers].filter((c) => !isPrimer(c)),
     primers: () => [...consumers].filter(isPrimer),
     transports: () => [...transports],
+    consumersOf: (transport) => [...(created.get(transport) ?? [])],
   };
 }

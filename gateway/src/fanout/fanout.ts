@@ -17,6 +17,13 @@
  * router closes with its transport. RTX is left out there: the router picks
  * its own RTX payload type; NACKed packets are resent as they are (RFC 4585).
  *
+ * Every consumer here (live, audio, primer) negotiates no bandwidth
+ * estimation (viewer-capabilities.ts): a consumer has one encoding, so
+ * mediasoup's send-side estimate would choose nothing, yet cost the worker a
+ * send history entry per forwarded packet and probation padding per viewer.
+ * The transports therefore run no congestion-control client. NACK, PLI/FIR
+ * and receiver reports stay.
+ *
  * Instant start: every video stream of a camera is tapped into a
  * {@link GopCache} when its producer opens (at camera open and after every
  * re-ingest), and {@link Fanout.prime} opens a {@link Primer} for a new
@@ -30,9 +37,7 @@ import type { InstantStartConfig } from '../config/schema.ts';
 import type { WorkerPool } from '../workers/worker-pool.ts';
 import { GopCache, type GopCacheStats } from './gop-cache.ts';
 import { Primer, type PrimerStats } from './primer.ts';
-
-/** Initial send-side bandwidth estimate for a viewer transport, bps (enough for one 720p feed). */
-const INITIAL_OUTGOING_BITRATE_BPS = 2_000_000;
+import { withoutBandwidthEstimation } from './viewer-capabilities.ts';
 
 export class Fanout {
   readonly #pool: WorkerPool;
@@ -102,7 +107,7 @@ export class Fanout {
       cache,
       router: at.router,
       transport,
-      rtpCapabilities,
+      rtpCapabilities: withoutBandwidthEstimation(rtpCapabilities),
       replayBps: this.#instant.replayBps,
       log: this.#log.child({ cameraId: camera.id, transportId: transport.id }),
     });
@@ -130,7 +135,6 @@ export class Fanout {
       enableUdp: true,
       enableTcp: true,
       preferUdp: true,
-      initialAvailableOutgoingBitrate: INITIAL_OUTGOING_BITRATE_BPS,
       appData: { ...appData, routerId: slot.router.id },
     });
   }
@@ -172,7 +176,6 @@ export class Fanout {
         enableUdp: true,
         enableTcp: true,
         preferUdp: true,
-        initialAvailableOutgoingBitrate: INITIAL_OUTGOING_BITRATE_BPS,
         appData: { ...appData, routerId: router.id },
       });
       transport.observer.once('close', () => router.close());
@@ -195,7 +198,8 @@ export class Fanout {
   /**
    * Creates a paused consumer of one of `camera`'s streams on `transport`
    * (paused so the client can attach the track before media flows; mediasoup
-   * docs recommend consuming paused and resuming from the client).
+   * docs recommend consuming paused and resuming from the client), without
+   * bandwidth estimation (see viewer-capabilities.ts).
    *
    * @param quality `high` (main) or `low` (sub; the main stream if there is none)
    * @param rtpCapabilities the browser's RTP capabilities
@@ -220,7 +224,8 @@ export class Fanout {
   /**
    * Creates a paused consumer of `producer` (living on `producerRouter`, one
    * of this node's routers: a camera's ingest or a pipe from another node) on
-   * `transport`, piping the producer to the transport's router first.
+   * `transport`, piping the producer to the transport's router first, without
+   * bandwidth estimation (see viewer-capabilities.ts).
    * @param codec named in the `unsupported_codec` message
    * @throws ProtocolError as {@link consume}
    */
@@ -234,6 +239,7 @@ export class Fanout {
   ): Promise<types.Consumer> {
     const at = this.#routerOf(transport);
     if (!at) throw new ProtocolError(ErrorCode.NotFound, 'transport is gone');
+    rtpCapabilities = withoutBandwidthEstimation(rtpCapabilities);
     // On its own router the client's RTX payload type is not the router's: no RTX (see file head).
     if (at.own) rtpCapabilities = { ...rtpCapabilities, codecs: (rtpCapabilities.codecs ?? []).filter((c) => !isRtx(c)) };
     const producerId = await this.#ensurePiped(producer, producerRouter, at.router);
@@ -265,6 +271,7 @@ export class Fanout {
     const at = this.#routerOf(transport);
     // A router of its own carries the one video codec the client offered: no audio there.
     if (!producer || !at || at.own) return undefined;
+    rtpCapabilities = withoutBandwidthEstimation(rtpCapabilities);
     const producerId = await this.#ensurePiped(producer, stream.router, at.router);
     try {
       if (!at.router.canConsume({ producerId, rtpCapabilities })) return undefined;
