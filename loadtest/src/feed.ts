@@ -6,6 +6,9 @@
  * mode 1) to one or more destinations at once (ffmpeg `tee` muxer): the same
  * packets for every server compared.
  *
+ * For RTSP cameras the same clip is served by a real RTSP server instead
+ * ({@link loopedClipMkv}, ./rtsp-server.ts).
+ *
  * Clips are cached under ${VIGIL_CACHE}/loadtest-clips/, keyed by their parameters.
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
@@ -55,6 +58,26 @@ export function clip(spec: ClipSpec): string {
     '-bf', '0', '-g', gop, '-keyint_min', gop, '-sc_threshold', '0',
     '-b:v', kbps, '-minrate', kbps, '-maxrate', kbps, '-bufsize', kbps, '-x264-params', 'repeat-headers=1',
     '-f', 'mpegts', `${path}.tmp`,
+  ]);
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
+/**
+ * The clip as an RTSP server serves it (./rtsp-server.ts): the same packets,
+ * without re-encoding (`-c copy`), looped to `seconds` and put in Matroska
+ * (what rtsp-server.py demuxes). Each RTSP client plays the file from its start
+ * once, so `seconds` must outlast a client's session. Cached next to the clip.
+ * @param seconds length of the file, s (at least the clip's 20 s)
+ * @returns path of the .mkv
+ * @throws Error when ffmpeg fails
+ */
+export function loopedClipMkv(clipPath: string, seconds: number): string {
+  const path = clipPath.replace(/\.ts$/, `-${Math.round(seconds)}s.mkv`);
+  if (existsSync(path)) return path;
+  execFileSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y', '-stream_loop', '-1', '-i', clipPath,
+    '-map', '0:v', '-c', 'copy', '-t', String(Math.round(seconds)), '-f', 'matroska', `${path}.tmp`,
   ]);
   renameSync(`${path}.tmp`, path);
   return path;

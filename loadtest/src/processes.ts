@@ -5,7 +5,7 @@
  */
 import { spawn, execFileSync, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Netns } from './netns.ts';
 
@@ -21,6 +21,29 @@ export function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/**
+ * pids of the running children of `parentPid` whose command name is `comm`
+ * (proc(5): field 4 ppid and the `(comm)` field of /proc/<pid>/stat; comm is
+ * the executable's name, at most 15 characters), e.g. the ffmpeg relays a
+ * Vigil process spawned (through setpriv, which execs ffmpeg in place).
+ */
+export function childPids(parentPid: number, comm: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    const close = stat.lastIndexOf(')');
+    const ppid = Number(stat.slice(close + 2).split(' ')[1]);
+    if (ppid === parentPid && stat.slice(stat.indexOf('(') + 1, close) === comm) out.push(Number(entry));
+  }
+  return out;
 }
 
 /** Resident set size of a process, bytes (VmRSS of /proc/<pid>/status); 0 when gone. */
@@ -47,11 +70,25 @@ export async function freeTcpPort(): Promise<number> {
   return port;
 }
 
-/** A free even UDP port P on 127.0.0.1 with P+1 free too (an RTP/RTCP pair, RFC 3550 §11). */
-export async function freeUdpPair(): Promise<number> {
+/** Camera ports the load tests configure: below the kernel's ephemeral ports (32768-60999 by default) and mediasoup's rtc ports (41000-49999). */
+const CAMERA_PORTS = { min: 20_000, max: 31_998 };
+
+/**
+ * A free even UDP port P on 127.0.0.1 with P+1 free too (an RTP/RTCP pair, RFC 3550 §11).
+ * With `fixed`, from {@link CAMERA_PORTS}, where no socket bound to port 0 (Vigil's
+ * own, opened while it starts its cameras one by one) can take it before Vigil binds it;
+ * otherwise any ephemeral pair.
+ * @throws Error after 50 tries without a free pair
+ */
+export async function freeUdpPair(fixed = false): Promise<number> {
   for (let i = 0; i < 50; i++) {
     const a = createSocket('udp4');
-    await new Promise<void>((r) => a.bind(0, '127.0.0.1', r));
+    const wanted = fixed ? CAMERA_PORTS.min + 2 * Math.floor((Math.random() * (CAMERA_PORTS.max - CAMERA_PORTS.min)) / 2) : 0;
+    const bound = await new Promise<boolean>((r) => {
+      a.once('error', () => r(false));
+      a.bind(wanted, '127.0.0.1', () => r(true));
+    });
+    if (!bound) continue;
     const port = a.address().port;
     a.close();
     if (port % 2 !== 0 || port > 65_000) continue;

@@ -4,6 +4,7 @@
  * stop, die and come back.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { Gateway, testPatternArgs, type CameraTransition, type RelayDriver } from '@vigil/gateway/internals';
@@ -102,6 +103,35 @@ describe('camera lifecycle', () => {
     expect(resumedIn).toBeLessThanOrEqual(2000);
     expect(cam.producer.id).toBe(producerId);
     expect(cam.state).toBe('live');
+  });
+
+  it('a relay whose fixed local ports another socket took moves to new ports, and the camera plays again', async () => {
+    // The relay's ports are chosen free, then released until it binds them: a later
+    // PlainTransport (mediasoup's port range) or any other socket can take them meanwhile.
+    const cam = gateway.camera('relay')!;
+    await waitFor(() => cam.state === 'live', 10_000);
+    const stream = cam.stream('high');
+    const taken = stream.ingestTransport.tuple.remotePort!;
+    const squatter = createSocket('udp4');
+    try {
+      const killedAt = Date.now();
+      process.kill((stream.driver as RelayDriver).pid!, 'SIGKILL');
+      // Take the relay's RTP port the moment its process is gone, before its restart (retryMinMs 200).
+      for (;;) {
+        const bound = await new Promise<boolean>((resolve) => {
+          squatter.once('error', () => resolve(false));
+          squatter.bind(taken, '127.0.0.1', () => resolve(true));
+        });
+        if (bound) break;
+        if (Date.now() - killedAt > 150) throw new Error('the relay\'s port did not come free before its restart');
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await waitFor(async () => stream.ingestTransport.tuple.remotePort !== taken && (await packets('relay')) > 30, 10_000);
+      await waitFor(() => cam.state === 'live', 5000);
+      console.log(`[lifecycle] relay ports taken: moved from ${taken} to ${stream.ingestTransport.tuple.remotePort}, RTP again after ${Date.now() - killedAt} ms`);
+    } finally {
+      squatter.close();
+    }
   });
 
   it('one camera failing never disturbs another', async () => {

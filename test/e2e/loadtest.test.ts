@@ -5,7 +5,9 @@
  *   worker, RTP replayed by ffmpeg) and from a real Janus streaming plugin;
  * - Locust in distributed mode (a master, two workers) completes real joins
  *   and consumes against Vigil, and its thresholds fail a run that misses them;
- * - the ingest runner gets every camera live from one RTP replayer.
+ * - the ingest runner gets every camera live from one RTP replayer, and with
+ *   `--source rtsp` from one real RTSP server through Vigil's own relays,
+ *   whose CPU it reads.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
@@ -110,22 +112,45 @@ describe('signaling load (Locust, distributed)', () => {
 });
 
 describe('ingest load (npm run loadtest:ingest)', () => {
-  it('prints a table whose cameras are live and whose worker CPU and packet rates come from real RTP', async () => {
+  /** Runs the CLI; returns its stdout and the cells of the table row for `cameras`. */
+  async function ingest(args: string[], cameras: number): Promise<{ out: string; cells: string[] }> {
     const { execFile } = await import('node:child_process');
     const out = await new Promise<string>((resolve, reject) =>
-      execFile(process.execPath, ['loadtest/src/ingest.ts', '--steps', '3', '--window', '2'], { timeout: 60_000 }, (err, stdout, stderr) =>
+      execFile(process.execPath, ['loadtest/src/ingest.ts', ...args], { timeout: 90_000 }, (err, stdout, stderr) =>
         err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout),
       ),
     );
-    expect(out).toMatch(/^Machine: .+, \d+ cores; \d{4}-\d\d-\d\d/m);
-    // | cameras | live | worker CPU % | ms/s per camera | Node.js CPU % | RTP packets/s per camera | loss % | per core |
-    const row = out.split('\n').find((l) => l.startsWith('| 3 |'));
+    expect(out).toMatch(/^Machine: .+, \d+ cores; \d{4}-\d\d-\d\d .+ load average \d+\.\d at start\./m);
+    const row = out.split('\n').find((l) => l.startsWith(`| ${cameras} |`));
     expect(row, out).toBeDefined();
-    const cells = row!.split('|').map((c) => c.trim()).filter(Boolean);
+    return { out, cells: row!.split('|').map((c) => c.trim()).filter(Boolean) };
+  }
+
+  it('prints a table whose cameras are live and whose worker CPU and packet rates come from real RTP', async () => {
+    const { cells } = await ingest(['--steps', '3', '--window', '2'], 3);
+    // | cameras | live | worker CPU % | ms/s per camera | Node.js CPU % | RTP packets/s per camera | loss % | per core |
     expect(cells[1]).toBe('3');
     // Worker CPU is sampled (/proc, 10 ms ticks): a handful of ticks for 3 cameras over 2 s, maybe none.
     expect(Number(cells[2])).toBeGreaterThanOrEqual(0);
     // The 1 Mbps clip is ~150 RTP packets/s: every camera got the replayed stream.
     expect(Number(cells[5])).toBeGreaterThan(50);
   }, 90_000);
+
+  it('--source rtsp: Vigil\'s own relays pull every camera from one RTSP server, and their CPU is charged to the ingest', async () => {
+    const { out, cells } = await ingest(['--source', 'rtsp', '--steps', '2', '--window', '3'], 2);
+    expect(out).toContain('RTSP cameras (relays) per core');
+    // | cameras | live | relays | worker % | relays % | Node.js % | worker, relay, Node.js ms/s per camera | RTP packets/s per camera | loss % | RTSP server % | per core |
+    expect(cells).toHaveLength(13);
+    expect(cells[1]).toBe('2'); // live
+    expect(cells[2]).toBe('2'); // one relay process per camera, found under Vigil's Node.js process
+    // A copy relay of a 1 Mbps camera costs ~0.5-2 % of a core: tens of ticks for two over 3 s, never none.
+    expect(Number(cells[4])).toBeGreaterThan(0);
+    expect(Number(cells[7])).toBeGreaterThan(0);
+    expect(Number(cells[3])).toBeGreaterThanOrEqual(0);
+    // The relayed clip reached each camera's producer (~150 RTP packets/s at 1 Mbps).
+    expect(Number(cells[9])).toBeGreaterThan(50);
+    expect(Number(cells[10])).toBeGreaterThanOrEqual(0);
+    // The RTSP server did the sending (its own CPU, sampled over the same window).
+    expect(Number(cells[11])).toBeGreaterThan(0);
+  }, 120_000);
 });

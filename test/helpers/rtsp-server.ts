@@ -1,6 +1,7 @@
 /**
- * A real RTSP server for tests: test/fixtures/rtsp-server.py (GStreamer's
- * gst-rtsp-server) serving Matroska files that ffmpeg makes here, with a
+ * A real RTSP server for tests: loadtest/rtsp/rtsp-server.py (GStreamer's
+ * gst-rtsp-server, started by loadtest/src/rtsp-server.ts, which the ingest
+ * load test uses too) serving Matroska files that ffmpeg makes here, with a
  * burnt-in frame counter and clock.
  *
  *   const server = await startRtspServer({ auth: 'digest', user: 'u', password: 'p',
@@ -12,17 +13,14 @@
  * only the first run pays for encoding (H.265 is the slow one: ~3 s for the
  * default 320x240, 25 fps, 70 s).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { launchRtspServer, type RtspMount, type RtspServer, type RtspServerProcessOptions } from '../../loadtest/src/rtsp-server.ts';
 
-const SERVER_SCRIPT = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'rtsp-server.py');
-/** Debian's python3 (the GObject bindings live there, not in pyenv/venv pythons). */
-const PYTHON = process.env['VIGIL_SYSTEM_PYTHON'] ?? '/usr/bin/python3';
 const FONT = '/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf';
 const MEDIA_DIR = join(tmpdir(), 'vigil-rtsp-media');
 
@@ -123,126 +121,24 @@ async function encode(s: Required<Omit<RtspMediaSpec, 'audioOnly' | 'parameterSe
   return file;
 }
 
-export interface RtspServerOptions {
-  /** Mount path ('/cam1') -> what it serves. */
+export interface RtspServerOptions extends Omit<RtspServerProcessOptions, 'mounts' | 'core'> {
+  /** Mount path ('/cam1') -> what it serves (startTimeoutMs counts after the media files exist). */
   mounts: Record<string, RtspMediaSpec>;
-  /** Default 0: any free port (kept across restart()). */
-  port?: number;
-  auth?: 'none' | 'basic' | 'digest';
-  user?: string;
-  /** Passed in the environment, not in argv. */
-  password?: string;
-  /** Lower transports offered (default both). */
-  protocols?: Array<'tcp' | 'udp'>;
-  /** Startup bound, ms (default 15 000, plus media encoding). */
-  startTimeoutMs?: number;
 }
 
-export interface TestRtspServer {
-  readonly port: number;
-  /** pid of the current server process. */
-  readonly pid: number;
-  /** rtsp://127.0.0.1:<port><mount>, without credentials. */
-  url(mount: string): string;
-  /** SIGTERM (SIGKILL after 2 s); resolves once it exited. Idempotent. */
-  stop(): Promise<void>;
-  /** SIGKILL, like a camera losing power. */
-  kill(): Promise<void>;
-  /** Starts again on the same port (after stop/kill, or stops first). */
-  restart(): Promise<void>;
-}
-
-const running = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
+/** A running test RTSP server (the load tests' {@link RtspServer}). */
+export type TestRtspServer = RtspServer;
 
 /**
  * Starts the RTSP server on 127.0.0.1 once its media files exist.
- * @throws Error when it does not report listening within `startTimeoutMs` (with its stderr)
+ * @throws Error when encoding fails, or the server does not report listening within `startTimeoutMs` (with its stderr)
  */
 export async function startRtspServer(opts: RtspServerOptions): Promise<TestRtspServer> {
-  const mountArgs: string[] = [];
+  const mounts: Record<string, RtspMount> = {};
   for (const [mount, spec] of Object.entries(opts.mounts)) {
     const file = await makeRtspMedia(spec);
     const video = spec.audioOnly ? 'none' : spec.video === 'h264' && spec.parameterSets === 'sdp-only' ? 'h264-sdp' : spec.video;
-    mountArgs.push('--mount', `${mount}=${file}:${video}:${spec.audio ?? 'none'}`);
+    mounts[mount] = { file, video, audio: spec.audio ?? 'none' };
   }
-  const auth = opts.auth ?? 'none';
-  let port = opts.port ?? 0;
-  let child: ChildProcess;
-
-  const launch = async (): Promise<void> => {
-    const args = [SERVER_SCRIPT, '--host', '127.0.0.1', '--port', String(port), '--auth', auth,
-      '--protocols', (opts.protocols ?? ['tcp', 'udp']).join(','), ...mountArgs];
-    if (opts.user) args.push('--user', opts.user);
-    const env = { ...process.env, RTSP_PASSWORD: opts.password ?? '' };
-    child = spawn(PYTHON, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-    running.add(child);
-    child.on('exit', () => running.delete(child));
-    port = await new Promise<number>((resolve, reject) => {
-      let out = '';
-      let err = '';
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        reject(new Error(`RTSP server did not start within ${opts.startTimeoutMs ?? 15_000} ms: ${err}`));
-      }, opts.startTimeoutMs ?? 15_000);
-      child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-4000)));
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        const line = out.split('\n').find((l) => l.includes('"ready"'));
-        if (line) {
-          clearTimeout(timer);
-          resolve((JSON.parse(line) as { port: number }).port);
-        }
-      });
-      child.on('error', (e) => {
-        clearTimeout(timer);
-        reject(e);
-      });
-      child.on('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`RTSP server exited (${code}) before listening: ${err}`));
-      });
-    });
-  };
-
-  const end = async (signal: NodeJS.Signals): Promise<void> => {
-    const c = child;
-    if (c.exitCode !== null || c.signalCode !== null) return;
-    await new Promise<void>((resolve) => {
-      const hard = setTimeout(() => c.kill('SIGKILL'), 2000);
-      c.once('exit', () => {
-        clearTimeout(hard);
-        resolve();
-      });
-      c.kill(signal);
-    });
-  };
-
-  await launch();
-  return {
-    get port() {
-      return port;
-    },
-    get pid() {
-      return child.pid ?? -1;
-    },
-    url: (mount: string) => `rtsp://127.0.0.1:${port}${mount}`,
-    stop: () => end('SIGTERM'),
-    kill: () => end('SIGKILL'),
-    async restart() {
-      await end('SIGTERM');
-      // The listening port is free at once (SO_REUSEADDR); retry briefly anyway.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await launch();
-          return;
-        } catch (e) {
-          if (attempt >= 5) throw e;
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
-    },
-  };
+  return launchRtspServer({ ...opts, mounts });
 }

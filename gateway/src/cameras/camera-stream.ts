@@ -157,6 +157,8 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
   #starts = 0;
   #resync = false;
   #closed = false;
+  /** A move of the relay's local ports is under way (see #moveLocalPorts). */
+  #movingPorts = false;
   #pollTimer: NodeJS.Timeout | undefined;
   #lastPackets = -1;
   #lastRtpAt = 0;
@@ -264,6 +266,7 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     stream.#driver?.on('failure', (reason) => {
       if (!stream.#closed) stream.emit('failure', reason);
     });
+    stream.#driver?.on('localPortsTaken', () => void stream.#moveLocalPorts());
     stream.#driver?.on('start', () => {
       // A restarted relay starts new RTP sequence numbers and timestamps on the same SSRC.
       if (stream.#starts++ > 0) stream.#resync = true;
@@ -528,6 +531,30 @@ export class CameraStream extends EventEmitter<CameraStreamEvents> {
     this.#driver?.retarget(this.#target(), this.#audioTarget());
     this.#log.info({ rtpPort: ingest.rtpPort, routerId: router.id }, 'camera stream ingest re-opened');
     this.emit('producerchange', ingest.producer);
+  }
+
+  /**
+   * The relay's fixed local ports were taken by another socket since they were
+   * chosen (its bind fails on every restart): choose new pairs (video, and
+   * audio if any) and re-open the ingest connected to them, as {@link reopen}
+   * does for a new worker; the driver restarts the relay from the new ports.
+   * Viewers of the old producer resubscribe (`producerchange`). Not for a
+   * push-transcode relay, whose ports the push gate knows.
+   */
+  async #moveLocalPorts(): Promise<void> {
+    if (this.#closed || this.#movingPorts || this.#transcodeInputPort !== undefined) return;
+    this.#movingPorts = true;
+    const from = this.#localRtpPort;
+    try {
+      this.#localRtpPort = await allocateUdpPortPair(this.#gate ? loopbackOf(this.#o.ingest.listenIp) : this.#o.ingest.listenIp);
+      if (this.#audio) this.#audio.localRtpPort = await allocateUdpPortPair(this.#o.ingest.listenIp);
+      this.#log.warn({ from, to: this.#localRtpPort }, 'relay local ports taken by another socket: moving the relay to new ones');
+      await this.reopen(this.#router);
+    } catch (err) {
+      this.#log.error({ err: (err as Error).message }, 'moving the relay to new local ports failed');
+    } finally {
+      this.#movingPorts = false;
+    }
   }
 
   /**

@@ -36,6 +36,18 @@ export interface RelayProcessEvents {
   exit: [info: { code: number | null; signal: NodeJS.Signals | null; stderr: string; ranMs: number }];
 }
 
+/**
+ * Whether a relay's stderr says it could not bind its fixed local UDP ports
+ * because another socket holds them (FFmpeg libavformat/udp.c logs
+ * `bind failed: <strerror(EADDRINUSE)>`). udp-ports.ts releases a pair until
+ * the relay binds it, so another socket (e.g. a later PlainTransport in
+ * mediasoup's port range) can take it meanwhile; the same ports then fail on
+ * every restart, and only a new pair helps.
+ */
+export function localPortsTaken(stderr: string): boolean {
+  return /bind failed: Address already in use/.test(stderr);
+}
+
 /** Whether util-linux's setpriv (with --pdeathsig) is on PATH (Linux). */
 const PDEATHSIG = process.platform === 'linux' && spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
 

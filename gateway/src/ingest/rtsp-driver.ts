@@ -12,7 +12,7 @@
  */
 import type { Logger } from 'pino';
 import type { CameraConfig, IngestConfig } from '../config/schema.ts';
-import { RelayProcess } from './relay-process.ts';
+import { localPortsTaken, RelayProcess } from './relay-process.ts';
 import { decideRelay, type RelayDecision } from './rtsp/decide.ts';
 import { prepareRtspInput, rtspStderrRedactor, type RtspInput } from './rtsp/input.ts';
 import { classifyFfmpegError, probeRtsp } from './rtsp/probe.ts';
@@ -118,6 +118,7 @@ export class RtspDriver extends SourceDriver {
     this.#relay.on('spawn', () => this.emit('start'));
     this.#relay.on('exit', ({ stderr, signal }) => {
       if (signal === 'SIGKILL' || signal === 'SIGTERM' || this.#stopped) return;
+      if (localPortsTaken(stderr)) return void this.emit('localPortsTaken');
       const { reason, text } = classifyFfmpegError(stderr);
       this.emit('failure', `RTSP ${reason.replace('_', ' ')}: ${text}`);
     });

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { CameraConfig, IngestConfig, TestPatternSource } from '../config/schema.ts';
-import { RelayProcess } from './relay-process.ts';
+import { localPortsTaken, RelayProcess } from './relay-process.ts';
 import type { AudioPlan } from './rtsp/decide.ts';
 import { testPatternArgs, type RtpTarget } from './test-pattern.ts';
 
@@ -25,6 +25,12 @@ export interface SourceDriverEvents {
   failure: [reason: string];
   /** The relay was (re)started; counts reconnects. */
   start: [];
+  /**
+   * The relay could not bind its fixed local ports: another socket took them
+   * after they were chosen ({@link localPortsTaken}). Not a source failure: the
+   * stream moves the relay to a new pair (retarget) or it fails on every restart.
+   */
+  localPortsTaken: [];
 }
 
 /** Runs the source of one camera stream. */
@@ -68,6 +74,7 @@ export class RelayDriver extends SourceDriver {
     this.#relay.on('spawn', () => this.emit('start'));
     this.#relay.on('exit', ({ stderr, signal }) => {
       if (signal === 'SIGKILL' || signal === 'SIGTERM') return;
+      if (localPortsTaken(stderr)) return void this.emit('localPortsTaken');
       const reason = classify(stderr) ?? 'source relay exited';
       this.emit('failure', reason);
     });

@@ -19,9 +19,12 @@ function bind(port: number, host: string): Promise<Socket> {
 
 /**
  * Finds a free even UDP port p with p + 1 also free (RTP + RTCP, RFC 3550 §11)
- * on `host`. The ports are released again before returning, so a race with
- * another process is possible; the relay's bind error then surfaces as a
- * relay failure and a new pair is chosen by the caller.
+ * on `host`. The ports are released again before returning, so another
+ * socket can take them before the relay binds them (e.g. a PlainTransport
+ * opened meanwhile in mediasoup's port range: seen with 25-50 RTSP cameras
+ * started at once); the relay's bind error (relay-process.ts
+ * `localPortsTaken`) then makes its camera stream choose a new pair
+ * (camera-stream.ts `#moveLocalPorts`).
  *
  * @returns the RTP port (RTCP is port + 1)
  * @throws Error after 50 attempts without a free pair
