@@ -24,7 +24,7 @@ export function pushIngest(o: IngestRunOptions): IngestRunner {
     async step(n) {
       const procs = new ProcessSet();
       try {
-        const vigil = await startVigilServer(procs, { ...o.cores, cameras: n });
+        const vigil = await startVigilServer(procs, { ...o.cores, cameras: n, instantStart: o.instantStart });
         const replay = procs.spawn(process.execPath, [REPLAY, '--clip', o.clipPath, '--ports', vigil.cameras.map((c) => c.rtpPort).join(',')], {
           stdio: ['ignore', 'pipe', 'pipe'], ...(o.cores.nodeCore === undefined ? {} : { core: o.cores.nodeCore }),
         });

@@ -69,7 +69,7 @@ export function rtspIngest(o: IngestRunOptions): IngestRunner {
           mounts, protocols: ['tcp'], startTimeoutMs: 30_000, ...(o.cores.nodeCore === undefined ? {} : { core: o.cores.nodeCore }),
         });
         const vigil = await startVigilRtspServer(procs, Object.keys(mounts).map((m) => server!.url(m)), {
-          ...o.cores, ...(o.cores.workerCore === undefined ? {} : { relayCore: o.cores.workerCore }),
+          ...o.cores, instantStart: o.instantStart, ...(o.cores.workerCore === undefined ? {} : { relayCore: o.cores.workerCore }),
         });
         const live = await waitForLive(vigil, LIVE_TIMEOUT_MS);
         await new Promise((r) => setTimeout(r, 2000));

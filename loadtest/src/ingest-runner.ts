@@ -15,6 +15,8 @@ export interface IngestRunOptions {
   clipPath: string;
   /** Where Vigil runs; the camera side takes the other core (`nodeCore`). Empty on a 1-core machine. */
   cores: VigilCores;
+  /** Vigil's instant start (GOP cache per camera stream) on, as by default, or off. */
+  instantStart: boolean;
 }
 
 /** One measured step. */

@@ -10,7 +10,10 @@
  * RtpStreamRecv). "Loss-free": every camera live and loss < 0.1 %. Prints the
  * machine (with its load average) and a markdown table.
  *
- *   npm run loadtest:ingest -- [--source push|rtsp] [--steps 10,25,50,100] [--window 10] [--mbps 1]
+ *   npm run loadtest:ingest -- [--source push|rtsp] [--steps 10,25,50,100] [--window 10] [--mbps 1] [--instant-start on|off]
+ *
+ * `--instant-start off` runs Vigil without its GOP cache (on by default), to
+ * see what instant start costs per camera.
  *
  * Bounded: at most 500 push or 200 RTSP cameras per step, 60 s per window;
  * traffic on 127.0.0.1 only.
@@ -28,8 +31,10 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '10,25,50,100' },
     window: { type: 'string', default: '10' },
     mbps: { type: 'string', default: '1' },
+    'instant-start': { type: 'string', default: 'on' },
   },
 });
+if (values['instant-start'] !== 'on' && values['instant-start'] !== 'off') throw new Error(`--instant-start must be on or off, not "${values['instant-start']}"`);
 if (values.source !== 'push' && values.source !== 'rtsp') throw new Error(`--source must be push or rtsp, not "${values.source}"`);
 const machine = machineInfo();
 // Each RTSP camera is a relay process (ffmpeg, ~10 MB resident) and a server pipeline: fewer than push cameras.
@@ -37,7 +42,7 @@ const steps = parseList(values.steps, 1, values.source === 'rtsp' ? 200 : 500);
 const windowSec = Math.min(60, Math.max(2, Number(values.window)));
 const mbps = parseList(values.mbps, 0.1, 20)[0]!;
 const clipPath = clip({ width: 1280, height: 720, fps: 30, gopFrames: 30, bitrate: mbps * 1e6 });
-const options = { windowSec, mbps, clipPath, cores: machine.cores >= 2 ? { workerCore: 0, nodeCore: 1 } : {} };
+const options = { windowSec, mbps, clipPath, instantStart: values['instant-start'] === 'on', cores: machine.cores >= 2 ? { workerCore: 0, nodeCore: 1 } : {} };
 const runner = values.source === 'rtsp' ? rtspIngest(options) : pushIngest(options);
 
 const rows: (string | number)[][] = [];

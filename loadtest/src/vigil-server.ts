@@ -67,6 +67,8 @@ export interface VigilProcessOptions extends VigilCores {
   workerBin?: string;
   /** Address viewers reach Vigil on: HTTP/WebSocket and WebRTC (default 127.0.0.1; cameras always push to 127.0.0.1). */
   viewerAddress?: string;
+  /** Instant start (`fanout.instantStart.enabled`, Vigil's default true): false measures cameras without the GOP cache. */
+  instantStart?: boolean;
 }
 
 export interface VigilServerOptions extends VigilProcessOptions {
@@ -133,6 +135,7 @@ async function startVigil(procs: ProcessSet, opts: VigilProcessOptions, cameras:
     audit: { path: join(dir, 'audit.sqlite') },
     revocations: { file: join(dir, 'revocations.json') },
     admin: { apiKey: adminKey },
+    ...(opts.instantStart === false ? { fanout: { instantStart: { enabled: false } } } : {}),
     cameras,
   };
   const configPath = join(dir, 'vigil.json');
