@@ -13,6 +13,29 @@ export function parseList(text: string, min: number, max: number): number[] {
   });
 }
 
+/**
+ * One number option within [min, max].
+ * @throws Error naming the option, the value and the range (not a number, or outside it)
+ */
+export function numberArg(name: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new Error(`--${name} must be a number in ${min}..${max}, got "${text}"`);
+  return n;
+}
+
+/**
+ * Runs a load-test CLI's argument parsing: a bad argument prints its message
+ * (no stack trace) and exits with 2 before anything starts.
+ */
+export function cliArgs<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+}
+
 /** The arguments every fan-out runner takes (loadtest:media, loadtest:janus-vs-vigil). */
 export interface FanoutArgs {
   /** Viewer counts, each 1..2000. */
@@ -40,7 +63,7 @@ export interface FanoutArgs {
  * [--viewers loopback,veth] [--header-extensions browser,none]` from process.argv
  * (the last two: one value, or a comma-separated list of set-ups to compare)
  * [--workers name=/path,...] [--rounds 1] [--profile].
- * @throws Error naming a bad list entry or option value
+ * @throws Error naming a bad list entry or option value, or steps that do not increase
  */
 export function fanoutArgs(): FanoutArgs {
   const { values } = parseArgs({
@@ -64,11 +87,13 @@ export function fanoutArgs(): FanoutArgs {
     if (v !== 'browser' && v !== 'none') throw new Error(`--header-extensions: each must be browser or none, got "${v}"`);
     return v === 'browser';
   });
+  const steps = parseList(values.steps, 1, 2000);
+  if (steps.some((n, i) => !Number.isInteger(n) || (i > 0 && n <= steps[i - 1]!))) throw new Error(`--steps must be increasing whole viewer counts, got "${values.steps}"`);
   return {
-    steps: parseList(values.steps, 1, 2000),
-    windowSec: Math.min(60, Math.max(2, Number(values.window))),
+    steps,
+    windowSec: numberArg('window', values.window, 2, 60),
     mbps: parseList(values.mbps, 0.1, 50),
-    rate: Number(values.rate),
+    rate: numberArg('rate', values.rate, 0.1, 200),
     viewers,
     headerExtensions,
     workers: values.workers
@@ -78,7 +103,7 @@ export function fanoutArgs(): FanoutArgs {
           return { name: w.slice(0, at), bin: w.slice(at + 1) };
         })
       : [],
-    rounds: Math.min(5, Math.max(1, Math.trunc(Number(values.rounds)) || 1)),
+    rounds: Math.trunc(numberArg('rounds', values.rounds, 1, 5)),
     profile: values.profile,
   };
 }

@@ -19,13 +19,13 @@
  * traffic on 127.0.0.1 only.
  */
 import { parseArgs } from 'node:util';
-import { parseList } from './args.ts';
+import { cliArgs, numberArg, parseList } from './args.ts';
 import { clip } from './feed.ts';
 import { pushIngest } from './ingest-push.ts';
 import { rtspIngest } from './ingest-rtsp.ts';
 import { machineInfo, machineLine, markdownTable } from './machine.ts';
 
-const { values } = parseArgs({
+const { values } = cliArgs(() => parseArgs({
   options: {
     source: { type: 'string', default: 'push' },
     steps: { type: 'string', default: '10,25,50,100' },
@@ -33,14 +33,18 @@ const { values } = parseArgs({
     mbps: { type: 'string', default: '1' },
     'instant-start': { type: 'string', default: 'on' },
   },
+}));
+cliArgs(() => {
+  if (values['instant-start'] !== 'on' && values['instant-start'] !== 'off') throw new Error(`--instant-start must be on or off, not "${values['instant-start']}"`);
+  if (values.source !== 'push' && values.source !== 'rtsp') throw new Error(`--source must be push or rtsp, not "${values.source}"`);
 });
-if (values['instant-start'] !== 'on' && values['instant-start'] !== 'off') throw new Error(`--instant-start must be on or off, not "${values['instant-start']}"`);
-if (values.source !== 'push' && values.source !== 'rtsp') throw new Error(`--source must be push or rtsp, not "${values.source}"`);
 const machine = machineInfo();
 // Each RTSP camera is a relay process (ffmpeg, ~10 MB resident) and a server pipeline: fewer than push cameras.
-const steps = parseList(values.steps, 1, values.source === 'rtsp' ? 200 : 500);
-const windowSec = Math.min(60, Math.max(2, Number(values.window)));
-const mbps = parseList(values.mbps, 0.1, 20)[0]!;
+const { steps, windowSec, mbps } = cliArgs(() => ({
+  steps: parseList(values.steps, 1, values.source === 'rtsp' ? 200 : 500),
+  windowSec: numberArg('window', values.window, 2, 60),
+  mbps: numberArg('mbps', values.mbps, 0.1, 20),
+}));
 const clipPath = clip({ width: 1280, height: 720, fps: 30, gopFrames: 30, bitrate: mbps * 1e6 });
 const options = { windowSec, mbps, clipPath, instantStart: values['instant-start'] === 'on', cores: machine.cores >= 2 ? { workerCore: 0, nodeCore: 1 } : {} };
 const runner = values.source === 'rtsp' ? rtspIngest(options) : pushIngest(options);

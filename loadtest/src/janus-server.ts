@@ -8,7 +8,7 @@
  * namespace's one interface; the bots and the feed that talk to it run there too.
  * Started and torn down (namespace included) by the caller's {@link ProcessSet}.
  */
-import { mkdtempSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FEED_PAYLOAD_TYPE, FEED_PROFILE_LEVEL_ID } from './feed.ts';
@@ -52,6 +52,7 @@ export async function startJanus(procs: ProcessSet, core?: number, viewersApart?
   if (viewerLink) procs.onStop(viewerLink.netns.destroy);
   const apiIp = viewerLink?.serverAddress ?? '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'vigil-janus-'));
+  procs.onStop(() => rmSync(dir, { recursive: true, force: true }));
   const httpPort = await freeTcpPort();
   const rtpPort = await freeUdpPair();
   const mountpoint = 1;

@@ -12,11 +12,11 @@
  * Bounded: at most 2000 viewers per step, 60 s per window. Needs root (Janus
  * runs in a network namespace, see netns.ts).
  */
-import { fanoutArgs } from './args.ts';
-import { cpuMsPerViewer, defaultCores, fanoutTable, runFanout, viewersPerCore, type FanoutResult, type ServerKind } from './fanout.ts';
+import { cliArgs, fanoutArgs } from './args.ts';
+import { cpuMsPerViewer, cpuUsPerPacket, defaultCores, fanoutTable, runFanout, viewersPerCore, type FanoutResult, type ServerKind } from './fanout.ts';
 import { fixed, machineInfo, machineLine, markdownTable } from './machine.ts';
 
-const { steps, windowSec, mbps: bitrates, rate, viewers, headerExtensions } = fanoutArgs();
+const { steps, windowSec, mbps: bitrates, rate, viewers, headerExtensions } = cliArgs(fanoutArgs);
 const machine = machineInfo();
 const results: FanoutResult[] = [];
 const summary: (string | number)[][] = [];
@@ -52,6 +52,7 @@ for (const mbps of bitrates) {
       fixed(cpuMsPerViewer(a), 2),
       fixed(cpuMsPerViewer(b), 2),
       fixed(cpuMsPerViewer(b) / cpuMsPerViewer(a), 2),
+      `${fixed(cpuUsPerPacket(a), 1)} / ${fixed(cpuUsPerPacket(b), 1)}`,
       `${fixed(a.fpsPerBot)} fps, ${fixed(a.lossPct, 2)} %`,
       `${fixed(b.fpsPerBot)} fps, ${fixed(b.lossPct, 2)} %`,
       clean ? `${fixed(viewersPerCore(a), 0)} / ${fixed(viewersPerCore(b), 0)}` : 'not both clean',
@@ -62,7 +63,7 @@ console.log(fanoutTable(results));
 console.log(
   '\n' +
     markdownTable(
-      ['stream', 'viewers', 'Vigil CPU ms/s per viewer', 'Janus CPU ms/s per viewer', 'Janus / Vigil CPU per viewer', 'Vigil delivered', 'Janus delivered', 'viewers per core, Vigil / Janus (both clean)'],
+      ['stream', 'viewers', 'Vigil CPU ms/s per viewer', 'Janus CPU ms/s per viewer', 'Janus / Vigil CPU per viewer', 'µs per packet per viewer, Vigil / Janus', 'Vigil delivered', 'Janus delivered', 'viewers per core, Vigil / Janus (both clean)'],
       summary,
     ),
 );

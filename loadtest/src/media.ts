@@ -27,9 +27,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultCores, fanoutTable, runFanout, type FanoutResult } from './fanout.ts';
 import { machineInfo, machineLine } from './machine.ts';
-import { fanoutArgs } from './args.ts';
+import { cliArgs, fanoutArgs } from './args.ts';
 
-const { steps, windowSec, mbps: bitrates, rate, viewers, headerExtensions, workers, rounds, profile } = fanoutArgs();
+const { steps, windowSec, mbps: bitrates, rate, viewers, headerExtensions, workers, rounds, profile } = cliArgs(fanoutArgs);
 const profileDir = profile ? mkdtempSync(join(tmpdir(), 'vigil-media-perf-')) : undefined;
 const machine = machineInfo();
 const results: FanoutResult[] = [];

@@ -113,8 +113,15 @@ export class ProcessSet {
   constructor() {
     if (ProcessSet.#live.size === 0 && process.listenerCount('SIGINT') === 0) {
       // Interrupted: stop every child and delete namespaces before exiting (128 + signal number).
+      // The handlers stay installed: a second signal (a terminal's Ctrl-C reaches npm and this
+      // process both, npm forwards it again; or Ctrl-C pressed twice) must not kill this process
+      // mid-clean-up, which would orphan the children and leave namespaces behind.
+      let stopping = false;
       for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-        process.once(sig, () => {
+        process.on(sig, () => {
+          if (stopping) return;
+          stopping = true;
+          process.stderr.write(`\n[loadtest] ${sig}: stopping every process this run started and deleting its namespaces...\n`);
           void Promise.all([...ProcessSet.#live].map((p) => p.stopAll())).finally(() => process.exit(code));
         });
       }

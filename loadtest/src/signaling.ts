@@ -21,14 +21,14 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseList } from './args.ts';
+import { cliArgs, numberArg, parseList } from './args.ts';
 import { clip, startFeed } from './feed.ts';
 import { runLocust } from './locust.ts';
 import { fixed, machineInfo, machineLine, markdownTable } from './machine.ts';
 import { ProcessSet, rssBytes } from './processes.ts';
 import { startVigilServer, type VigilServer } from './vigil-server.ts';
 
-const { values } = parseArgs({
+const { values } = cliArgs(() => parseArgs({
   options: {
     rates: { type: 'string', default: '5,10,20,40' },
     seconds: { type: 'string', default: '20' },
@@ -37,13 +37,15 @@ const { values } = parseArgs({
     'break-p95-ms': { type: 'string', default: '250' },
     out: { type: 'string' },
   },
-});
+}));
 const machine = machineInfo();
-const rates = parseList(values.rates, 0.1, 500);
-const seconds = Math.min(300, Math.max(3, Number(values.seconds)));
-const hold = Math.min(300, Math.max(0.5, Number(values.hold)));
-const workers = Math.min(8, Math.max(0, Number(values.workers)));
-const breakMs = Number(values['break-p95-ms']);
+const { rates, seconds, hold, workers, breakMs } = cliArgs(() => ({
+  rates: parseList(values.rates, 0.1, 500),
+  seconds: numberArg('seconds', values.seconds, 3, 300),
+  hold: numberArg('hold', values.hold, 0.5, 300),
+  workers: Math.trunc(numberArg('workers', values.workers, 0, 8)),
+  breakMs: numberArg('break-p95-ms', values['break-p95-ms'], 1, 60_000),
+}));
 const outDir = values.out ?? mkdtempSync(join(tmpdir(), 'vigil-locust-'));
 mkdirSync(outDir, { recursive: true });
 
@@ -84,6 +86,7 @@ try {
     if (broken && brokeAt === undefined) brokeAt = rate;
     rows.push([
       rate,
+      // Over --seconds, which includes Locust's own start-up (~2 s): short runs under-state it.
       fixed((okJoins / seconds) * 60, 0),
       join ? `${join.p50} / ${join.p95} / ${join.p99}` : '-',
       consume ? `${consume.p50} / ${consume.p95} / ${consume.p99}` : '-',

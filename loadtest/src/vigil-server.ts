@@ -7,7 +7,7 @@
  * Vigil pulls itself with its relays ({@link startVigilRtspServer}).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +120,8 @@ export async function startVigilRtspServer(procs: ProcessSet, urls: string[], op
  */
 async function startVigil(procs: ProcessSet, opts: VigilProcessOptions, cameras: object[], startTimeoutMs = 30_000): Promise<Omit<VigilProcess, 'cameras'>> {
   const dir = mkdtempSync(join(tmpdir(), 'vigil-loadtest-'));
+  // Its config holds the run's secret and admin key: gone with the run.
+  procs.onStop(() => rmSync(dir, { recursive: true, force: true }));
   const secret = randomBytes(24).toString('hex');
   const adminKey = randomBytes(24).toString('hex');
   const unlimited = { burst: 100_000, perSec: 100_000 };
