@@ -154,3 +154,45 @@ describe('ingest load (npm run loadtest:ingest)', () => {
     expect(Number(cells[11])).toBeGreaterThan(0);
   }, 120_000);
 });
+
+describe('interrupting a run (Ctrl-C)', () => {
+  it('two SIGINTs in a row (a terminal reaches npm and the runner) still stop every process and delete the namespace, veth link and generated config', async () => {
+    const { spawn, execFileSync } = await import('node:child_process');
+    const { readdirSync } = await import('node:fs');
+    const netnsNow = (): string[] => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter(Boolean).map((l) => l.split(' ')[0]!);
+    const configsNow = (): string[] => readdirSync(tmpdir()).filter((f) => f.startsWith('vigil-loadtest-'));
+    const netnsBefore = new Set(netnsNow());
+    const configsBefore = new Set(configsNow());
+    const runner = spawn(process.execPath, ['loadtest/src/media.ts', '--viewers', 'veth', '--steps', '2', '--window', '30', '--mbps', '0.5'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    runner.stderr!.on('data', (d) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => runner.once('exit', (code) => resolve(code)));
+    // Wait until the bots are measuring: Vigil, its worker, the bots and the namespace exist.
+    const deadline = Date.now() + 60_000;
+    while (!/2 viewers|steps 2/.test(stderr) || !netnsNow().some((n) => n.startsWith(`vigil-lt-${runner.pid}-`))) {
+      if (Date.now() > deadline) throw new Error(`run did not start:\n${stderr}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await new Promise((r) => setTimeout(r, 3000));
+    const ours = netnsNow().filter((n) => !netnsBefore.has(n));
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(runner.pid)], { encoding: 'utf8' }).split('\n').map((s) => Number(s.trim())).filter(Boolean);
+    expect(ours.length).toBeGreaterThan(0);
+    expect(children.length).toBeGreaterThan(0);
+    runner.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 30));
+    runner.kill('SIGINT');
+    expect(await exited).toBe(130);
+    const alive = (pid: number): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    expect(children.filter(alive)).toEqual([]);
+    expect(netnsNow().filter((n) => ours.includes(n))).toEqual([]);
+    expect(execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' })).not.toMatch(new RegExp(`vls[0-9a-f]{6}.*${ours[0]}`));
+    expect(configsNow().filter((f) => !configsBefore.has(f))).toEqual([]);
+  }, 120_000);
+});
