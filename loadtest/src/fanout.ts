@@ -86,13 +86,17 @@ export async function runFanout(o: FanoutOptions): Promise<FanoutResult> {
     '--max-duration', `${Math.ceil(60 + o.steps.length * (o.windowSec + 5) + o.steps.at(-1)! / (o.rate ?? 20))}s`,
   ];
   const other = o.otherCore === undefined ? {} : { core: o.otherCore };
-  let profiling: Promise<void> | undefined;
+  // perf runs beside the bots; its failure is reported with the result, never as an unhandled rejection.
+  let profiling: Promise<Error | undefined> | undefined;
   const profileLastStep = (pid: number) => (step: number): void => {
-    if (o.profileFile && step === o.steps.at(-1)) profiling = recordProfile(pid, Math.max(1, o.windowSec - 1), o.profileFile);
+    if (o.profileFile && step === o.steps.at(-1)) {
+      profiling = recordProfile(pid, Math.max(1, o.windowSec - 1), o.profileFile).then(() => undefined, (err: Error) => err);
+    }
   };
   const withProfile = async (r: FanoutResult): Promise<FanoutResult> => {
     if (!profiling || !o.profileFile) return r;
-    await profiling;
+    const err = await profiling;
+    if (err) throw new Error(`perf record failed: ${err.message}`);
     return { ...r, profile: summarizeProfile(o.profileFile) };
   };
   const apart = o.viewers === 'veth';
