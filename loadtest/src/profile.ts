@@ -33,6 +33,8 @@ export interface ProfileSummary {
    * `sendmsg()` and charged to it; a NIC would hand the packet off instead.
    */
   receiveSoftirqShare: number;
+  /** Share of the samples (0..1) per binary or library (`mediasoup-worker`, `[kernel.kallsyms]`, `libcrypto.so.3`, ...). */
+  byDso: Record<string, number>;
 }
 
 /**
@@ -52,5 +54,10 @@ export function summarizeProfile(file: string, limit = 15): ProfileSummary {
     .split('\n')
     .find((l) => /\[k\] net_rx_action\s*$/.test(l.replace(/(\s+-)+\s*$/, '')));
   const share = line ? Number(/^\s*([\d.]+)%/.exec(line)?.[1] ?? 0) / 100 : 0;
-  return { top, receiveSoftirqShare: share };
+  const byDso: Record<string, number> = {};
+  for (const l of report(['--no-children', '--sort', 'dso']).split('\n')) {
+    const m = /^\s*([\d.]+)%\s+(\S+)/.exec(l);
+    if (m) byDso[m[2]!] = Number(m[1]) / 100;
+  }
+  return { top, receiveSoftirqShare: share, byDso };
 }
